@@ -1,0 +1,88 @@
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { registerAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/errors.js';
+import { ErrorBody } from './http/schemas.js';
+import { newId } from './lib/ids.js';
+import { apiKeyRoutes } from './modules/apikeys/routes.js';
+import { auditRoutes } from './modules/audit/routes.js';
+import { systemRoutes } from './modules/system/routes.js';
+import { tenancyRoutes } from './modules/tenancy/routes.js';
+import type { Services } from './services.js';
+
+// Query strings and path params arrive as text, so they are coerced; JSON bodies are not:
+// `"limit": "10"` is a wrong type and gets a 400, as the contract says.
+function validatorCompilers() {
+  const make = (coerceTypes: boolean | 'array') => {
+    const ajv = new Ajv.default({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+    addFormats.default(ajv);
+    ajv.addSchema(ErrorBody);
+    return ajv;
+  };
+  return { body: make(false), other: make('array') };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const { config, log, metrics } = services;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId('req');
+    },
+    return503OnClosing: true,
+    ajv: { plugins: [] },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const ajv = validatorCompilers();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema));
+  app.addSchema(ErrorBody);
+
+  registerErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gatehouse API',
+        version: '0.1.0',
+        description: 'API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'gate_live_… or gate_test_… key' } } },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  systemRoutes(app as unknown as FastifyInstance, services);
+
+  await app.register(
+    async (v1) => {
+      registerAuth(v1, services);
+      await v1.register(tenancyRoutes(services.tenancy));
+      await v1.register(apiKeyRoutes(services));
+      await v1.register(auditRoutes(services.audit));
+    },
+    { prefix: '/v1' },
+  );
+  return app as unknown as FastifyInstance;
+}

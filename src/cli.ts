@@ -1,0 +1,122 @@
+import { Command } from 'commander';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { pendingMigrations } from './db/migrate.js';
+import { connectDatabase } from './db/connect.js';
+import { systemActor } from './http/actor.js';
+import { createLogger } from './lib/logger.js';
+import { openDatabase, startProcess } from './runtime.js';
+import { createServices } from './services.js';
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Runs until SIGTERM/SIGINT, then drains in-flight requests and jobs and exits 0. */
+async function runUntilSignal(api: boolean, worker: boolean) {
+  const cfg = config();
+  const log = createLogger(cfg.logLevel);
+  const running = await startProcess(cfg, log, { api, worker });
+  if (running.bootstrapKey) {
+    // Written straight to stdout, never through the logger: logs are shipped and kept, this is shown once.
+    process.stdout.write(
+      `\n  Gatehouse platform admin key (shown once, store it now):\n\n    ${running.bootstrapKey}\n\n` +
+        `  Use it as: Authorization: Bearer <key>. Make more with: npx gatehouse admin create-key --name NAME\n\n`,
+    );
+  }
+  if (api) log.info({ port: cfg.port, database: running.services.database.kind, worker }, 'gatehouse serving');
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining requests and jobs');
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting with work unfinished (leased jobs will be retried)');
+      process.exit(1);
+    }, cfg.shutdownTimeoutMs);
+    await running.stop();
+    clearTimeout(timer);
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+const program = new Command()
+  .name('gatehouse')
+  .description('API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the HTTP API with the job worker in the same process')
+  .option('--no-worker', 'serve the API only (run `gatehouse worker` separately)')
+  .action((opts) => runUntilSignal(true, opts.worker));
+
+program.command('worker').description('run a job worker only').action(() => runUntilSignal(false, true));
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .option('--dry-run', 'print what would be applied, change nothing')
+  .action(async (opts) => {
+    const cfg = config();
+    const log = createLogger('warn');
+    if (opts.dryRun) {
+      const database = await connectDatabase(cfg.databaseUrl ? { kind: 'postgres', url: cfg.databaseUrl } : { kind: 'pglite', dataDir: cfg.dataDir }, log);
+      const pending = await pendingMigrations(database);
+      console.log(pending.length ? pending.map((m) => `would apply ${m.name}\n${m.script}`).join('\n') : 'nothing to apply');
+      await database.close();
+      return;
+    }
+    const database = await openDatabase(cfg, createLogger('info'));
+    console.log('schema up to date');
+    await database.close();
+  });
+
+const admin = program.command('admin').description('platform administration');
+admin
+  .command('create-key')
+  .description('print a new platform admin key (the embedded database must not be open in a running server)')
+  .requiredOption('--name <name>', 'what the key is for')
+  .action(async (opts) => {
+    const cfg = config();
+    const log = createLogger('warn');
+    const database = await openDatabase(cfg, log);
+    const services = await createServices(cfg, database, log);
+    const created = await services.apiKeys.createPlatformAdminKey(systemActor(), opts.name);
+    console.log(created.key);
+    await services.close();
+    await database.close();
+  });
+
+const audit = program.command('audit').description('the audit trail');
+audit
+  .command('verify')
+  .description('walk the hash chain; exit 0 when intact, 1 naming the first bad entry')
+  .action(async () => {
+    const cfg = config();
+    const log = createLogger('warn');
+    const database = await openDatabase(cfg, log);
+    const services = await createServices(cfg, database, log);
+    const result = await services.audit.verify((n) => process.stderr.write(`\rchecked ${n} entries`));
+    process.stderr.write('\n');
+    await services.close();
+    await database.close();
+    if (result.ok) {
+      console.log(`ok ${result.entries} entries`);
+    } else {
+      console.log(`bad entry seq=${result.first_bad!.seq} id=${result.first_bad!.id}: ${result.first_bad!.reason} (${result.entries} entries before it are intact)`);
+      process.exitCode = 1;
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,102 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/** Every variable Gatehouse reads, described once; nothing else reads process.env. */
+const envSchema = z.object({
+  GATEHOUSE_PORT: port.default(8080).describe('HTTP port of the API, portal and inbound receiver'),
+  GATEHOUSE_HOST: z.string().min(1).default('0.0.0.0').describe('interface to listen on'),
+  GATEHOUSE_DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./.gatehouse')
+    .describe('folder of the embedded PGlite database and the generated master key'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional()
+    .describe('PostgreSQL connection string; when unset the embedded PGlite database is used'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe('Redis for rate-limit counters shared by several processes; memory when unset'),
+  GATEHOUSE_PUBLIC_URL: z.url().optional().describe('external base URL used in receiving URLs'),
+  GATEHOUSE_ALLOW_PRIVATE_TARGETS: bool
+    .default(false)
+    .describe('allow outbound calls to loopback, private and metadata addresses'),
+  GATEHOUSE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
+  GATEHOUSE_BODY_LIMIT: positiveInt.default(1024 * 1024).describe('largest request body in bytes'),
+  GATEHOUSE_TRUST_PROXY: bool.default(false).describe('trust X-Forwarded-For for client IPs'),
+  GATEHOUSE_USAGE_FLUSH_MS: positiveInt
+    .default(1000)
+    .describe('how often batched key usage is written to the database'),
+  GATEHOUSE_KEY_CACHE_TTL_MS: positiveInt
+    .default(60_000)
+    .describe('upper bound on how long a verified key is cached (NOTIFY invalidates sooner)'),
+  GATEHOUSE_WORKER_CONCURRENCY: positiveInt.default(8).describe('jobs one worker runs at once'),
+  GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
+    .default(25_000)
+    .describe('how long SIGTERM waits for in-flight requests and jobs'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  publicUrl: string;
+  allowPrivateTargets: boolean;
+  logLevel: string;
+  bodyLimit: number;
+  trustProxy: boolean;
+  usageFlushMs: number;
+  keyCacheTtlMs: number;
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; each bad variable is named with what was wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `  ${i.path.join('.')}: ${i.message} (${envSchema.shape[i.path[0] as keyof typeof envSchema.shape].description})`,
+    );
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.GATEHOUSE_PORT,
+    host: e.GATEHOUSE_HOST,
+    dataDir: resolve(e.GATEHOUSE_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
+    allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
+    logLevel: e.GATEHOUSE_LOG_LEVEL,
+    bodyLimit: e.GATEHOUSE_BODY_LIMIT,
+    trustProxy: e.GATEHOUSE_TRUST_PROXY,
+    usageFlushMs: e.GATEHOUSE_USAGE_FLUSH_MS,
+    keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
+    workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
+    shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
+  };
+}

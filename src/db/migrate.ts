@@ -1,0 +1,59 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import type { Database } from './connect.js';
+
+const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+export interface Migration {
+  id: number;
+  name: string;
+  script: string;
+}
+
+export function listMigrations(dir = migrationsDir): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ id: Number(f.slice(0, 3)), name: f.replace(/\.sql$/, ''), script: readFileSync(dir + f, 'utf8') }));
+}
+
+async function ensureTable(database: Database) {
+  try {
+    await database.exec(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
+      id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  } catch (err) {
+    // Two processes creating the table at once: the loser sees a duplicate type; the table exists.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  }
+}
+
+export async function pendingMigrations(database: Database, dir?: string): Promise<Migration[]> {
+  await ensureTable(database);
+  const { rows } = await sql<{ id: number }>`select id from gatehouse_migrations`.execute(database.db);
+  const applied = new Set(rows.map((r) => Number(r.id)));
+  return listMigrations(dir).filter((m) => !applied.has(m.id));
+}
+
+/**
+ * Applies pending migrations in order. Each script starts by inserting its own row, in the same
+ * implicit transaction as its statements, so a second process migrating at the same moment fails
+ * on the primary key, rolls back, and finds the work done instead of racing it.
+ */
+export async function migrate(database: Database, onApplied: (m: Migration) => void = () => {}, dir?: string) {
+  const applied: Migration[] = [];
+  for (const m of await pendingMigrations(database, dir)) {
+    try {
+      await database.exec(
+        `INSERT INTO gatehouse_migrations (id, name) VALUES (${m.id}, '${m.name}');\n${m.script}`,
+      );
+      applied.push(m);
+      onApplied(m);
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; message?: string };
+      if (e.code === '23505' && (e.constraint === 'gatehouse_migrations_pkey' || /gatehouse_migrations_pkey/.test(e.message ?? ''))) continue;
+      throw new Error(`migration ${m.name} failed: ${e.message}`);
+    }
+  }
+  return applied;
+}

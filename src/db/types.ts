@@ -1,0 +1,124 @@
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  plan: 'free' | 'starter' | 'professional' | 'enterprise';
+  seat_limit: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WorkspacesTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  status: ColumnType<'active' | 'inactive', 'active' | 'inactive' | undefined, 'active' | 'inactive'>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  platform_admin: boolean;
+  created_at: Timestamp;
+}
+
+export interface MembersTable {
+  workspace_id: string;
+  user_id: string;
+  role: 'admin' | 'manager' | 'member' | 'read_only';
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  workspace_id: string | null;
+  name: string;
+  environment: 'live' | 'test';
+  key_hash: string;
+  start: string;
+  scopes: string[];
+  platform_admin: boolean;
+  expires_at: NullableTimestamp;
+  remaining: number | null;
+  ip_allowlist: string[] | null;
+  rate_limit: number | null;
+  rate_window_s: number | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  revoke_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+  replaced_by: string | null;
+  last_used_at: NullableTimestamp;
+  last_used_ip: string | null;
+}
+
+export interface ApiKeyUsageDailyTable {
+  key_id: string;
+  day: ColumnType<string, string, string>;
+  requests: ColumnType<string, number | string, number | string>;
+}
+
+export interface JobsTable {
+  id: Generated<string>;
+  kind: string;
+  payload: unknown;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  run_at: Timestamp;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  last_error: string | null;
+  unique_key: string | null;
+  created_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface AuditLogTable {
+  seq: Generated<string>;
+  id: string;
+  at: ColumnType<Date, string, never>;
+  workspace_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  actor_ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  action: string;
+  category: string;
+  severity: 'info' | 'warning' | 'critical';
+  resource_type: string | null;
+  resource_id: string | null;
+  before: unknown;
+  after: unknown;
+  outcome: 'success' | 'failure';
+  prev_hash: string;
+  hash: string;
+}
+
+export interface DB {
+  organizations: OrganizationsTable;
+  workspaces: WorkspacesTable;
+  users: UsersTable;
+  members: MembersTable;
+  api_keys: ApiKeysTable;
+  api_key_usage_daily: ApiKeyUsageDailyTable;
+  jobs: JobsTable;
+  audit_log: AuditLogTable;
+}
+
+/** A query runner: the database itself or an open transaction. */
+export type Executor = Kysely<DB> | Transaction<DB>;
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;
+export type AuditRow = Selectable<AuditLogTable>;

@@ -1,0 +1,105 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB, Executor } from '../db/types.js';
+
+export const JOBS_CHANNEL = 'gatehouse_jobs';
+
+export interface NewJob {
+  kind: string;
+  payload?: unknown;
+  runAt?: Date;
+  maxAttempts?: number;
+  /** Jobs sharing a unique key are created once (schedules use the time slot). */
+  uniqueKey?: string;
+}
+
+export interface ClaimedJob {
+  id: string;
+  kind: string;
+  payload: unknown;
+  attempts: number;
+  max_attempts: number;
+}
+
+/**
+ * Adds a job in the caller's transaction: it exists exactly when the change that caused it
+ * commits, and the NOTIFY (delivered at commit) wakes an idle worker at once.
+ */
+export async function enqueue(trx: Executor, job: NewJob): Promise<boolean> {
+  const inserted = await trx
+    .insertInto('jobs')
+    .values({
+      kind: job.kind,
+      payload: JSON.stringify(job.payload ?? {}),
+      status: 'pending',
+      run_at: job.runAt ?? new Date(),
+      max_attempts: job.maxAttempts ?? 10,
+      unique_key: job.uniqueKey ?? null,
+      locked_by: null,
+      locked_until: null,
+      last_error: null,
+      finished_at: null,
+    })
+    .onConflict((oc) => oc.column('unique_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted) await sql`select pg_notify(${JOBS_CHANNEL}, ${job.kind})`.execute(trx);
+  return inserted !== undefined;
+}
+
+/**
+ * Claims due jobs, and jobs whose lease ran out because their worker died. SKIP LOCKED lets any
+ * number of workers claim side by side without waiting on each other or taking the same row.
+ */
+export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: string[], limit: number, leaseMs: number) {
+  if (limit <= 0 || kinds.length === 0) return [];
+  const result = await sql<ClaimedJob>`
+    update jobs set status = 'running', locked_by = ${workerId},
+      locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
+    where id in (
+      select id from jobs
+      where kind = any(${kinds}::text[])
+        and ((status = 'pending' and run_at <= now()) or (status = 'running' and locked_until < now()))
+      order by run_at
+      limit ${limit}
+      for update skip locked)
+    returning id, kind, payload, attempts, max_attempts`.execute(db);
+  return result.rows;
+}
+
+export async function completeJob(db: Kysely<DB>, id: string, workerId: string) {
+  await db
+    .updateTable('jobs')
+    .set({ status: 'done', finished_at: new Date(), locked_by: null, locked_until: null })
+    .where('id', '=', id)
+    .where('locked_by', '=', workerId)
+    .execute();
+}
+
+/** Capped exponential backoff: 2 s, 4 s, 8 s … at most 10 minutes. */
+export const retryDelayMs = (attempt: number) => Math.min(2 ** attempt * 1000, 600_000);
+
+/** A failed job is data: its error and next run time are stored, and it is retried until max_attempts. */
+export async function failJob(db: Kysely<DB>, job: ClaimedJob, workerId: string, error: string) {
+  const final = job.attempts >= job.max_attempts;
+  await db
+    .updateTable('jobs')
+    .set({
+      status: final ? 'failed' : 'pending',
+      last_error: error.slice(0, 2000),
+      run_at: new Date(Date.now() + retryDelayMs(job.attempts)),
+      locked_by: null,
+      locked_until: null,
+      finished_at: final ? new Date() : null,
+    })
+    .where('id', '=', job.id)
+    .where('locked_by', '=', workerId)
+    .execute();
+}
+
+/** Finished jobs are kept a day for inspection, then removed in bounded batches. */
+export async function pruneFinishedJobs(db: Kysely<DB>, olderThan: Date, batch = 1000) {
+  const result = await sql`
+    delete from jobs where id in (
+      select id from jobs where status in ('done', 'failed') and finished_at < ${olderThan} limit ${batch})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}

@@ -1,0 +1,29 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+// Any field whose name looks like it holds a credential is masked, wherever it sits in a log line.
+const SECRET_NAME = /(key|secret|token|password|authorization|cookie|signature)/i;
+// Names that contain "key" but hold ids, never secrets.
+const SAFE_NAME = /^(key_id|keyId|api_key_id|idempotency_key|unique_key)$/;
+
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { type: value.name, message: value.message };
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_NAME.test(k) && !SAFE_NAME.test(k) && v != null ? '[redacted]' : redactSecrets(v, depth + 1);
+  }
+  return out;
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'gatehouse' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { log: (obj) => redactSecrets(obj) as Record<string, unknown> },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,263 @@
+import { sql, type Kysely } from 'kysely';
+import type { ApiKeyRow, DB, Executor } from '../../db/types.js';
+import { canSeeWorkspace, requirePlatformAdmin, scopeCovers, systemActor, type Actor } from '../../http/actor.js';
+import { AppError, conflict, invalid, notFound } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import type { AuditService } from '../audit/service.js';
+import type { KeyCache } from './cache.js';
+import { displayStart, generateKey, hashKey, type KeyEnvironment } from './format.js';
+import { isKnownScope, parseAllowList } from './scopes.js';
+import * as store from './store.js';
+
+export interface CreateKeyInput {
+  name: string;
+  scopes: string[];
+  environment?: KeyEnvironment;
+  expires_at?: string;
+  rate_limit?: { limit: number; window_s: number };
+  remaining?: number;
+  ip_allowlist?: string[];
+}
+
+export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
+
+export function keyStatus(row: ApiKeyRow, now = Date.now()): KeyStatus {
+  if (row.revoked_at) return row.revoked_reason === 'expired' ? 'expired' : 'revoked';
+  if (row.expires_at && row.expires_at.getTime() <= now) return 'expired';
+  if (row.revoke_at) return row.revoke_at.getTime() <= now ? 'revoked' : 'rotating';
+  return 'active';
+}
+
+/** The public view of a key: never the hash, never the key. */
+export function keyView(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    workspace_id: row.workspace_id,
+    name: row.name,
+    start: row.start,
+    environment: row.environment,
+    scopes: row.scopes,
+    status: keyStatus(row),
+    platform_admin: row.platform_admin,
+    expires_at: row.expires_at?.toISOString() ?? null,
+    remaining: row.remaining,
+    rate_limit: row.rate_limit ? { limit: row.rate_limit, window_s: row.rate_window_s! } : null,
+    ip_allowlist: row.ip_allowlist,
+    created_at: row.created_at.toISOString(),
+    created_by: row.created_by,
+    revoke_at: row.revoke_at?.toISOString() ?? null,
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+    replaced_by: row.replaced_by,
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+    last_used_ip: row.last_used_ip,
+  };
+}
+
+const MAX_GRACE_S = 30 * 86400;
+export const DEFAULT_GRACE_S = 86400;
+
+interface Deps {
+  db: Kysely<DB>;
+  cache: KeyCache;
+  audit: AuditService;
+}
+
+export function createApiKeyService({ db, cache, audit }: Deps) {
+  function validate(actor: Actor, input: CreateKeyInput) {
+    const unknown = input.scopes.filter((s) => !isKnownScope(s));
+    if (unknown.length) throw invalid('unknown scopes', { unknown_scopes: unknown });
+    // A key can hand out only what it holds itself, or a narrow key could mint a `*` key.
+    const beyond = input.scopes.filter((s) => !scopeCovers(actor.scopes, s));
+    if (beyond.length && !actor.platformAdmin) {
+      throw new AppError('forbidden', 'a key cannot grant scopes it does not hold', { scopes: beyond });
+    }
+    if (input.expires_at && new Date(input.expires_at).getTime() <= Date.now()) {
+      throw invalid('expires_at must be in the future', { field: 'expires_at' });
+    }
+    if (input.ip_allowlist) {
+      const { invalid: bad } = parseAllowList(input.ip_allowlist);
+      if (bad.length) throw invalid('ip_allowlist holds entries that are not addresses or CIDR ranges', { invalid: bad });
+    }
+  }
+
+  async function insert(trx: Executor, actor: Actor, workspaceId: string | null, input: CreateKeyInput) {
+    const key = generateKey(input.environment ?? 'live');
+    const row = await store.insertKey(trx, {
+      id: newId('key'),
+      workspace_id: workspaceId,
+      name: input.name,
+      environment: input.environment ?? 'live',
+      key_hash: hashKey(key),
+      start: displayStart(key),
+      scopes: workspaceId === null ? ['*'] : [...new Set(input.scopes)],
+      platform_admin: workspaceId === null,
+      expires_at: input.expires_at ?? null,
+      remaining: input.remaining ?? null,
+      ip_allowlist: input.ip_allowlist?.length ? input.ip_allowlist : null,
+      rate_limit: input.rate_limit?.limit ?? null,
+      rate_window_s: input.rate_limit?.window_s ?? null,
+      created_by: actor.id,
+    });
+    await audit.append(trx, actor, {
+      workspaceId,
+      action: 'key.created',
+      category: 'keys',
+      severity: workspaceId === null ? 'critical' : 'info',
+      resource: { type: 'api_key', id: row.id },
+      after: keyView(row),
+    });
+    return { row, key };
+  }
+
+  /** Platform admin routes name a key by id alone; anyone else sees only their own workspace's keys. */
+  async function resolveWorkspace(actor: Actor, keyId: string): Promise<string | null> {
+    const located = await store.locateKey(db, keyId);
+    if (!located || !canSeeWorkspace(actor, located.workspace_id)) throw notFound('api key');
+    return located.workspace_id;
+  }
+
+  async function mutate<T>(actor: Actor, keyId: string, change: (trx: Executor, row: ApiKeyRow, ws: string | null) => Promise<T>) {
+    const workspaceId = await resolveWorkspace(actor, keyId);
+    const result = await db.transaction().execute(async (trx) => {
+      const row = await store.getKey(trx, workspaceId, keyId, true);
+      if (!row) throw notFound('api key');
+      const out = await change(trx, row, workspaceId);
+      await store.notifyKeyChanged(trx, keyId);
+      return out;
+    });
+    // This process need not wait for its own NOTIFY to come back.
+    cache.invalidate(keyId);
+    return result;
+  }
+
+  return {
+    async create(actor: Actor, workspaceId: string, input: CreateKeyInput) {
+      validate(actor, input);
+      const { row, key } = await db.transaction().execute((trx) => insert(trx, actor, workspaceId, input));
+      return { ...keyView(row), key };
+    },
+
+    async createPlatformAdminKey(actor: Actor, name: string) {
+      requirePlatformAdmin(actor);
+      const { row, key } = await db.transaction().execute((trx) => insert(trx, actor, null, { name, scopes: ['*'] }));
+      return { ...keyView(row), key };
+    },
+
+    /** First start on an empty database: one platform admin key, created by exactly one process. */
+    async bootstrapPlatformKey(): Promise<string | null> {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(7243002)`.execute(trx);
+        if ((await store.countPlatformAdmins(trx)) > 0) return null;
+        const { key } = await insert(trx, systemActor(), null, { name: 'bootstrap platform admin', scopes: ['*'] });
+        return key;
+      });
+    },
+
+    async list(workspaceId: string) {
+      return (await store.listKeys(db, workspaceId)).map(keyView);
+    },
+
+    async get(actor: Actor, keyId: string) {
+      const workspaceId = await resolveWorkspace(actor, keyId);
+      const row = await store.getKey(db, workspaceId, keyId);
+      if (!row) throw notFound('api key');
+      return keyView(row);
+    },
+
+    async rotate(actor: Actor, keyId: string, graceS = DEFAULT_GRACE_S) {
+      if (graceS < 0 || graceS > MAX_GRACE_S) throw invalid(`grace_s must be between 0 and ${MAX_GRACE_S}`);
+      return mutate(actor, keyId, async (trx, old, workspaceId) => {
+        const status = keyStatus(old);
+        if (status !== 'active') throw conflict(`only an active key can be rotated; this one is ${status}`, { status, replaced_by: old.replaced_by });
+        const { row, key } = await insert(trx, actor, workspaceId, {
+          name: old.name,
+          scopes: old.scopes,
+          environment: old.environment,
+          expires_at: old.expires_at?.toISOString(),
+          rate_limit: old.rate_limit ? { limit: old.rate_limit, window_s: old.rate_window_s! } : undefined,
+          remaining: old.remaining ?? undefined,
+          ip_allowlist: old.ip_allowlist ?? undefined,
+        });
+        const revokeAt = new Date(Date.now() + graceS * 1000);
+        if (graceS === 0) await store.markRevoked(trx, workspaceId, old.id, revokeAt, 'rotated');
+        await store.scheduleRevocation(trx, workspaceId, old.id, revokeAt, row.id);
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: 'key.rotated',
+          category: 'keys',
+          severity: 'warning',
+          resource: { type: 'api_key', id: old.id },
+          before: keyView(old),
+          after: { replaced_by: row.id, revoke_at: revokeAt.toISOString(), grace_s: graceS },
+        });
+        return { ...keyView(row), key, previous_key: { id: old.id, revoke_at: revokeAt.toISOString() } };
+      });
+    },
+
+    async revoke(actor: Actor, keyId: string) {
+      return mutate(actor, keyId, async (trx, old, workspaceId) => {
+        if (old.revoked_at) return keyView(old);
+        await store.markRevoked(trx, workspaceId, keyId, new Date(), 'revoked');
+        const row = (await store.getKey(trx, workspaceId, keyId))!;
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: 'key.revoked',
+          category: 'keys',
+          severity: 'warning',
+          resource: { type: 'api_key', id: keyId },
+          before: keyView(old),
+          after: keyView(row),
+        });
+        return keyView(row);
+      });
+    },
+
+    async usage(actor: Actor, keyId: string, days: number) {
+      const workspaceId = await resolveWorkspace(actor, keyId);
+      const row = await store.getKey(db, workspaceId, keyId);
+      if (!row) throw notFound('api key');
+      const since = new Date(Date.now() - (days - 1) * 86400_000).toISOString().slice(0, 10);
+      const buckets = await store.usageByDay(db, workspaceId, keyId, since);
+      const byDay = new Map(buckets.map((b) => [b.day, Number(b.requests)]));
+      const series = Array.from({ length: days }, (_, i) => {
+        const day = new Date(Date.parse(since) + i * 86400_000).toISOString().slice(0, 10);
+        return { day, requests: byDay.get(day) ?? 0 };
+      });
+      return {
+        key_id: keyId,
+        last_used_at: row.last_used_at?.toISOString() ?? null,
+        last_used_ip: row.last_used_ip,
+        total_requests: series.reduce((n, d) => n + d.requests, 0),
+        days: series,
+      };
+    },
+
+    /** Job: marks keys whose rotation grace or expiry has passed, audits it, and tells every process. */
+    async revokeDueKeys(now = new Date()) {
+      const due = await store.keysDueForRevocation(db, now, 500);
+      for (const key of due) {
+        const expired = key.expires_at !== null && key.expires_at <= now && !(key.revoke_at && key.revoke_at <= now);
+        const at = expired ? key.expires_at! : key.revoke_at!;
+        await db.transaction().execute(async (trx) => {
+          await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated');
+          await store.notifyKeyChanged(trx, key.id);
+          await audit.append(trx, systemActor(), {
+            workspaceId: key.workspace_id,
+            action: expired ? 'key.expired' : 'key.revoked',
+            category: 'keys',
+            severity: 'info',
+            resource: { type: 'api_key', id: key.id },
+            after: { reason: expired ? 'expired' : 'rotation_grace_elapsed', at: at.toISOString() },
+          });
+        });
+        cache.invalidate(key.id);
+      }
+      return due.length;
+    },
+
+    async applyUsageBatch(entries: store.UsageBatchEntry[]) {
+      await db.transaction().execute((trx) => store.applyUsage(trx, entries));
+    },
+  };
+}
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;

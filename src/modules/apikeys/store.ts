@@ -1,0 +1,127 @@
+import { sql } from 'kysely';
+import type { ApiKeyRow, Executor, NewApiKey } from '../../db/types.js';
+
+export const KEYS_CHANNEL = 'gatehouse_keys';
+
+/** Tells every process sharing the database to drop its cached copy; delivered at commit. */
+export async function notifyKeyChanged(trx: Executor, keyId: string) {
+  await sql`select pg_notify(${KEYS_CHANNEL}, ${keyId})`.execute(trx);
+}
+
+export async function insertKey(trx: Executor, key: NewApiKey) {
+  return trx.insertInto('api_keys').values(key).returningAll().executeTakeFirstOrThrow();
+}
+
+/** The one lookup that is not workspace-scoped: the hash itself is the credential. */
+export async function findKeyByHash(db: Executor, keyHash: string) {
+  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+}
+
+/** Which workspace a key belongs to (platform admin routes resolve this before scoped reads). */
+export async function locateKey(db: Executor, keyId: string) {
+  return db.selectFrom('api_keys').select(['workspace_id']).where('id', '=', keyId).executeTakeFirst();
+}
+
+export async function getKey(db: Executor, workspaceId: string | null, keyId: string, forUpdate = false) {
+  let q = db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('id', '=', keyId)
+    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)));
+  if (forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function listKeys(db: Executor, workspaceId: string) {
+  return db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at', 'desc').execute();
+}
+
+export async function markRevoked(trx: Executor, workspaceId: string | null, keyId: string, at: Date, reason: string) {
+  await trx
+    .updateTable('api_keys')
+    .set({ revoked_at: at, revoked_reason: reason })
+    .where('id', '=', keyId)
+    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)))
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+export async function scheduleRevocation(trx: Executor, workspaceId: string | null, keyId: string, at: Date, replacedBy: string) {
+  await trx
+    .updateTable('api_keys')
+    .set({ revoke_at: at, replaced_by: replacedBy })
+    .where('id', '=', keyId)
+    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)))
+    .execute();
+}
+
+/** Atomic: a usage-limited key can never be spent twice by two concurrent requests. */
+export async function spendOneUse(db: Executor, keyId: string): Promise<number | null> {
+  const row = await db
+    .updateTable('api_keys')
+    .set((eb) => ({ remaining: eb('remaining', '-', 1) }))
+    .where('id', '=', keyId)
+    .where('remaining', '>', 0)
+    .returning('remaining')
+    .executeTakeFirst();
+  return row ? row.remaining : null;
+}
+
+export interface UsageBatchEntry {
+  key_id: string;
+  day: string;
+  requests: number;
+  last_used_at: string;
+  last_used_ip: string | null;
+}
+
+/** Applies one process's batched usage: per-day increments and a last-used that only moves forward. */
+export async function applyUsage(trx: Executor, entries: UsageBatchEntry[]) {
+  for (const e of entries) {
+    await trx
+      .insertInto('api_key_usage_daily')
+      .values({ key_id: e.key_id, day: e.day, requests: e.requests })
+      .onConflict((oc) =>
+        oc.columns(['key_id', 'day']).doUpdateSet({ requests: sql`api_key_usage_daily.requests + excluded.requests` }),
+      )
+      .execute();
+    await trx
+      .updateTable('api_keys')
+      .set({ last_used_at: e.last_used_at, last_used_ip: e.last_used_ip })
+      .where('id', '=', e.key_id)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', new Date(e.last_used_at))]))
+      .execute();
+  }
+}
+
+export async function usageByDay(db: Executor, workspaceId: string | null, keyId: string, since: string) {
+  return db
+    .selectFrom('api_key_usage_daily as u')
+    .innerJoin('api_keys as k', 'k.id', 'u.key_id')
+    .select(['u.day', 'u.requests'])
+    .where('u.key_id', '=', keyId)
+    .where((eb) => (workspaceId === null ? eb('k.workspace_id', 'is', null) : eb('k.workspace_id', '=', workspaceId)))
+    .where('u.day', '>=', since)
+    .orderBy('u.day', 'asc')
+    .execute();
+}
+
+/** Keys whose rotation grace or expiry has passed but that are not yet marked: the expiry job's work list. */
+export async function keysDueForRevocation(db: Executor, now: Date, limit: number): Promise<ApiKeyRow[]> {
+  return db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('revoke_at', '<=', now), eb('expires_at', '<=', now)]))
+    .limit(limit)
+    .execute();
+}
+
+export async function countPlatformAdmins(db: Executor) {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('platform_admin', '=', true)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

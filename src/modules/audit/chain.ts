@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields an entry's hash covers, in a fixed order. */
+export interface ChainedFields {
+  id: string;
+  at: string;
+  workspace_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  actor_ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  action: string;
+  category: string;
+  severity: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  before: unknown;
+  after: unknown;
+  outcome: string;
+}
+
+/** JSON with keys sorted at every depth: jsonb reorders keys, the hash must not care. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function entryHash(prevHash: string, fields: ChainedFields): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(fields)).digest('hex');
+}

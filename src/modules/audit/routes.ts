@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { requirePlatformAdmin } from '../../http/actor.js';
+import { bearer, errors } from '../../http/schemas.js';
+import { notFound } from '../../lib/errors.js';
+import { auditView, exportStream } from './export.js';
+import type { AuditService } from './service.js';
+
+const tags = ['audit'];
+
+const Entry = Type.Object({
+  seq: Type.Integer(),
+  id: Type.String(),
+  at: Type.String(),
+  workspace_id: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.Object({
+    type: Type.String(),
+    id: Type.Union([Type.String(), Type.Null()]),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    request_id: Type.Union([Type.String(), Type.Null()]),
+  }),
+  action: Type.String(),
+  category: Type.String(),
+  severity: Type.String(),
+  resource: Type.Union([Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  before: Type.Unknown(),
+  after: Type.Unknown(),
+  outcome: Type.String(),
+  hash: Type.String(),
+});
+
+export const auditRoutes =
+  (audit: AuditService): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get('/audit', {
+      config: { scope: 'audit:read' },
+      schema: {
+        tags, security: bearer,
+        summary: 'Audit entries, newest first; format=csv|json streams every match as a download',
+        querystring: Type.Object({
+          workspace_id: Type.Optional(Type.String({ maxLength: 64 })),
+          actor: Type.Optional(Type.String({ maxLength: 64 })),
+          action: Type.Optional(Type.String({ maxLength: 100 })),
+          from: Type.Optional(Type.String({ format: 'date-time' })),
+          to: Type.Optional(Type.String({ format: 'date-time' })),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+          format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+        }),
+        response: { 200: Type.Object({ data: Type.Array(Entry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors() },
+      },
+    }, async (req, reply) => {
+      const q = req.query;
+      const actor = req.actor;
+      // A workspace key reads only its own workspace's trail; asking for another is an empty 404.
+      if (!actor.platformAdmin && q.workspace_id && q.workspace_id !== actor.workspaceId) throw notFound('workspace');
+      const filter = {
+        workspaceId: actor.platformAdmin ? q.workspace_id : actor.workspaceId!,
+        actor: q.actor,
+        action: q.action,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+      };
+      if (q.format) {
+        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+        reply
+          .header('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+          .header('content-disposition', `attachment; filename="gatehouse-audit-${stamp}.${q.format}"`);
+        return reply.send(exportStream(audit.list, filter, q.format) as never);
+      }
+      const limit = q.limit ?? 100;
+      const rows = await audit.list({ ...filter, cursor: q.cursor, order: 'desc' }, limit);
+      return { data: rows.map(auditView), next_cursor: rows.length === limit ? rows[rows.length - 1].seq : null };
+    });
+
+    app.get('/audit/verify', {
+      config: { scope: 'audit:read' },
+      schema: {
+        tags, security: bearer, summary: 'Walk the hash chain (platform admin)',
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(),
+            entries: Type.Integer(),
+            first_bad: Type.Optional(Type.Object({ seq: Type.String(), id: Type.String(), reason: Type.String() })),
+          }),
+          ...errors(),
+        },
+      },
+    }, async (req) => {
+      requirePlatformAdmin(req.actor);
+      return audit.verify();
+    });
+  };

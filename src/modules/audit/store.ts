@@ -1,0 +1,52 @@
+import { sql } from 'kysely';
+import type { AuditRow, Executor } from '../../db/types.js';
+import { GENESIS_HASH } from './chain.js';
+
+// Any constant works; it only has to be the same in every process.
+const AUDIT_CHAIN_LOCK = 0x6761_7465;
+
+export interface AuditFilter {
+  workspaceId?: string;
+  actor?: string;
+  action?: string;
+  from?: Date;
+  to?: Date;
+  /** Continue after this seq in the chosen order (the previous page's next_cursor). */
+  cursor?: string;
+  order?: 'asc' | 'desc';
+}
+
+/**
+ * Serialises appenders until their transaction commits, so each entry links to the one committed
+ * before it. Returns the hash to link to.
+ */
+export async function lockChainHead(trx: Executor): Promise<string> {
+  await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
+  const head = await trx.selectFrom('audit_log').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return head?.hash ?? GENESIS_HASH;
+}
+
+export async function insertEntry(trx: Executor, row: Omit<AuditRow, 'seq' | 'at'> & { at: string }) {
+  await trx.insertInto('audit_log').values(row).execute();
+}
+
+export async function listEntries(db: Executor, filter: AuditFilter, limit: number): Promise<AuditRow[]> {
+  let q = db.selectFrom('audit_log').selectAll();
+  if (filter.workspaceId) q = q.where('workspace_id', '=', filter.workspaceId);
+  if (filter.actor) q = q.where('actor_id', '=', filter.actor);
+  if (filter.action) {
+    // `key.*` selects a family of actions.
+    q = filter.action.endsWith('*')
+      ? q.where('action', 'like', filter.action.slice(0, -1).replace(/[%_\\]/g, '\\$&') + '%')
+      : q.where('action', '=', filter.action);
+  }
+  if (filter.from) q = q.where('at', '>=', filter.from);
+  if (filter.to) q = q.where('at', '<', filter.to);
+  const order = filter.order ?? 'desc';
+  if (filter.cursor) q = q.where('seq', order === 'asc' ? '>' : '<', filter.cursor);
+  return q.orderBy('seq', order).limit(limit).execute();
+}
+
+export async function chainPage(db: Executor, afterSeq: string, limit: number): Promise<AuditRow[]> {
+  return db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq', 'asc').limit(limit).execute();
+}

@@ -1,0 +1,211 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
+import { canSeeWorkspace, requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { AppError, conflict, notFound } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import { hashPassword } from '../../lib/password.js';
+import type { AuditService } from '../audit/service.js';
+import * as store from './store.js';
+
+export type Plan = DB['organizations']['plan'];
+export type Role = DB['members']['role'];
+
+/** Seats per plan when an organization sets no limit of its own; null is unlimited. */
+export const PLAN_SEATS: Record<Plan, number | null> = { free: 3, starter: 10, professional: 50, enterprise: null };
+
+const orgView = (o: Selectable<DB['organizations']>) => ({
+  id: o.id,
+  name: o.name,
+  plan: o.plan,
+  seat_limit: o.seat_limit ?? PLAN_SEATS[o.plan],
+  created_at: o.created_at.toISOString(),
+});
+
+const workspaceView = (w: Selectable<DB['workspaces']>) => ({
+  id: w.id,
+  organization_id: w.organization_id,
+  name: w.name,
+  status: w.status,
+  created_at: w.created_at.toISOString(),
+  updated_at: w.updated_at.toISOString(),
+});
+
+const userView = (u: Selectable<DB['users']>) => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  platform_admin: u.platform_admin,
+  created_at: u.created_at.toISOString(),
+});
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: AuditService }) {
+  /** The workspace, if this actor may see it; otherwise it does not exist (404). */
+  async function requireWorkspace(actor: Actor, workspaceId: string, trx: Executor = db) {
+    if (!canSeeWorkspace(actor, workspaceId)) throw notFound('workspace');
+    const ws = await store.getWorkspace(trx, workspaceId);
+    if (!ws) throw notFound('workspace');
+    return ws;
+  }
+
+  async function visibleOrganizationId(actor: Actor): Promise<string | undefined> {
+    if (actor.platformAdmin) return undefined;
+    const ws = actor.workspaceId ? await store.getWorkspace(db, actor.workspaceId) : undefined;
+    return ws?.organization_id ?? '';
+  }
+
+  return {
+    requireWorkspace,
+
+    async createOrganization(actor: Actor, input: { name: string; plan?: Plan; seat_limit?: number | null }) {
+      requirePlatformAdmin(actor);
+      return db.transaction().execute(async (trx) => {
+        const org = await store.insertOrganization(trx, {
+          id: newId('org'),
+          name: input.name,
+          plan: input.plan ?? 'free',
+          seat_limit: input.seat_limit ?? null,
+        });
+        await audit.append(trx, actor, {
+          workspaceId: null,
+          action: 'organization.created',
+          category: 'tenancy',
+          resource: { type: 'organization', id: org.id },
+          after: orgView(org),
+        });
+        return orgView(org);
+      });
+    },
+
+    async listOrganizations(actor: Actor) {
+      const only = await visibleOrganizationId(actor);
+      return (await store.listOrganizations(db, only)).map(orgView);
+    },
+
+    async getOrganization(actor: Actor, id: string) {
+      const only = await visibleOrganizationId(actor);
+      const org = only === undefined || only === id ? await store.getOrganization(db, id) : undefined;
+      if (!org) throw notFound('organization');
+      return orgView(org);
+    },
+
+    async createWorkspace(actor: Actor, organizationId: string, input: { name: string }) {
+      requirePlatformAdmin(actor);
+      return db.transaction().execute(async (trx) => {
+        if (!(await store.getOrganization(trx, organizationId))) throw notFound('organization');
+        try {
+          const ws = await store.insertWorkspace(trx, { id: newId('ws'), organization_id: organizationId, name: input.name });
+          await audit.append(trx, actor, {
+            workspaceId: ws.id,
+            action: 'workspace.created',
+            category: 'tenancy',
+            resource: { type: 'workspace', id: ws.id },
+            after: workspaceView(ws),
+          });
+          return workspaceView(ws);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw conflict('a workspace with this name already exists in the organization');
+          throw err;
+        }
+      });
+    },
+
+    async listWorkspaces(actor: Actor, filter: { organization_id?: string }) {
+      const onlyId = actor.platformAdmin ? undefined : (actor.workspaceId ?? '');
+      return (await store.listWorkspaces(db, { organizationId: filter.organization_id, onlyId })).map(workspaceView);
+    },
+
+    async getWorkspace(actor: Actor, workspaceId: string) {
+      return workspaceView(await requireWorkspace(actor, workspaceId));
+    },
+
+    async updateWorkspace(actor: Actor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive' }) {
+      return db.transaction().execute(async (trx) => {
+        const before = await requireWorkspace(actor, workspaceId, trx);
+        try {
+          const after = await store.updateWorkspace(trx, workspaceId, patch);
+          await audit.append(trx, actor, {
+            workspaceId,
+            action: 'workspace.updated',
+            category: 'tenancy',
+            resource: { type: 'workspace', id: workspaceId },
+            before: workspaceView(before),
+            after: workspaceView(after),
+          });
+          return workspaceView(after);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw conflict('a workspace with this name already exists in the organization');
+          throw err;
+        }
+      });
+    },
+
+    async createUser(actor: Actor, input: { email: string; name: string; password?: string; platform_admin?: boolean }) {
+      requirePlatformAdmin(actor);
+      const passwordHash = input.password ? await hashPassword(input.password) : null;
+      return db.transaction().execute(async (trx) => {
+        try {
+          const user = await store.insertUser(trx, {
+            id: newId('usr'),
+            email: input.email,
+            name: input.name,
+            password_hash: passwordHash,
+            platform_admin: input.platform_admin ?? false,
+          });
+          await audit.append(trx, actor, {
+            workspaceId: null,
+            action: 'user.created',
+            category: 'tenancy',
+            severity: user.platform_admin ? 'critical' : 'info',
+            resource: { type: 'user', id: user.id },
+            after: userView(user),
+          });
+          return userView(user);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw conflict('a user with this email already exists');
+          throw err;
+        }
+      });
+    },
+
+    /** Adds or re-roles a member; the organization row is locked so two adds cannot both take the last seat. */
+    async addMember(actor: Actor, workspaceId: string, input: { user_id: string; role: Role }) {
+      return db.transaction().execute(async (trx) => {
+        const ws = await requireWorkspace(actor, workspaceId, trx);
+        const org = (await store.getOrganization(trx, ws.organization_id, true))!;
+        const user = await store.getUser(trx, input.user_id);
+        if (!user) throw notFound('user');
+        const before = await store.getMember(trx, workspaceId, user.id);
+        const limit = org.seat_limit ?? PLAN_SEATS[org.plan];
+        if (limit !== null && !(await store.isOrgMember(trx, org.id, user.id))) {
+          const used = await store.seatsUsed(trx, org.id);
+          if (used >= limit) {
+            throw new AppError('conflict', `the ${org.plan} plan of this organization allows ${limit} seats, all taken`, {
+              reason: 'seat_limit_reached',
+              seat_limit: limit,
+              seats_used: used,
+            });
+          }
+        }
+        const member = await store.upsertMember(trx, workspaceId, user.id, input.role);
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: before ? 'member.role_changed' : 'member.added',
+          category: 'tenancy',
+          resource: { type: 'user', id: user.id },
+          before: before ? { role: before.role } : null,
+          after: { role: member.role },
+        });
+        return { workspace_id: workspaceId, user_id: user.id, role: member.role, email: user.email, name: user.name, created_at: member.created_at.toISOString() };
+      });
+    },
+
+    async listMembers(actor: Actor, workspaceId: string) {
+      await requireWorkspace(actor, workspaceId);
+      const rows = await store.listMembers(db, workspaceId);
+      return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString() }));
+    },
+  };
+}
+export type TenancyService = ReturnType<typeof createTenancyService>;

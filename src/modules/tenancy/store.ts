@@ -1,0 +1,102 @@
+import { sql } from 'kysely';
+import type { Executor } from '../../db/types.js';
+import type { DB } from '../../db/types.js';
+import type { Insertable } from 'kysely';
+
+export async function insertOrganization(trx: Executor, org: Insertable<DB['organizations']>) {
+  return trx.insertInto('organizations').values(org).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function getOrganization(db: Executor, id: string, forUpdate = false) {
+  let q = db.selectFrom('organizations').selectAll().where('id', '=', id);
+  if (forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function listOrganizations(db: Executor, onlyId?: string) {
+  let q = db.selectFrom('organizations').selectAll().orderBy('created_at', 'asc');
+  if (onlyId) q = q.where('id', '=', onlyId);
+  return q.execute();
+}
+
+export async function insertWorkspace(trx: Executor, ws: Insertable<DB['workspaces']>) {
+  return trx.insertInto('workspaces').values(ws).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function getWorkspace(db: Executor, workspaceId: string) {
+  return db.selectFrom('workspaces').selectAll().where('id', '=', workspaceId).executeTakeFirst();
+}
+
+export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyId?: string }) {
+  let q = db.selectFrom('workspaces').selectAll().orderBy('created_at', 'asc');
+  if (filter.organizationId) q = q.where('organization_id', '=', filter.organizationId);
+  if (filter.onlyId) q = q.where('id', '=', filter.onlyId);
+  return q.execute();
+}
+
+export async function updateWorkspace(trx: Executor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive' }) {
+  return trx
+    .updateTable('workspaces')
+    .set({ ...patch, updated_at: new Date() })
+    .where('id', '=', workspaceId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function insertUser(trx: Executor, user: Insertable<DB['users']>) {
+  return trx.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function getUser(db: Executor, userId: string) {
+  return db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+}
+
+export async function findUserByEmail(db: Executor, email: string) {
+  return db.selectFrom('users').selectAll().where(sql`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
+}
+
+export async function upsertMember(trx: Executor, workspaceId: string, userId: string, role: DB['members']['role']) {
+  return trx
+    .insertInto('members')
+    .values({ workspace_id: workspaceId, user_id: userId, role })
+    .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doUpdateSet({ role }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function getMember(db: Executor, workspaceId: string, userId: string) {
+  return db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function listMembers(db: Executor, workspaceId: string) {
+  return db
+    .selectFrom('members as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .select(['m.workspace_id', 'm.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name'])
+    .where('m.workspace_id', '=', workspaceId)
+    .orderBy('m.created_at', 'asc')
+    .execute();
+}
+
+/** Seats are people: a user in three workspaces of one organization takes one seat. */
+export async function seatsUsed(db: Executor, organizationId: string, excludingUserId?: string) {
+  let q = db
+    .selectFrom('members as m')
+    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
+    .select((eb) => eb.fn.count<string>('m.user_id').distinct().as('n'))
+    .where('w.organization_id', '=', organizationId);
+  if (excludingUserId) q = q.where('m.user_id', '!=', excludingUserId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function isOrgMember(db: Executor, organizationId: string, userId: string) {
+  const row = await db
+    .selectFrom('members as m')
+    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
+    .select('m.user_id')
+    .where('w.organization_id', '=', organizationId)
+    .where('m.user_id', '=', userId)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { buildApp } from './app.js';
+import { connectDatabase, type Database } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import { jobHandlers, JOB, schedules } from './jobs/handlers.js';
+import { enqueue } from './jobs/queue.js';
+import { createWorker, type Worker } from './jobs/worker.js';
+import { createServices, type Services } from './services.js';
+
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const database = await connectDatabase(
+    config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir },
+    log,
+  );
+  const applied = await migrate(database, (m) => log.info({ migration: m.name }, 'migration applied'));
+  if (applied.length === 0) log.debug('database schema up to date');
+  return database;
+}
+
+/** Hands batched key usage to the job table once per interval; a failed hand-off keeps the counts. */
+function startUsageFlusher(services: Services) {
+  const flush = async () => {
+    const batch = services.usage.drain();
+    if (batch.length === 0) return;
+    try {
+      await enqueue(services.database.db, { kind: JOB.usageFlush, payload: { entries: batch }, maxAttempts: 20 });
+    } catch (err) {
+      services.usage.restore(batch);
+      services.log.warn({ err: (err as Error).message }, 'could not flush key usage; will retry');
+    }
+  };
+  const timer = setInterval(flush, services.config.usageFlushMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await flush();
+  };
+}
+
+export interface Running {
+  app?: FastifyInstance;
+  services: Services;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+/** The API (and by default the worker) in this process; `stop` drains requests and jobs, then closes. */
+export async function startProcess(config: Config, log: Logger, opts: { api: boolean; worker: boolean }): Promise<Running & { bootstrapKey: string | null }> {
+  const database = await openDatabase(config, log);
+  const services = await createServices(config, database, log);
+  let bootstrapKey: string | null = null;
+  let app: FastifyInstance | undefined;
+  let stopFlusher: (() => Promise<void>) | undefined;
+  if (opts.api) {
+    bootstrapKey = await services.apiKeys.bootstrapPlatformKey();
+    app = await buildApp(services);
+    stopFlusher = startUsageFlusher(services);
+    await app.listen({ port: config.port, host: config.host });
+  }
+  let worker: Worker | undefined;
+  if (opts.worker) {
+    worker = createWorker({
+      database,
+      log,
+      metrics: services.metrics,
+      handlers: jobHandlers(services),
+      schedules,
+      concurrency: config.workerConcurrency,
+    });
+    await worker.start();
+  }
+  return {
+    app,
+    services,
+    worker,
+    bootstrapKey,
+    async stop() {
+      await app?.close();
+      await stopFlusher?.();
+      await worker?.stop();
+      await services.close();
+      await database.close();
+    },
+  };
+}
