@@ -9,6 +9,9 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return { type: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  // Only plain data is walked: pino's serializers still need the real request and response objects.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] = SECRET_NAME.test(k) && !SAFE_NAME.test(k) && v != null ? '[redacted]' : redactSecrets(v, depth + 1);
