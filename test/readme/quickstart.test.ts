@@ -1,0 +1,82 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createTestDatabase, TEST_DB, type TestDatabase } from '../helpers/db.js';
+
+// The README's quickstart, run as written against a real `gatehouse serve`: only BASE and ADMIN,
+// which the reader fills in, are substituted.
+const root = new URL('../../', import.meta.url).pathname;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+let child: ChildProcess;
+let testDb: TestDatabase | undefined;
+let port: number;
+let adminKey: string;
+
+beforeAll(async () => {
+  port = await freePort();
+  const env: Record<string, string> = { ...process.env, GATEHOUSE_PORT: String(port), GATEHOUSE_LOG_LEVEL: 'warn' } as never;
+  if (TEST_DB === 'postgres') {
+    testDb = await createTestDatabase();
+    await testDb.database.close(); // the server migrates and bootstraps on its own
+    env.DATABASE_URL = testDb.url!;
+  } else {
+    env.GATEHOUSE_DATA_DIR = mkdtempSync(join(tmpdir(), 'gatehouse-quickstart-'));
+  }
+  child = spawn(process.execPath, ['dist/cli.js', 'serve'], { cwd: root, env });
+  let out = '';
+  adminKey = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no admin key printed: ${out}`)), 30_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /gate_live_[0-9A-Za-z]{49}/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[0]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+});
+
+afterAll(async () => {
+  child?.kill('SIGTERM');
+  await new Promise((r) => child?.once('exit', r));
+  if (testDb) {
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: process.env.GATEHOUSE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${new URL(testDb.url!).pathname.slice(1)} WITH (FORCE)`);
+    await admin.end();
+  }
+});
+
+test('the README quickstart works as written', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = readme.split('## Five-minute quickstart')[1].split('```bash\n')[1].split('```')[0];
+  expect(block).toMatch(/^BASE=http:\/\/localhost:8080$/m);
+  expect(block).toMatch(/^ADMIN=gate_live_\.\.\./m);
+  const script = block
+    .replace(/^BASE=.*$/m, `BASE=http://127.0.0.1:${port}`)
+    .replace(/^ADMIN=.*$/m, `ADMIN=${adminKey}`);
+  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines[0]).toMatchObject({ valid: true, code: 'valid', scopes: ['keys:read', 'workspaces:read'] });
+  expect(lines[1]).toMatchObject({ name: 'Client One', status: 'active' });
+  expect(lines[2]).toMatchObject({ status: 'revoked' });
+  expect(lines[3]).toEqual({ valid: false, code: 'revoked' });
+  expect(lines[4].data.map((e: { action: string }) => e.action)).toEqual(['key.revoked', 'key.created', 'workspace.created']);
+  expect(lines[5]).toMatchObject({ ok: true });
+});
