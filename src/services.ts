@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import type { Database } from './db/connect.js';
+import { RESYNC, type Database } from './db/connect.js';
 import { createMetrics } from './lib/metrics.js';
 import { createKeyCache } from './modules/apikeys/cache.js';
 import { createRateLimiter } from './modules/apikeys/ratelimit.js';
@@ -23,7 +23,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const apiKeys = createApiKeyService({ db, cache, audit });
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
-  const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => cache.invalidate(keyId));
+  const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => (keyId === RESYNC ? cache.clear() : cache.invalidate(keyId)));
   return {
     config,
     database,

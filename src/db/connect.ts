@@ -18,6 +18,9 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** Payload a subscriber receives after a reconnect, when notifications may have been missed. */
+export const RESYNC = '*';
+
 export type DatabaseTarget =
   | { kind: 'postgres'; url: string }
   | { kind: 'pglite'; dataDir?: string }; // no dataDir: in memory (tests)
@@ -118,7 +121,11 @@ function createListener(url: string, log: Logger) {
     clearTimeout(retryTimer);
     retryTimer = setTimeout(() => {
       ensure().then(
-        () => log.info('LISTEN connection re-established'),
+        () => {
+          log.info('LISTEN connection re-established');
+          // Notifications sent while disconnected are gone: tell every subscriber to resync.
+          for (const set of handlers.values()) for (const handler of set) handler(RESYNC);
+        },
         () => scheduleReconnect(),
       );
     }, 1000);
