@@ -5,7 +5,7 @@ import { connectDatabase } from './db/connect.js';
 import { systemActor } from './http/actor.js';
 import { createLogger } from './lib/logger.js';
 import { openDatabase, startProcess } from './runtime.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 
 function config(): Config {
   try {
@@ -50,6 +50,20 @@ async function runUntilSignal(api: boolean, worker: boolean) {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+/** One-shot commands: open the database (migrating it), run, and always close again. */
+async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const log = createLogger('warn');
+  const database = await openDatabase(cfg, log);
+  const services = await createServices(cfg, database, log);
+  try {
+    return await run(services);
+  } finally {
+    await services.close();
+    await database.close();
+  }
+}
+
 const program = new Command()
   .name('gatehouse')
   .description('API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS')
@@ -88,14 +102,8 @@ admin
   .description('print a new platform admin key (the embedded database must not be open in a running server)')
   .requiredOption('--name <name>', 'what the key is for')
   .action(async (opts) => {
-    const cfg = config();
-    const log = createLogger('warn');
-    const database = await openDatabase(cfg, log);
-    const services = await createServices(cfg, database, log);
-    const created = await services.apiKeys.createPlatformAdminKey(systemActor(), opts.name);
+    const created = await withServices((s) => s.apiKeys.createPlatformAdminKey(systemActor(), opts.name));
     console.log(created.key);
-    await services.close();
-    await database.close();
   });
 
 const audit = program.command('audit').description('the audit trail');
@@ -103,14 +111,8 @@ audit
   .command('verify')
   .description('walk the hash chain; exit 0 when intact, 1 naming the first bad entry')
   .action(async () => {
-    const cfg = config();
-    const log = createLogger('warn');
-    const database = await openDatabase(cfg, log);
-    const services = await createServices(cfg, database, log);
-    const result = await services.audit.verify((n) => process.stderr.write(`\rchecked ${n} entries`));
+    const result = await withServices((s) => s.audit.verify((n) => process.stderr.write(`\rchecked ${n} entries`)));
     process.stderr.write('\n');
-    await services.close();
-    await database.close();
     if (result.ok) {
       console.log(`ok ${result.entries} entries`);
     } else {

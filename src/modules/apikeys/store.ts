@@ -1,7 +1,13 @@
-import { sql } from 'kysely';
-import type { ApiKeyRow, Executor, NewApiKey } from '../../db/types.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { ApiKeyRow, DB, Executor, NewApiKey } from '../../db/types.js';
 
 export const KEYS_CHANNEL = 'gatehouse_keys';
+
+/** Scopes a query to one workspace; null means the platform admin keys, which belong to none. */
+const inWorkspace =
+  (workspaceId: string | null) =>
+  (eb: ExpressionBuilder<DB, 'api_keys'>) =>
+    workspaceId === null ? eb('api_keys.workspace_id', 'is', null) : eb('api_keys.workspace_id', '=', workspaceId);
 
 /** Tells every process sharing the database to drop its cached copy; delivered at commit. */
 export async function notifyKeyChanged(trx: Executor, keyId: string) {
@@ -27,7 +33,7 @@ export async function getKey(db: Executor, workspaceId: string | null, keyId: st
     .selectFrom('api_keys')
     .selectAll()
     .where('id', '=', keyId)
-    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)));
+    .where(inWorkspace(workspaceId));
   if (forUpdate) q = q.forUpdate();
   return q.executeTakeFirst();
 }
@@ -41,7 +47,7 @@ export async function markRevoked(trx: Executor, workspaceId: string | null, key
     .updateTable('api_keys')
     .set({ revoked_at: at, revoked_reason: reason })
     .where('id', '=', keyId)
-    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)))
+    .where(inWorkspace(workspaceId))
     .where('revoked_at', 'is', null)
     .execute();
 }
@@ -51,7 +57,7 @@ export async function scheduleRevocation(trx: Executor, workspaceId: string | nu
     .updateTable('api_keys')
     .set({ revoke_at: at, replaced_by: replacedBy })
     .where('id', '=', keyId)
-    .where((eb) => (workspaceId === null ? eb('workspace_id', 'is', null) : eb('workspace_id', '=', workspaceId)))
+    .where(inWorkspace(workspaceId))
     .execute();
 }
 

@@ -1,26 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { AuditRow } from '../../db/types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The fields an entry's hash covers, in a fixed order. */
-export interface ChainedFields {
-  id: string;
-  at: string;
-  workspace_id: string | null;
-  actor_type: string;
-  actor_id: string | null;
-  actor_ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  action: string;
-  category: string;
-  severity: string;
-  resource_type: string | null;
-  resource_id: string | null;
-  before: unknown;
-  after: unknown;
-  outcome: string;
-}
+/** The fields an entry's hash covers: all of the row but its position and the hashes themselves. */
+export type ChainedFields = Omit<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash'> & { at: string };
 
 /** JSON with keys sorted at every depth: jsonb reorders keys, the hash must not care. */
 export function canonicalJson(value: unknown): string {
