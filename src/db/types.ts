@@ -105,7 +105,7 @@ export interface AuditLogTable {
   hash: string;
 }
 
-export interface DB {
+export interface DB extends DB002 {
   organizations: OrganizationsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
@@ -122,3 +122,128 @@ export type Executor = Kysely<DB> | Transaction<DB>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+
+// ---- 002_credentials ----
+
+export interface ProviderInstancesTable {
+  id: string;
+  provider: string;
+  name: string;
+  base_url: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SealedColumns {
+  master_version: string;
+  wrapped_key: string;
+  ciphertext: string;
+  mask: string;
+  updated_at: Timestamp;
+}
+
+export interface InstanceAdminSecretsTable extends SealedColumns {
+  instance_id: string;
+}
+
+export interface CredentialsTable {
+  id: string;
+  workspace_id: string;
+  provider: string;
+  instance_id: string | null;
+  name: string | null;
+  fields: ColumnType<Record<string, string>, string, string>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CredentialSecretsTable extends SealedColumns {
+  credential_id: string;
+  field: string;
+}
+
+export interface UpstreamCallsTable {
+  id: Generated<string>;
+  workspace_id: string;
+  provider: string;
+  credential_id: string | null;
+  method: string;
+  endpoint: string;
+  status_code: number | null;
+  ok: boolean;
+  duration_ms: number;
+  attempts: number;
+  key_suffix: string | null;
+  caller: string | null;
+  trigger: 'api' | 'job' | 'portal' | 'test' | 'monitor' | 'sync';
+  error: string | null;
+  created_at: Timestamp;
+}
+
+export interface CredentialHealthTable {
+  workspace_id: string;
+  provider: string;
+  last_success_at: NullableTimestamp;
+  last_failure_at: NullableTimestamp;
+  consecutive_failures: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
+export interface CredentialHealthDailyTable {
+  workspace_id: string;
+  provider: string;
+  day: ColumnType<string, string, string>;
+  calls: ColumnType<string, number | string, number | string>;
+  errors: ColumnType<string, number | string, number | string>;
+}
+
+export interface SyncRunsTable {
+  id: string;
+  workspace_id: string;
+  provider: string;
+  kind: string;
+  status: 'running' | 'ok' | 'mismatch' | 'failed';
+  fetched: number;
+  unique_count: number;
+  provider_total: number | null;
+  duplicates: number;
+  pages: number;
+  error: string | null;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface EmailbisonSenderEmailsTable {
+  workspace_id: string;
+  provider_id: string;
+  email: string;
+  name: string | null;
+  status: string | null;
+  data: ColumnType<unknown, string, string>;
+  synced_at: Timestamp;
+}
+
+export interface EventsTable {
+  id: string;
+  workspace_id: string;
+  type: string;
+  payload: ColumnType<unknown, string, string>;
+  idempotency_key: string | null;
+  created_at: Timestamp;
+}
+
+export interface DB002 {
+  provider_instances: ProviderInstancesTable;
+  instance_admin_secrets: InstanceAdminSecretsTable;
+  credentials: CredentialsTable;
+  credential_secrets: CredentialSecretsTable;
+  upstream_calls: UpstreamCallsTable;
+  credential_health: CredentialHealthTable;
+  credential_health_daily: CredentialHealthDailyTable;
+  sync_runs: SyncRunsTable;
+  emailbison_sender_emails: EmailbisonSenderEmailsTable;
+  events: EventsTable;
+}

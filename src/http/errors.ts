@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode } from '../lib/errors.js';
 
 // Connection-level failures: the database is down or restarting, which is the caller's cue to retry.
@@ -11,6 +11,9 @@ function isDatabaseUnavailable(err: unknown): boolean {
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e.message ?? '')
   );
 }
+
+// Text PostgreSQL cannot store (a NUL character; \u0000 inside jsonb): the request's fault, so a 400, not a 500.
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
 
 const byStatus: Record<number, ErrorCode> = {
   401: 'unauthenticated',
@@ -42,6 +45,9 @@ export function registerErrorHandling(app: FastifyInstance) {
       }));
       return send(400, 'validation_failed', 'the request does not match the schema', { issues });
     }
+    if (UNSTORABLE_TEXT_CODES.has((err as { code?: string }).code ?? '')) {
+      return send(400, 'validation_failed', 'the request holds characters that cannot be stored (such as NUL)');
+    }
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: (err as Error).message }, 'database unavailable');
       reply.header('retry-after', '5');
@@ -59,4 +65,19 @@ export function registerErrorHandling(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, request_id: request.id } });
   });
+}
+
+/**
+ * Failures the router meets before any route or hook runs (a broken percent escape, a path segment
+ * over the router's length limit): Fastify would answer them in its own shape, so they are rendered
+ * here in the contract's. The path is not echoed back: it can be kilobytes long.
+ */
+export function renderFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id);
+  if (err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : 'a path segment is too long';
+    return reply.status(400).send({ error: { code: 'validation_failed', message, request_id: request.id } });
+  }
+  request.log.error({ err }, 'router error');
+  return reply.status(500).send({ error: { code: 'internal', message: 'an internal error occurred; the request id identifies it in the logs', request_id: request.id } });
 }

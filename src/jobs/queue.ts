@@ -49,16 +49,22 @@ export async function enqueue(trx: Executor, job: NewJob): Promise<boolean> {
 /**
  * Claims due jobs, and jobs whose lease ran out because their worker died. SKIP LOCKED lets any
  * number of workers claim side by side without waiting on each other or taking the same row.
+ * A lease that ran out on the job's last allowed attempt fails the job instead: a job that kills
+ * its worker (or always overruns its lease) must not run forever past max_attempts.
  */
 export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: string[], limit: number, leaseMs: number) {
   if (limit <= 0 || kinds.length === 0) return [];
   const result = await sql<ClaimedJob>`
+    with exhausted as (
+      update jobs set status = 'failed', locked_by = null, locked_until = null, finished_at = now(),
+        last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt'
+      where kind = any(${kinds}::text[]) and status = 'running' and locked_until < now() and attempts >= max_attempts)
     update jobs set status = 'running', locked_by = ${workerId},
       locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
     where id in (
       select id from jobs
       where kind = any(${kinds}::text[])
-        and ((status = 'pending' and run_at <= now()) or (status = 'running' and locked_until < now()))
+        and ((status = 'pending' and run_at <= now()) or (status = 'running' and locked_until < now() and attempts < max_attempts))
       order by run_at
       limit ${limit}
       for update skip locked)

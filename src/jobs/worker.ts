@@ -35,10 +35,16 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
   const timers: NodeJS.Timeout[] = [];
   let running = false;
   let wake: (() => void) | undefined;
+  // Set by every nudge, so one that arrives while a claim is in flight (no sleep to cut short yet)
+  // is not lost: the loop claims again instead of sleeping a whole pollMs.
+  let nudged = false;
   let loopDone: Promise<void> | undefined;
   let stopListening: (() => Promise<void>) | undefined;
 
-  const nudge = () => wake?.();
+  const nudge = () => {
+    nudged = true;
+    wake?.();
+  };
 
   async function run(job: ClaimedJob) {
     const handler = handlers[job.kind];
@@ -56,6 +62,7 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
 
   async function loop() {
     while (running) {
+      nudged = false;
       let claimed: ClaimedJob[] = [];
       const free = concurrency - inFlight.size;
       if (free > 0) {
@@ -74,6 +81,7 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
       }
       // A full batch means more may be waiting: claim again at once.
       if (claimed.length > 0 && claimed.length === free) continue;
+      if (nudged) continue;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pollMs);
         wake = () => {

@@ -6,7 +6,10 @@ const SECRET_NAME = /(key|secret|token|password|authorization|cookie|signature)/
 const SAFE_NAME = /^(key_id|keyId|api_key_id|idempotency_key|unique_key)$/;
 
 export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Past this depth the subtree is dropped, not passed through unread: a secret nested deeper
+  // would otherwise be logged in the clear (and a cycle would never end).
+  if (depth > 8) return '[truncated]';
   if (value instanceof Error) return { type: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
   // Only plain data is walked: pino's serializers still need the real request and response objects.

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -35,8 +35,20 @@ export function fromBase62(text: string): bigint {
   return n;
 }
 
-export const checksumOf = (beforeChecksum: string): string =>
-  toBase62(BigInt(crc32(Buffer.from(beforeChecksum, 'ascii'))), CHECK_DIGITS);
+/** A CRC-32 as 6 base62 digits. It is below 2^32 < 62^6, so Number arithmetic is exact: no BigInt. */
+function checksumDigits(crc: number): string {
+  let out = '';
+  for (let i = 0, n = crc; i < CHECK_DIGITS; i++, n = Math.floor(n / 62)) out = ALPHABET[n % 62] + out;
+  return out;
+}
+
+export const checksumOf = (beforeChecksum: string): string => checksumDigits(crc32(Buffer.from(beforeChecksum, 'ascii')));
+
+/**
+ * 2^256 − 1 in 43 base62 digits. ALPHABET is in ASCII order, so for two strings of 43 digits a
+ * string comparison is the numeric one: the verify path's range check needs no BigInt.
+ */
+const MAX_BODY = toBase62((1n << 256n) - 1n, BODY_DIGITS);
 
 export function formatKey(environment: KeyEnvironment, random: Buffer): string {
   if (random.length !== 32) throw new RangeError('a key body is exactly 32 bytes');
@@ -50,14 +62,15 @@ export const generateKey = (environment: KeyEnvironment = 'live') => formatKey(e
 export function isWellFormedKey(text: string): boolean {
   if (text.length !== KEY_LENGTH || !SHAPE.test(text)) return false;
   const head = text.slice(0, KEY_LENGTH - CHECK_DIGITS);
-  if (fromBase62(head.slice(-BODY_DIGITS)) >= 1n << 256n) return false;
-  return checksumOf(head) === text.slice(-CHECK_DIGITS);
+  if (head.slice(-BODY_DIGITS) > MAX_BODY) return false;
+  // SHAPE admits ASCII only, so the CRC-32 of the string (as UTF-8) is that of its ASCII bytes.
+  return checksumDigits(crc32(head)) === text.slice(-CHECK_DIGITS);
 }
 
 export const environmentOf = (key: string): KeyEnvironment => (key.startsWith(PREFIXES.test) ? 'test' : 'live');
 
 /** What is stored: SHA-256 of the whole key. The key itself is never written anywhere. */
-export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+export const hashKey = (key: string): string => hash('sha256', key, 'hex');
 
 /** What is shown after creation: enough to recognise a key, too little to use it. */
 export const displayStart = (key: string): string => key.slice(0, 14);

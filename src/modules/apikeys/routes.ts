@@ -94,6 +94,10 @@ export const apiKeyRoutes =
         body: Type.Optional(Type.Object({ grace_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400 })) }, { additionalProperties: false })),
         response: { 201: RotatedKey, ...errors(409) },
       },
+      // A POST with no body means "default grace"; Ajv would otherwise refuse `undefined` as "must be object".
+      preValidation: async (req) => {
+        req.body = req.body ?? {};
+      },
     }, async (req, reply) => {
       reply.header('cache-control', 'no-store');
       return reply.status(201).send(await apiKeys.rotate(req.actor, req.params.id, req.body?.grace_s));

@@ -63,14 +63,19 @@ interface Deps {
 }
 
 export function createApiKeyService({ db, cache, audit }: Deps) {
-  function validate(actor: Actor, input: CreateKeyInput) {
-    const unknown = input.scopes.filter((s) => !isKnownScope(s));
-    if (unknown.length) throw invalid('unknown scopes', { unknown_scopes: unknown });
-    // A key can hand out only what it holds itself, or a narrow key could mint a `*` key.
-    const beyond = input.scopes.filter((s) => !scopeCovers(actor.scopes, s));
+  // A key can hand out only what it holds itself, or a narrow key could mint a `*` key, by
+  // creating one or by rotating a wider key and taking the successor.
+  function requireGrantable(actor: Actor, scopes: readonly string[]) {
+    const beyond = scopes.filter((s) => !scopeCovers(actor.scopes, s));
     if (beyond.length && !actor.platformAdmin) {
       throw new AppError('forbidden', 'a key cannot grant scopes it does not hold', { scopes: beyond });
     }
+  }
+
+  function validate(actor: Actor, input: CreateKeyInput) {
+    const unknown = input.scopes.filter((s) => !isKnownScope(s));
+    if (unknown.length) throw invalid('unknown scopes', { unknown_scopes: unknown });
+    requireGrantable(actor, input.scopes);
     if (input.expires_at && new Date(input.expires_at).getTime() <= Date.now()) {
       throw invalid('expires_at must be in the future', { field: 'expires_at' });
     }
@@ -167,6 +172,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     async rotate(actor: Actor, keyId: string, graceS = DEFAULT_GRACE_S) {
       if (graceS < 0 || graceS > MAX_GRACE_S) throw invalid(`grace_s must be between 0 and ${MAX_GRACE_S}`);
       return mutate(actor, keyId, async (trx, old, workspaceId) => {
+        requireGrantable(actor, old.scopes);
         const status = keyStatus(old);
         if (status !== 'active') throw conflict(`only an active key can be rotated; this one is ${status}`, { status, replaced_by: old.replaced_by });
         const { row, key } = await insert(trx, actor, workspaceId, {
@@ -239,7 +245,8 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
         const expired = key.expires_at !== null && key.expires_at <= now && !(key.revoke_at && key.revoke_at <= now);
         const at = expired ? key.expires_at! : key.revoke_at!;
         await db.transaction().execute(async (trx) => {
-          await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated');
+          // Two overlapping runs both list the key; only the one whose update took effect audits it.
+          if (!(await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated'))) return;
           await store.notifyKeyChanged(trx, key.id);
           await audit.append(trx, systemActor(), {
             workspaceId: key.workspace_id,

@@ -42,14 +42,16 @@ export async function listKeys(db: Executor, workspaceId: string) {
   return db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at', 'desc').execute();
 }
 
-export async function markRevoked(trx: Executor, workspaceId: string | null, keyId: string, at: Date, reason: string) {
-  await trx
+/** True when this call revoked the key; false when it already was revoked (by someone else, maybe just now). */
+export async function markRevoked(trx: Executor, workspaceId: string | null, keyId: string, at: Date, reason: string): Promise<boolean> {
+  const result = await trx
     .updateTable('api_keys')
     .set({ revoked_at: at, revoked_reason: reason })
     .where('id', '=', keyId)
     .where(inWorkspace(workspaceId))
     .where('revoked_at', 'is', null)
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export async function scheduleRevocation(trx: Executor, workspaceId: string | null, keyId: string, at: Date, replacedBy: string) {

@@ -8,15 +8,16 @@ export function createUsageRecorder() {
   let pending = new Map<string, UsageBatchEntry>();
   return {
     record(keyId: string, ip: string | null, now = new Date()) {
-      const day = now.toISOString().slice(0, 10);
+      const at = now.toISOString(); // once: this runs on every verified request
+      const day = at.slice(0, 10);
       const id = `${keyId}|${day}`;
       const entry = pending.get(id);
       if (entry) {
         entry.requests++;
-        entry.last_used_at = now.toISOString();
+        entry.last_used_at = at;
         entry.last_used_ip = ip;
       } else {
-        pending.set(id, { key_id: keyId, day, requests: 1, last_used_at: now.toISOString(), last_used_ip: ip });
+        pending.set(id, { key_id: keyId, day, requests: 1, last_used_at: at, last_used_ip: ip });
       }
     },
     drain(): UsageBatchEntry[] {

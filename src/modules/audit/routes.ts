@@ -2,11 +2,20 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requirePlatformAdmin } from '../../http/actor.js';
 import { bearer, errors } from '../../http/schemas.js';
-import { notFound } from '../../lib/errors.js';
+import { invalid, notFound } from '../../lib/errors.js';
 import { auditView, exportStream } from './export.js';
 import type { AuditService } from './service.js';
 
 const tags = ['audit'];
+
+// The date-time format admits a leap second (23:59:60) that Date cannot represent: refuse it here
+// rather than hand the database an Invalid Date.
+function queryDate(value: string | undefined, field: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw invalid(`${field} is not a representable date-time`, { field });
+  return date;
+}
 
 const Entry = Type.Object({
   seq: Type.Integer(),
@@ -59,8 +68,8 @@ export const auditRoutes =
         workspaceId: actor.platformAdmin ? q.workspace_id : actor.workspaceId!,
         actor: q.actor,
         action: q.action,
-        from: q.from ? new Date(q.from) : undefined,
-        to: q.to ? new Date(q.to) : undefined,
+        from: queryDate(q.from, 'from'),
+        to: queryDate(q.to, 'to'),
       };
       if (q.format) {
         const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { Database } from '../../db/connect.js';
+import { AppError } from '../../lib/errors.js';
 import type { Metrics } from '../../lib/metrics.js';
 
 const tags = ['service'];
@@ -8,14 +10,19 @@ const tags = ['service'];
 export function systemRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }) {
   app.get('/healthz', { schema: { tags, summary: 'The process is up' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags, summary: 'The database answers' } }, async (_req, reply) => {
+  app.get('/readyz', {
+    schema: {
+      tags, summary: 'The database answers',
+      response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), 503: Type.Ref('ErrorBody') },
+    },
+  }, async () => {
     try {
       await database.ping();
-      return { status: 'ready', database: database.kind };
     } catch {
-      reply.header('retry-after', '5');
-      return reply.status(503).send({ error: { code: 'unavailable', message: 'the database is unreachable' } });
+      // Thrown, not sent, so the one error handler adds the request id like on every other error.
+      throw new AppError('unavailable', 'the database is unreachable', undefined, { 'retry-after': '5' });
     }
+    return { status: 'ready', database: database.kind };
   });
 
   app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {

@@ -15,7 +15,8 @@ export async function getOrganization(db: Executor, id: string, forUpdate = fals
 
 export async function listOrganizations(db: Executor, onlyId?: string) {
   let q = db.selectFrom('organizations').selectAll().orderBy('created_at', 'asc');
-  if (onlyId) q = q.where('id', '=', onlyId);
+  // '' (a caller bound to no workspace) must match nothing, not drop the filter.
+  if (onlyId !== undefined) q = q.where('id', '=', onlyId);
   return q.execute();
 }
 
@@ -30,7 +31,7 @@ export async function getWorkspace(db: Executor, workspaceId: string) {
 export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyId?: string }) {
   let q = db.selectFrom('workspaces').selectAll().orderBy('created_at', 'asc');
   if (filter.organizationId) q = q.where('organization_id', '=', filter.organizationId);
-  if (filter.onlyId) q = q.where('id', '=', filter.onlyId);
+  if (filter.onlyId !== undefined) q = q.where('id', '=', filter.onlyId);
   return q.execute();
 }
 

@@ -1,0 +1,70 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
+import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { conflict, invalid, notFound } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import type { AuditService } from '../audit/service.js';
+import { providerById } from './catalog.js';
+
+export type Instance = Selectable<DB['provider_instances']>;
+
+export const instanceView = (i: Instance, admin?: { mask: string } | null) => ({
+  id: i.id,
+  provider: i.provider,
+  name: i.name,
+  base_url: i.base_url,
+  admin_credential: admin ? { set: true, mask: admin.mask } : { set: false },
+  created_at: i.created_at.toISOString(),
+});
+
+/** Self-hosted deployments of one provider (two agencies' Email Bison), each with its own base URL. */
+export function createInstanceService({ db, audit }: { db: Kysely<DB>; audit: AuditService }) {
+  async function find(idOrName: string, trx: Executor = db): Promise<Instance> {
+    const row = await trx
+      .selectFrom('provider_instances')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
+    if (!row) throw notFound('provider instance');
+    return row;
+  }
+
+  return {
+    find,
+    async create(actor: Actor, input: { provider: string; name: string; base_url: string }) {
+      requirePlatformAdmin(actor);
+      const provider = providerById(input.provider);
+      if (!provider.usesInstance) throw invalid(`${provider.name} has no instances; its base URL is fixed or set per credential`);
+      const url = new URL(input.base_url);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('base_url must be http(s)');
+      return db.transaction().execute(async (trx) => {
+        const taken = await trx.selectFrom('provider_instances').select('id').where('name', '=', input.name).executeTakeFirst();
+        if (taken) throw conflict('an instance with this name exists');
+        const row = await trx
+          .insertInto('provider_instances')
+          .values({ id: newId('inst'), provider: provider.id, name: input.name, base_url: input.base_url.replace(/\/+$/, '') })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await audit.append(trx, actor, {
+          workspaceId: null,
+          action: 'instance.created',
+          category: 'credentials',
+          resource: { type: 'provider_instance', id: row.id },
+          after: instanceView(row),
+        });
+        return instanceView(row);
+      });
+    },
+    async list() {
+      const rows = await db
+        .selectFrom('provider_instances as i')
+        .leftJoin('instance_admin_secrets as s', 's.instance_id', 'i.id')
+        .selectAll('i')
+        .select('s.mask')
+        .orderBy('i.created_at', 'asc')
+        .execute();
+      return rows.map((r) => instanceView(r, r.mask ? { mask: r.mask } : null));
+    },
+  };
+}
+export type InstanceService = ReturnType<typeof createInstanceService>;

@@ -1,0 +1,248 @@
+import { sql, type Kysely } from 'kysely';
+import { RESYNC, type Database } from '../../db/connect.js';
+import type { DB, Executor } from '../../db/types.js';
+import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { AppError, invalid, notFound } from '../../lib/errors.js';
+import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { newId } from '../../lib/ids.js';
+import type { AuditService } from '../audit/service.js';
+import { providerById } from '../providers/catalog.js';
+import type { InstanceService } from '../providers/instances.js';
+import type { CredentialMaterial, ProviderDef, ProviderId } from '../providers/types.js';
+import * as store from './store.js';
+
+declare const workspaceScoped: unique symbol;
+declare const instanceAdmin: unique symbol;
+
+/** A credential that may act for exactly one workspace. Only `resolveWorkspaceCredential` makes one. */
+export interface WorkspaceCredential extends CredentialMaterial {
+  readonly [workspaceScoped]: true;
+  readonly workspaceId: string;
+  readonly credentialId: string;
+  readonly provider: ProviderDef;
+  readonly keySuffix: string;
+}
+
+/**
+ * An instance's super-admin credential, for admin tasks only (minting a workspace's token). Its
+ * brand differs from WorkspaceCredential's, so the compiler refuses it wherever a workspace call is made.
+ */
+export interface InstanceAdminCredential {
+  readonly [instanceAdmin]: true;
+  readonly instanceId: string;
+  readonly baseUrl: string;
+  readonly apiKey: string;
+}
+
+export const CREDENTIALS_CHANNEL = 'gatehouse_credentials';
+
+// The binding is built from where the secret is being used, never read back from the row, so a
+// ciphertext moved to another workspace's row is decrypted under that row's binding and fails.
+export const workspaceBinding = (workspaceId: string, provider: string, field: string) => `ws:${workspaceId}|${provider}|${field}`;
+export const adminBinding = (instanceId: string, provider: string) => `instance:${instanceId}|${provider}|api_key`;
+
+export type CredentialInput = Record<string, string | undefined>;
+
+interface Deps {
+  db: Kysely<DB>;
+  database: Database;
+  ring: MasterKeyRing;
+  audit: AuditService;
+  instances: InstanceService;
+  cacheMs: number;
+}
+
+export function createVaultService({ db, database, ring, audit, instances, cacheMs }: Deps) {
+  const cache = new Map<string, { value: WorkspaceCredential; until: number }>();
+  const forget = (workspaceId: string, provider: string) => cache.delete(`${workspaceId}|${provider}`);
+
+  async function maskedView(workspaceId: string, credentialId: string) {
+    const row = await db.selectFrom('credentials').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', credentialId).executeTakeFirstOrThrow();
+    const secrets = await store.secretsOf(db, workspaceId, credentialId);
+    const instance = row.instance_id ? await instances.find(row.instance_id) : null;
+    return {
+      id: row.id,
+      workspace_id: row.workspace_id,
+      provider: row.provider,
+      name: row.name,
+      instance: instance ? { id: instance.id, name: instance.name } : null,
+      fields: row.fields,
+      secrets: Object.fromEntries(secrets.map((s) => [s.field, { set: true, mask: s.mask }])),
+      created_at: row.created_at.toISOString(),
+      updated_at: row.updated_at.toISOString(),
+    };
+  }
+
+  // Every process drops its decrypted copy when the credential changes anywhere.
+  const notifyChanged = (trx: Executor, workspaceId: string, provider: string) =>
+    sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${`${workspaceId}|${provider}`})`.execute(trx);
+
+  return {
+    async start() {
+      return database.listen(CREDENTIALS_CHANNEL, (payload) => (payload === RESYNC ? cache.clear() : cache.delete(payload)));
+    },
+
+    /**
+     * Creates or updates a workspace's credential for one provider. A secret field left blank keeps
+     * the stored value; every field is checked against the provider's catalog entry.
+     */
+    async putCredential(actor: Actor, workspaceId: string, providerId: string, input: CredentialInput, name?: string) {
+      const provider = providerById(providerId);
+      const known = new Set(provider.fields.map((f) => f.name));
+      const unknown = Object.keys(input).filter((k) => !known.has(k));
+      if (unknown.length) throw invalid(`fields not used by ${provider.name}`, { unknown_fields: unknown });
+      const result = await db.transaction().execute(async (trx) => {
+        const existing = await store.getCredential(trx, workspaceId, provider.id);
+        const existingSecrets = existing ? new Set((await store.secretsOf(trx, workspaceId, existing.id)).map((s) => s.field)) : new Set<string>();
+        const fields: Record<string, string> = {};
+        const missing: string[] = [];
+        for (const f of provider.fields) {
+          const value = input[f.name]?.trim();
+          if (f.secret) {
+            if (!value && f.required && !existingSecrets.has(f.name)) missing.push(f.name);
+          } else {
+            const v = value ?? existing?.fields[f.name];
+            if (v) fields[f.name] = v;
+            else if (f.required) missing.push(f.name);
+          }
+        }
+        if (missing.length) throw invalid(`${provider.name} needs ${missing.join(', ')}`, { missing_fields: missing });
+        if (fields.auth_type && provider.fields.find((f) => f.name === 'auth_type')?.options?.includes(fields.auth_type) === false) {
+          throw invalid('auth_type must be one of none, bearer, header, basic', { field: 'auth_type' });
+        }
+        let instanceId: string | null = null;
+        if (provider.usesInstance) {
+          const instance = await instances.find(fields.instance, trx);
+          if (instance.provider !== provider.id) throw invalid(`instance ${instance.name} is not a ${provider.name} instance`);
+          instanceId = instance.id;
+          fields.instance = instance.id;
+        }
+        const row = await store.upsertCredential(trx, workspaceId, {
+          id: existing?.id ?? newId('cred'),
+          provider: provider.id,
+          instance_id: instanceId,
+          name: name ?? existing?.name ?? null,
+          fields,
+          created_by: actor.id,
+        });
+        const changedSecrets: string[] = [];
+        for (const f of provider.fields.filter((f) => f.secret)) {
+          const value = input[f.name]?.trim();
+          if (!value) continue;
+          const sealed = encryptSecret(ring, value, workspaceBinding(workspaceId, provider.id, f.name));
+          await store.putSecret(trx, row.id, f.name, { ...sealed, mask: maskSecret(value) });
+          changedSecrets.push(f.name);
+        }
+        await notifyChanged(trx, workspaceId, provider.id);
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: existing ? 'credential.updated' : 'credential.created',
+          category: 'credentials',
+          severity: 'warning',
+          resource: { type: 'credential', id: row.id },
+          before: existing ? { provider: provider.id, fields: existing.fields } : null,
+          // Only the names of the secrets that changed: never values, never masks.
+          after: { provider: provider.id, fields, changed_secret_fields: changedSecrets },
+        });
+        return row;
+      });
+      forget(workspaceId, provider.id);
+      return maskedView(workspaceId, result.id);
+    },
+
+    async listCredentials(workspaceId: string) {
+      const rows = await store.listCredentials(db, workspaceId);
+      return Promise.all(rows.map((r) => maskedView(workspaceId, r.id)));
+    },
+
+    async deleteCredential(actor: Actor, workspaceId: string, providerId: string) {
+      const provider = providerById(providerId);
+      await db.transaction().execute(async (trx) => {
+        const removed = await store.deleteCredential(trx, workspaceId, provider.id);
+        if (!removed) throw notFound('credential');
+        await notifyChanged(trx, workspaceId, provider.id);
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: 'credential.deleted',
+          category: 'credentials',
+          severity: 'warning',
+          resource: { type: 'credential', id: removed.id },
+          before: { provider: provider.id, fields: removed.fields },
+        });
+      });
+      forget(workspaceId, provider.id);
+    },
+
+    /**
+     * The only way to a workspace credential: this workspace's own row, or a loud 422. There is no
+     * fallback to any other workspace's key or to an instance's admin key.
+     */
+    async resolveWorkspaceCredential(workspaceId: string, providerId: ProviderId): Promise<WorkspaceCredential> {
+      const cacheKey = `${workspaceId}|${providerId}`;
+      const hit = cache.get(cacheKey);
+      if (hit && hit.until > Date.now()) return hit.value;
+      const provider = providerById(providerId);
+      const row = await store.getCredential(db, workspaceId, provider.id);
+      if (!row) {
+        throw new AppError('credential_missing', `workspace ${workspaceId} has no ${provider.name} credential; add one with PUT /v1/workspaces/${workspaceId}/credentials/${provider.id}`, {
+          workspace_id: workspaceId,
+          provider: provider.id,
+        });
+      }
+      const sealed = await store.secretsOf(db, workspaceId, row.id);
+      const secrets: Record<string, string> = {};
+      try {
+        for (const s of sealed) secrets[s.field] = decryptSecret(ring, s, workspaceBinding(workspaceId, provider.id, s.field));
+      } catch (err) {
+        throw new AppError('credential_invalid', `the stored ${provider.name} credential of workspace ${workspaceId} cannot be decrypted: ${(err as Error).message}`, {
+          workspace_id: workspaceId,
+          provider: provider.id,
+        });
+      }
+      const instance = row.instance_id ? await instances.find(row.instance_id) : null;
+      const key = secrets[provider.keyField] ?? '';
+      const value = {
+        workspaceId,
+        credentialId: row.id,
+        provider,
+        fields: row.fields,
+        secrets,
+        instanceBaseUrl: instance?.base_url,
+        keySuffix: key.slice(-4),
+      } as WorkspaceCredential;
+      if (cacheMs > 0) cache.set(cacheKey, { value, until: Date.now() + cacheMs });
+      return value;
+    },
+
+    async putInstanceAdminCredential(actor: Actor, instanceIdOrName: string, apiKey: string) {
+      requirePlatformAdmin(actor);
+      const instance = await instances.find(instanceIdOrName);
+      const sealed = encryptSecret(ring, apiKey, adminBinding(instance.id, instance.provider));
+      await db.transaction().execute(async (trx) => {
+        await store.putAdminSecret(trx, instance.id, { ...sealed, mask: maskSecret(apiKey) });
+        await audit.append(trx, actor, {
+          workspaceId: null,
+          action: 'instance.admin_credential_set',
+          category: 'credentials',
+          severity: 'critical',
+          resource: { type: 'provider_instance', id: instance.id },
+        });
+      });
+      return { instance_id: instance.id, admin_credential: { set: true, mask: maskSecret(apiKey) } };
+    },
+
+    /** For admin tasks only (see InstanceAdminCredential). */
+    async resolveInstanceAdminCredential(instanceId: string): Promise<InstanceAdminCredential> {
+      const instance = await instances.find(instanceId);
+      const sealed = await store.getAdminSecret(db, instance.id);
+      if (!sealed) {
+        throw new AppError('credential_missing', `instance ${instance.name} has no admin credential; set one with PUT /v1/instances/${instance.id}/admin-credential`, {
+          instance_id: instance.id,
+        });
+      }
+      const apiKey = decryptSecret(ring, sealed, adminBinding(instance.id, instance.provider));
+      return { instanceId: instance.id, baseUrl: instance.base_url, apiKey } as InstanceAdminCredential;
+    },
+  };
+}
+export type VaultService = ReturnType<typeof createVaultService>;
