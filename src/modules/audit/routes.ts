@@ -64,6 +64,8 @@ export const auditRoutes =
       const actor = req.actor;
       // A workspace key reads only its own workspace's trail; asking for another is an empty 404.
       if (!actor.platformAdmin && q.workspace_id && q.workspace_id !== actor.workspaceId) throw notFound('workspace');
+      // Anyone below the platform admin reads exactly one workspace's trail, never an unfiltered one.
+      if (!actor.platformAdmin && !actor.workspaceId) throw notFound('workspace');
       const filter = {
         workspaceId: actor.platformAdmin ? q.workspace_id : actor.workspaceId!,
         actor: q.actor,
