@@ -10,7 +10,8 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   // Past this depth the subtree is dropped, not passed through unread: a secret nested deeper
   // would otherwise be logged in the clear (and a cycle would never end).
   if (depth > 8) return '[truncated]';
-  if (value instanceof Error) return { type: value.name, message: value.message };
+  // Errors go to pino's own serializer untouched, so type, code and stack reach the log.
+  if (value instanceof Error) return value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
   // Only plain data is walked: pino's serializers still need the real request and response objects.
   const proto = Object.getPrototypeOf(value);

@@ -171,7 +171,7 @@ describe('request bodies', () => {
       ['POST', `/v1/organizations/${seed.org.id}/workspaces`, {}, 'name'],
     ];
     for (const [method, url, body, field] of cases) {
-      const res = await t.call(method === 'POST' && url === '/v1/keys/verify' ? null : t.adminKey, method as 'POST', url, body);
+      const res = await t.call(url === '/v1/keys/verify' ? null : t.adminKey, method as 'POST', url, body);
       expectError(res, 400, 'validation_failed');
       expect(JSON.stringify(res.body.error.details.issues)).toContain(field);
     }

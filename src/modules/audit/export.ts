@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify/sync';
 import type { AuditRow } from '../../db/types.js';
+import { exportStream } from '../../lib/export.js';
 import type { AuditFilter } from './store.js';
 
 export const auditView = (r: AuditRow) => ({
@@ -19,36 +18,18 @@ export const auditView = (r: AuditRow) => ({
   hash: r.hash,
 });
 
-const CSV_COLUMNS = ['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash'];
+const COLUMNS = ['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash'] as const;
 
-// A cell starting with = + - @ would run as a formula when the export is opened in a spreadsheet.
-const defuse = (v: string) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
-
-const csvRow = (r: AuditRow) =>
-  stringify([
-    [r.seq, r.id, new Date(r.at).toISOString(), r.workspace_id, r.actor_type, r.actor_id, r.actor_ip, r.user_agent, r.request_id, r.action, r.category, r.severity, r.resource_type, r.resource_id, r.before == null ? '' : JSON.stringify(r.before), r.after == null ? '' : JSON.stringify(r.after), r.outcome, r.hash].map((v) => (v == null ? '' : defuse(String(v)))),
-  ]);
-
-/** Streams every matching entry, a page at a time: memory stays flat however long the log is. */
-export function exportStream(
-  list: (filter: AuditFilter, limit: number) => Promise<AuditRow[]>,
-  filter: AuditFilter,
-  format: 'csv' | 'json',
-): Readable {
-  async function* rows() {
-    let cursor: string | undefined;
-    let first = true;
-    yield format === 'csv' ? stringify([CSV_COLUMNS]) : '[';
-    for (;;) {
-      const page = await list({ ...filter, cursor, order: 'asc' }, 500);
-      for (const r of page) {
-        yield format === 'csv' ? csvRow(r) : `${first ? '' : ','}\n${JSON.stringify(auditView(r))}`;
-        first = false;
-      }
-      if (page.length < 500) break;
-      cursor = page[page.length - 1].seq;
-    }
-    if (format === 'json') yield '\n]\n';
-  }
-  return Readable.from(rows());
+/** Every matching entry, oldest first, streamed as CSV or JSON. */
+export function auditExport(list: (filter: AuditFilter, limit: number) => Promise<AuditRow[]>, filter: AuditFilter, format: 'csv' | 'json') {
+  return exportStream<AuditRow>(
+    {
+      page: (cursor, size) => list({ ...filter, cursor, order: 'asc' }, size),
+      cursorOf: (r) => r.seq,
+      columns: [...COLUMNS],
+      csvRow: (r) => COLUMNS.map((c) => (c === 'at' ? new Date(r.at).toISOString() : r[c])),
+      jsonRow: auditView,
+    },
+    format,
+  );
 }

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { requirePlatformAdmin } from '../../http/actor.js';
 import { bearer, errors } from '../../http/schemas.js';
 import { invalid, notFound } from '../../lib/errors.js';
-import { auditView, exportStream } from './export.js';
+import { attachment } from '../../lib/export.js';
+import { auditExport, auditView } from './export.js';
 import type { AuditService } from './service.js';
 
 const tags = ['audit'];
@@ -74,11 +75,8 @@ export const auditRoutes =
         to: queryDate(q.to, 'to'),
       };
       if (q.format) {
-        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
-        reply
-          .header('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
-          .header('content-disposition', `attachment; filename="gatehouse-audit-${stamp}.${q.format}"`);
-        return reply.send(exportStream(audit.list, filter, q.format) as never);
+        reply.headers(attachment('gatehouse-audit', q.format));
+        return reply.send(auditExport(audit.list, filter, q.format) as never);
       }
       const limit = q.limit ?? 100;
       const rows = await audit.list({ ...filter, cursor: q.cursor, order: 'desc' }, limit);

@@ -1,0 +1,98 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+import type { Actor } from '../../http/actor.js';
+import type { HealthService } from '../health/service.js';
+import { providerById } from '../providers/catalog.js';
+import type { VaultService, WorkspaceCredential } from '../vault/service.js';
+import * as calllog from './calllog.js';
+import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest } from './client.js';
+
+// A credential is broken when the provider refuses it or cannot serve it; a 404 on a wrong path is not its fault.
+const credentialFailed = (status: number | null) => status === null || status === 401 || status === 403 || status >= 500;
+
+interface Deps {
+  db: Kysely<DB>;
+  vault: VaultService;
+  health: HealthService;
+  timeoutMs: number;
+  allowPrivateTargets: boolean;
+}
+
+export function createUpstreamService({ db, vault, health, timeoutMs, allowPrivateTargets }: Deps) {
+  async function onCall(record: CallRecord) {
+    const { credential, result } = record;
+    const providerMessage = result.status !== null && result.status >= 400 ? credential.provider.errorMessage(result.status, result.body) : undefined;
+    await calllog.insertCall(db, record);
+    await health.record({
+      workspaceId: credential.workspaceId,
+      provider: credential.provider.id,
+      credentialFailed: credentialFailed(result.status),
+      error: result.status === null || result.status >= 400,
+      statusCode: result.status,
+      message: result.error ?? (result.status !== null && result.status >= 400 ? (providerMessage ?? `HTTP ${result.status}`) : null),
+    });
+  }
+
+  const client = createUpstreamClient({ timeoutMs, allowPrivateTargets, onCall });
+
+  async function testCredential(credential: WorkspaceCredential, caller: string, trigger: Trigger) {
+    const p = credential.provider;
+    const result = await client.send(credential, { method: 'GET', path: p.test.path(credential) }, { caller, trigger });
+    const ok = result.status !== null && result.status >= 200 && result.status < 300;
+    const detail =
+      result.status === null
+        ? `no answer: ${result.error}`
+        : ok
+          ? p.describeSuccess(result.body)
+          : (p.errorMessage(result.status, result.body) ?? `HTTP ${result.status}`);
+    return { ok, status_code: result.status, latency_ms: result.durationMs, detail };
+  }
+
+  return {
+    client,
+
+    async call(actor: Actor, workspaceId: string, providerId: string, req: UpstreamRequest, trigger: Trigger = 'api') {
+      const provider = providerById(providerId);
+      const credential = await vault.resolveWorkspaceCredential(workspaceId, provider.id);
+      const result = await client.call(credential, req, { caller: actor.id, trigger });
+      return { status: result.status!, headers: pickHeaders(result.headers), body: result.body, duration_ms: result.durationMs, attempts: result.attempts };
+    },
+
+    async test(actor: Actor, workspaceId: string, providerId: string) {
+      const credential = await vault.resolveWorkspaceCredential(workspaceId, providerById(providerId).id);
+      return testCredential(credential, actor.id, 'test');
+    },
+
+    /** Monitor job: tests every credential of every active workspace, one at a time. */
+    async testAll(onResult?: (workspaceId: string, provider: string, ok: boolean) => void) {
+      const rows = await db
+        .selectFrom('credentials as c')
+        .innerJoin('workspaces as w', 'w.id', 'c.workspace_id')
+        .select(['c.workspace_id', 'c.provider'])
+        .where('w.status', '=', 'active')
+        .execute();
+      let failed = 0;
+      for (const r of rows) {
+        try {
+          const credential = await vault.resolveWorkspaceCredential(r.workspace_id, providerById(r.provider).id);
+          const result = await testCredential(credential, 'job:credential-monitor', 'monitor');
+          if (!result.ok) failed++;
+          onResult?.(r.workspace_id, r.provider, result.ok);
+        } catch {
+          failed++;
+          onResult?.(r.workspace_id, r.provider, false);
+        }
+      }
+      return { tested: rows.length, failed };
+    },
+
+    listLogs: (workspaceId: string, filter: calllog.CallLogFilter, limit: number) => calllog.listCalls(db, workspaceId, filter, limit),
+    pruneLogs: (olderThan: Date) => calllog.pruneCalls(db, olderThan),
+    close: () => client.close(),
+  };
+}
+export type UpstreamService = ReturnType<typeof createUpstreamService>;
+
+// Hop-by-hop and cookie headers stay behind; the rest of the provider's answer is passed on.
+const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'set-cookie', 'content-length', 'content-encoding']);
+const pickHeaders = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => !DROP.has(k.toLowerCase())));
