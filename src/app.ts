@@ -10,6 +10,10 @@ import { registerErrorHandling, renderFrameworkError } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
 import { auditRoutes } from './modules/audit/routes.js';
+import { healthRoutes } from './modules/health/routes.js';
+import { providerRoutes } from './modules/providers/routes.js';
+import { upstreamRoutes } from './modules/upstream/routes.js';
+import { vaultRoutes } from './modules/vault/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
 import type { Services } from './services.js';
@@ -86,6 +90,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(tenancyRoutes(services.tenancy));
       await v1.register(apiKeyRoutes(services));
       await v1.register(auditRoutes(services.audit));
+      await v1.register(providerRoutes(services));
+      await v1.register(vaultRoutes(services));
+      await v1.register(upstreamRoutes(services));
+      await v1.register(healthRoutes(services));
     },
     { prefix: '/v1' },
   );

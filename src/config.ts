@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseMasterKeys } from './lib/envelope.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -44,6 +45,28 @@ const envSchema = z.object({
     .default(60_000)
     .describe('upper bound on how long a verified key is cached (NOTIFY invalidates sooner)'),
   GATEHOUSE_WORKER_CONCURRENCY: positiveInt.default(8).describe('jobs one worker runs at once'),
+  GATEHOUSE_MASTER_KEYS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parseMasterKeys(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .describe('vault master keys "v2:<base64 32 bytes>,v1:<…>", first active; default: <data dir>/master.key'),
+  GATEHOUSE_CREDENTIAL_CACHE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30_000)
+    .describe('how long a decrypted credential stays in memory (0: decrypt on every call)'),
+  GATEHOUSE_UPSTREAM_TIMEOUT_MS: positiveInt.default(30_000).describe('timeout of one upstream request'),
+  GATEHOUSE_CALL_LOG_RETENTION_DAYS: positiveInt.default(90).describe('upstream call log retention'),
+  GATEHOUSE_MONITOR_INTERVAL_MS: positiveInt.default(15 * 60_000).describe('how often every active credential is tested'),
+  GATEHOUSE_SYNC_INTERVAL_MS: positiveInt.default(6 * 3600_000).describe('how often Email Bison sender emails are synced'),
   GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(25_000)
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
@@ -64,6 +87,12 @@ export interface Config {
   keyCacheTtlMs: number;
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  masterKeys?: string;
+  credentialCacheMs: number;
+  upstreamTimeoutMs: number;
+  callLogRetentionDays: number;
+  monitorIntervalMs: number;
+  syncIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -98,5 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
+    masterKeys: e.GATEHOUSE_MASTER_KEYS,
+    credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,
+    upstreamTimeoutMs: e.GATEHOUSE_UPSTREAM_TIMEOUT_MS,
+    callLogRetentionDays: e.GATEHOUSE_CALL_LOG_RETENTION_DAYS,
+    monitorIntervalMs: e.GATEHOUSE_MONITOR_INTERVAL_MS,
+    syncIntervalMs: e.GATEHOUSE_SYNC_INTERVAL_MS,
   };
 }

@@ -66,7 +66,7 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
       log,
       metrics: services.metrics,
       handlers: jobHandlers(services),
-      schedules,
+      schedules: schedules(config),
       concurrency: config.workerConcurrency,
     });
     await worker.start();

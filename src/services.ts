@@ -10,6 +10,13 @@ import { createUsageRecorder } from './modules/apikeys/usage.js';
 import { createKeyVerifier } from './modules/apikeys/verify.js';
 import { createAuditService } from './modules/audit/service.js';
 import { createTenancyService } from './modules/tenancy/service.js';
+import { createHealthService } from './modules/health/service.js';
+import { createOnboardingService } from './modules/health/onboarding.js';
+import { createInstanceService } from './modules/providers/instances.js';
+import { createEmailBisonService } from './modules/upstream/emailbison.js';
+import { createUpstreamService } from './modules/upstream/service.js';
+import { loadMasterKeys } from './modules/vault/master-keys.js';
+import { createVaultService } from './modules/vault/service.js';
 
 /** Wires each service with the few things it uses; one instance per process (or per test). */
 export async function createServices(config: Config, database: Database, log: Logger) {
@@ -24,6 +31,14 @@ export async function createServices(config: Config, database: Database, log: Lo
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
   const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => (keyId === RESYNC ? cache.clear() : cache.invalidate(keyId)));
+  const ring = loadMasterKeys({ masterKeys: config.masterKeys, dataDir: config.dataDir, log });
+  const instances = createInstanceService({ db, audit });
+  const vault = createVaultService({ db, database, ring, audit, instances, cacheMs: config.credentialCacheMs });
+  const stopVault = await vault.start();
+  const health = createHealthService({ db });
+  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
+  const emailbison = createEmailBisonService({ db, vault, upstream, instances });
+  const onboarding = createOnboardingService({ db });
   return {
     config,
     database,
@@ -36,8 +51,17 @@ export async function createServices(config: Config, database: Database, log: Lo
     tenancy,
     apiKeys,
     verifier,
+    ring,
+    instances,
+    vault,
+    health,
+    upstream,
+    emailbison,
+    onboarding,
     async close() {
       await stopListening();
+      await stopVault();
+      await upstream.close();
       await limiter.close();
     },
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/app.js';
@@ -22,7 +23,13 @@ export interface TestApp {
 
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig({ GATEHOUSE_LOG_LEVEL: 'debug', GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true', ...env });
+  const config = loadConfig({
+    GATEHOUSE_LOG_LEVEL: 'debug',
+    GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true',
+    // A fresh master key per app: tests never create a key file in the project folder.
+    GATEHOUSE_MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+    ...env,
+  });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {

@@ -380,8 +380,10 @@ describe('redactSecrets', () => {
     expect(redactSecrets(null)).toBe(null);
   });
 
-  test('an Error becomes its type and message', () => {
-    expect(redactSecrets({ err: new TypeError('bad thing') })).toEqual({ err: { type: 'TypeError', message: 'bad thing' } });
+  test('an Error passes through untouched, for pino to log its type, code and stack', () => {
+    const err = Object.assign(new TypeError('bad thing'), { code: '23505' });
+    const out = redactSecrets({ err }) as { err: unknown };
+    expect(out.err).toBe(err);
   });
 
   test('does not modify its input', () => {

@@ -1,0 +1,86 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bearer, errors, IdParam } from '../../http/schemas.js';
+import type { TenancyService } from '../tenancy/service.js';
+import type { OnboardingService } from './onboarding.js';
+import type { HealthService } from './service.js';
+
+const tags = ['health'];
+const Status = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('failing'), Type.Literal('no_key')]);
+const Counts = Type.Object({ healthy: Type.Number(), degraded: Type.Number(), failing: Type.Number(), no_key: Type.Number() });
+
+export const healthRoutes =
+  ({ health, tenancy, onboarding }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService }): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get('/workspaces/:id/health', {
+      config: { scope: 'credentials:read' },
+      schema: {
+        tags, security: bearer, params: IdParam, summary: 'Per provider: status, last success and failure, consecutive failures, calls and errors per day',
+        response: {
+          200: Type.Object({
+            workspace_id: Type.String(),
+            status: Status,
+            providers: Type.Array(Type.Object({
+              provider: Type.String(), status: Status,
+              last_success_at: Type.Union([Type.String(), Type.Null()]), last_failure_at: Type.Union([Type.String(), Type.Null()]),
+              consecutive_failures: Type.Integer(), last_status_code: Type.Union([Type.Integer(), Type.Null()]), last_error: Type.Union([Type.String(), Type.Null()]),
+              today: Type.Object({ calls: Type.Integer(), errors: Type.Integer(), success_rate: Type.Union([Type.Number(), Type.Null()]) }),
+              days: Type.Array(Type.Object({ day: Type.String(), calls: Type.Integer(), errors: Type.Integer() })),
+            })),
+            last_sync: Type.Union([Type.Object({
+              id: Type.String(), kind: Type.String(), status: Type.String(), fetched: Type.Integer(), unique: Type.Integer(),
+              provider_total: Type.Union([Type.Integer(), Type.Null()]), duplicates: Type.Integer(), finished_at: Type.Union([Type.String(), Type.Null()]),
+            }), Type.Null()]),
+          }),
+          ...errors(),
+        },
+      },
+    }, async (req) => {
+      await tenancy.requireWorkspace(req.actor, req.params.id);
+      return health.workspace(req.params.id);
+    });
+
+    app.get('/health/summary', {
+      config: { scope: 'credentials:read' },
+      schema: {
+        tags, security: bearer, summary: 'Active workspaces per health status, with percentages (a workspace key sees its own)',
+        response: { 200: Type.Object({ total: Type.Integer(), counts: Counts, percentages: Counts }), ...errors() },
+      },
+    }, async (req) => health.summary(req.actor.platformAdmin ? undefined : (req.actor.workspaceId ?? '')));
+
+    app.get('/coverage', {
+      config: { scope: 'credentials:read' },
+      schema: {
+        tags, security: bearer, summary: 'Per provider and instance: active workspaces with and without a credential',
+        response: {
+          200: Type.Object({
+            workspaces: Type.Integer(),
+            providers: Type.Array(Type.Object({
+              provider: Type.String(), workspaces: Type.Integer(), with_credential: Type.Integer(), without_credential: Type.Integer(), coverage_pct: Type.Number(),
+              instances: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), with_credential: Type.Integer() })),
+            })),
+          }),
+          ...errors(),
+        },
+      },
+    }, async (req) => health.coverage(req.actor.platformAdmin ? undefined : (req.actor.workspaceId ?? '')));
+
+    app.get('/workspaces/:id/onboarding', {
+      config: { scope: 'workspaces:read' },
+      schema: {
+        tags, security: bearer, params: IdParam, summary: 'The checklist, derived from real state (never a ticked flag)',
+        response: {
+          200: Type.Object({
+            workspace_id: Type.String(),
+            completed: Type.Integer(),
+            total: Type.Integer(),
+            steps: Type.Array(Type.Object({ id: Type.String(), label: Type.String(), done: Type.Boolean(), detail: Type.String() })),
+          }),
+          ...errors(),
+        },
+      },
+    }, async (req) => {
+      await tenancy.requireWorkspace(req.actor, req.params.id);
+      return onboarding.checklist(req.params.id);
+    });
+  };
