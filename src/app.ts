@@ -91,7 +91,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(apiKeyRoutes(services));
       await v1.register(auditRoutes(services.audit));
       await v1.register(providerRoutes(services));
-      await v1.register(vaultRoutes(services));
+      await v1.register(vaultRoutes({ ...services, db: services.database.db }));
       await v1.register(upstreamRoutes(services));
       await v1.register(healthRoutes(services));
     },

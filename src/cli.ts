@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
+import { importCredentials } from './modules/vault/import.js';
+import { rewrapDataKeys } from './modules/vault/rewrap.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { pendingMigrations } from './db/migrate.js';
 import { connectDatabase } from './db/connect.js';
@@ -104,6 +108,58 @@ admin
   .action(async (opts) => {
     const created = await withServices((s) => s.apiKeys.createPlatformAdminKey(systemActor(), opts.name));
     console.log(created.key);
+  });
+
+const vault = program.command('vault').description('the secrets vault');
+vault
+  .command('rewrap')
+  .description('re-wrap every data key with the active master key (safe to run while serving, and to re-run)')
+  .action(async () => {
+    const report = await withServices(async (s) => {
+      const bar = new SingleBar({ format: 'rewrap [{bar}] {value}/{total} secrets', stream: process.stderr }, Presets.shades_classic);
+      bar.start(0, 0);
+      const r = await rewrapDataKeys(s.database.db, s.ring, (done, total) => {
+        bar.setTotal(total);
+        bar.update(done);
+      });
+      bar.stop();
+      return r;
+    });
+    console.log(`active master key ${report.active}: ${report.rewrapped} re-wrapped, ${report.failures.length} failed, ${report.remaining} still on older keys`);
+    for (const f of report.failures) console.log(`  failed ${f.credential_id ?? f.instance_id} ${f.field}: ${f.reason}`);
+    if (report.remaining === 0) console.log('every secret is on the active key; older master keys can be removed from GATEHOUSE_MASTER_KEYS');
+    if (report.failures.length) process.exitCode = 1;
+  });
+
+program
+  .command('import')
+  .description('bulk imports')
+  .command('credentials <file>')
+  .description('import workspace credentials from CSV: columns workspace_id, provider, name, then the provider fields')
+  .option('--dry-run', 'validate every row, write nothing')
+  .action(async (file: string, opts) => {
+    const csv = readFileSync(file, 'utf8');
+    const report = await withServices(async (s) => {
+      const bar = new SingleBar({ format: 'import [{bar}] {value}/{total}', stream: process.stderr }, Presets.shades_classic);
+      bar.start(1, 0);
+      try {
+        return await importCredentials({ db: s.database.db, vault: s.vault, tenancy: s.tenancy }, systemActor(), csv, {
+          dryRun: opts.dryRun,
+          onProgress: (done, total) => {
+            bar.setTotal(total);
+            bar.update(done);
+          },
+        });
+      } finally {
+        bar.stop();
+      }
+    }).catch((err) => {
+      console.error(`import refused: ${err.message}`);
+      process.exit(1);
+    });
+    for (const r of report.rows) console.log(`row ${r.row}\t${r.workspace_id}\t${r.provider}\t${r.status}${r.errors ? `\t${r.errors.join('; ')}` : ''}`);
+    console.log(report.ok ? (report.dry_run ? `all ${report.rows.length} rows valid (dry run: nothing written)` : `imported ${report.imported} credentials`) : 'nothing imported: fix the invalid rows and run again');
+    if (!report.ok) process.exitCode = 1;
   });
 
 const audit = program.command('audit').description('the audit trail');

@@ -3,6 +3,10 @@ import { Type } from 'typebox';
 import { bearer, errors, IdParam, ListOf } from '../../http/schemas.js';
 import type { TenancyService } from '../tenancy/service.js';
 import type { UpstreamService } from '../upstream/service.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+import { invalid } from '../../lib/errors.js';
+import { importCredentials } from './import.js';
 import type { VaultService } from './service.js';
 
 const tags = ['credentials'];
@@ -21,7 +25,7 @@ export const MaskedCredential = Type.Object({
 });
 
 export const vaultRoutes =
-  ({ vault, tenancy, upstream }: { vault: VaultService; tenancy: TenancyService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
+  ({ db, vault, tenancy, upstream }: { db: Kysely<DB>; vault: VaultService; tenancy: TenancyService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.put('/workspaces/:id/credentials/:provider', {
       config: { scope: 'credentials:write' },
@@ -52,6 +56,27 @@ export const vaultRoutes =
       await tenancy.requireWorkspace(req.actor, req.params.id);
       await vault.deleteCredential(req.actor, req.params.id, req.params.provider);
       return reply.status(204).send(null);
+    });
+
+    app.post('/credentials/import', {
+      config: { scope: 'credentials:write' },
+      schema: {
+        tags, security: bearer,
+        summary: 'Bulk import from CSV (columns workspace_id, provider, name, then provider fields): every row validated before any is written',
+        body: Type.Object({ csv: Type.String({ minLength: 1, maxLength: 10 * 1024 * 1024 }), dry_run: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(), dry_run: Type.Boolean(), imported: Type.Integer(),
+            rows: Type.Array(Type.Object({ row: Type.Integer(), workspace_id: Type.String(), provider: Type.String(), status: Type.String(), errors: Type.Optional(Type.Array(Type.String())) })),
+          }),
+          ...errors(),
+        },
+      },
+    }, async (req, reply) => {
+      const report = await importCredentials({ db, vault, tenancy }, req.actor, req.body.csv, { dryRun: req.body.dry_run });
+      // A rejected file is the caller's to fix: 400, with the per-row report as details.
+      if (!report.ok) throw invalid('the file has invalid rows; nothing was imported', { rows: report.rows });
+      return reply.send(report);
     });
 
     app.post('/workspaces/:id/credentials/:provider/test', {

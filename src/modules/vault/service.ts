@@ -43,6 +43,15 @@ export const adminBinding = (instanceId: string, provider: string) => `instance:
 
 export type CredentialInput = Record<string, string | undefined>;
 
+export interface Prepared {
+  workspaceId: string;
+  provider: ProviderDef;
+  existing: Awaited<ReturnType<typeof store.getCredential>>;
+  fields: Record<string, string>;
+  secrets: Array<{ field: string; value: string }>;
+  instanceId: string | null;
+}
+
 interface Deps {
   db: Kysely<DB>;
   database: Database;
@@ -77,78 +86,90 @@ export function createVaultService({ db, database, ring, audit, instances, cache
   const notifyChanged = (trx: Executor, workspaceId: string, provider: string) =>
     sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${`${workspaceId}|${provider}`})`.execute(trx);
 
+  /** Checks an input against the provider's fields and the stored credential; writes nothing. */
+  async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput): Promise<Prepared> {
+    const provider = providerById(providerId);
+    const known = new Set(provider.fields.map((f) => f.name));
+    const unknown = Object.keys(input).filter((k) => !known.has(k));
+    if (unknown.length) throw invalid(`fields not used by ${provider.name}`, { unknown_fields: unknown });
+    const existing = await store.getCredential(exec, workspaceId, provider.id);
+    const existingSecrets = existing ? new Set((await store.secretsOf(exec, workspaceId, existing.id)).map((s) => s.field)) : new Set<string>();
+    const fields: Record<string, string> = {};
+    const secrets: Array<{ field: string; value: string }> = [];
+    const missing: string[] = [];
+    for (const f of provider.fields) {
+      const value = input[f.name]?.trim();
+      if (f.secret) {
+        if (value) secrets.push({ field: f.name, value });
+        else if (f.required && !existingSecrets.has(f.name)) missing.push(f.name);
+      } else {
+        const v = value || existing?.fields[f.name];
+        if (v) fields[f.name] = v;
+        else if (f.required) missing.push(f.name);
+      }
+      if (f.options && fields[f.name] && !f.options.includes(fields[f.name])) {
+        throw invalid(`${f.name} must be one of ${f.options.join(', ')}`, { field: f.name });
+      }
+    }
+    if (missing.length) throw invalid(`${provider.name} needs ${missing.join(', ')}`, { missing_fields: missing });
+    let instanceId: string | null = null;
+    if (provider.usesInstance) {
+      const instance = await instances.find(fields.instance, exec);
+      if (instance.provider !== provider.id) throw invalid(`instance ${instance.name} is not a ${provider.name} instance`);
+      instanceId = instance.id;
+      fields.instance = instance.id;
+    }
+    return { workspaceId, provider, existing, fields, secrets, instanceId };
+  }
+
+  /** Writes a prepared credential, its sealed secrets, the NOTIFY and the audit entry in the caller's transaction. */
+  async function write(trx: Executor, actor: Actor, p: Prepared, name?: string) {
+    const row = await store.upsertCredential(trx, p.workspaceId, {
+      id: p.existing?.id ?? newId('cred'),
+      provider: p.provider.id,
+      instance_id: p.instanceId,
+      name: name ?? p.existing?.name ?? null,
+      fields: p.fields,
+      created_by: actor.id,
+    });
+    for (const { field, value } of p.secrets) {
+      const sealed = encryptSecret(ring, value, workspaceBinding(p.workspaceId, p.provider.id, field));
+      await store.putSecret(trx, row.id, field, { ...sealed, mask: maskSecret(value) });
+    }
+    await notifyChanged(trx, p.workspaceId, p.provider.id);
+    await audit.append(trx, actor, {
+      workspaceId: p.workspaceId,
+      action: p.existing ? 'credential.updated' : 'credential.created',
+      category: 'credentials',
+      severity: 'warning',
+      resource: { type: 'credential', id: row.id },
+      before: p.existing ? { provider: p.provider.id, fields: p.existing.fields } : null,
+      // Only the names of the secrets that changed: never values, never masks.
+      after: { provider: p.provider.id, fields: p.fields, changed_secret_fields: p.secrets.map((x) => x.field) },
+    });
+    return row;
+  }
+
   return {
     async start() {
       return database.listen(CREDENTIALS_CHANNEL, (payload) => (payload === RESYNC ? cache.clear() : cache.delete(payload)));
     },
+
+    prepare,
+    write,
 
     /**
      * Creates or updates a workspace's credential for one provider. A secret field left blank keeps
      * the stored value; every field is checked against the provider's catalog entry.
      */
     async putCredential(actor: Actor, workspaceId: string, providerId: string, input: CredentialInput, name?: string) {
-      const provider = providerById(providerId);
-      const known = new Set(provider.fields.map((f) => f.name));
-      const unknown = Object.keys(input).filter((k) => !known.has(k));
-      if (unknown.length) throw invalid(`fields not used by ${provider.name}`, { unknown_fields: unknown });
-      const result = await db.transaction().execute(async (trx) => {
-        const existing = await store.getCredential(trx, workspaceId, provider.id);
-        const existingSecrets = existing ? new Set((await store.secretsOf(trx, workspaceId, existing.id)).map((s) => s.field)) : new Set<string>();
-        const fields: Record<string, string> = {};
-        const missing: string[] = [];
-        for (const f of provider.fields) {
-          const value = input[f.name]?.trim();
-          if (f.secret) {
-            if (!value && f.required && !existingSecrets.has(f.name)) missing.push(f.name);
-          } else {
-            const v = value ?? existing?.fields[f.name];
-            if (v) fields[f.name] = v;
-            else if (f.required) missing.push(f.name);
-          }
-        }
-        if (missing.length) throw invalid(`${provider.name} needs ${missing.join(', ')}`, { missing_fields: missing });
-        if (fields.auth_type && provider.fields.find((f) => f.name === 'auth_type')?.options?.includes(fields.auth_type) === false) {
-          throw invalid('auth_type must be one of none, bearer, header, basic', { field: 'auth_type' });
-        }
-        let instanceId: string | null = null;
-        if (provider.usesInstance) {
-          const instance = await instances.find(fields.instance, trx);
-          if (instance.provider !== provider.id) throw invalid(`instance ${instance.name} is not a ${provider.name} instance`);
-          instanceId = instance.id;
-          fields.instance = instance.id;
-        }
-        const row = await store.upsertCredential(trx, workspaceId, {
-          id: existing?.id ?? newId('cred'),
-          provider: provider.id,
-          instance_id: instanceId,
-          name: name ?? existing?.name ?? null,
-          fields,
-          created_by: actor.id,
-        });
-        const changedSecrets: string[] = [];
-        for (const f of provider.fields.filter((f) => f.secret)) {
-          const value = input[f.name]?.trim();
-          if (!value) continue;
-          const sealed = encryptSecret(ring, value, workspaceBinding(workspaceId, provider.id, f.name));
-          await store.putSecret(trx, row.id, f.name, { ...sealed, mask: maskSecret(value) });
-          changedSecrets.push(f.name);
-        }
-        await notifyChanged(trx, workspaceId, provider.id);
-        await audit.append(trx, actor, {
-          workspaceId,
-          action: existing ? 'credential.updated' : 'credential.created',
-          category: 'credentials',
-          severity: 'warning',
-          resource: { type: 'credential', id: row.id },
-          before: existing ? { provider: provider.id, fields: existing.fields } : null,
-          // Only the names of the secrets that changed: never values, never masks.
-          after: { provider: provider.id, fields, changed_secret_fields: changedSecrets },
-        });
-        return row;
-      });
-      forget(workspaceId, provider.id);
-      return maskedView(workspaceId, result.id);
+      const row = await db.transaction().execute(async (trx) => write(trx, actor, await prepare(trx, workspaceId, providerId, input), name));
+      forget(workspaceId, row.provider);
+      return maskedView(workspaceId, row.id);
     },
+
+    /** Forgets cached decrypted copies after a bulk write (the NOTIFYs reach the other processes). */
+    forget,
 
     async listCredentials(workspaceId: string) {
       const rows = await store.listCredentials(db, workspaceId);
