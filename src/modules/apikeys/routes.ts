@@ -131,11 +131,16 @@ export const apiKeyRoutes =
       config: { public: true },
       schema: {
         tags, summary: 'Check a key (the key in the body is the credential); always 200, `valid` says the outcome',
-        body: Type.Object({ key: Type.String({ maxLength: 512 }), scope: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        body: Type.Object({
+          key: Type.String({ maxLength: 512 }),
+          scope: Type.Optional(Type.String({ maxLength: 64 })),
+          ip: Type.Optional(Type.String({ maxLength: 64, description: "the end client's address, checked against the key's IP allow-list (default: the caller's)" })),
+        }, { additionalProperties: false }),
         response: { 200: VerifyResponse, 400: Type.Ref('ErrorBody') },
       },
     }, async (req) => {
-      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip: req.ip });
+      // A service verifying its own callers' keys knows their address; without it, the caller's is used.
+      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip: req.body.ip ?? req.ip });
       if (result.code !== 'valid') return { valid: false, code: result.code };
       const { key, ratelimit } = result;
       return {
