@@ -8,6 +8,7 @@ import { monotonicFactory } from 'ulid';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandling, renderFrameworkError } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
+import { jobRoutes } from './jobs/routes.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
@@ -94,6 +95,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(vaultRoutes({ ...services, db: services.database.db }));
       await v1.register(upstreamRoutes(services));
       await v1.register(healthRoutes(services));
+      await v1.register(jobRoutes({ db: services.database.db }));
     },
     { prefix: '/v1' },
   );

@@ -81,6 +81,7 @@ export interface JobsTable {
   unique_key: string | null;
   created_at: Timestamp;
   finished_at: NullableTimestamp;
+  result: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface AuditLogTable {

@@ -11,6 +11,7 @@ export const JOB = {
   monitorCredentials: 'credentials.monitor',
   syncEmailBison: 'emailbison.sync-all',
   pruneCallLog: 'upstream.prune-logs',
+  generateTokens: 'emailbison.generate-tokens',
 } as const;
 
 const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
@@ -39,6 +40,8 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
         );
       }
     },
+    [JOB.generateTokens]: async (p) =>
+      services.emailbison.generateTokens({ ...systemActor(), id: p.requested_by }, p.items, { instance: p.instance, batchSize: p.batch_size, delayMs: p.delay_ms }),
     [JOB.pruneCallLog]: async () => {
       const cutoff = new Date(Date.now() - services.config.callLogRetentionDays * 86400_000);
       let removed = 0;

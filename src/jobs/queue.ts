@@ -24,7 +24,8 @@ export interface ClaimedJob {
  * Adds a job in the caller's transaction: it exists exactly when the change that caused it
  * commits, and the NOTIFY (delivered at commit) wakes an idle worker at once.
  */
-export async function enqueue(trx: Executor, job: NewJob): Promise<boolean> {
+/** Returns the new job's id, or null when a job with the same uniqueKey already exists. */
+export async function enqueue(trx: Executor, job: NewJob): Promise<string | null> {
   const inserted = await trx
     .insertInto('jobs')
     .values({
@@ -43,7 +44,7 @@ export async function enqueue(trx: Executor, job: NewJob): Promise<boolean> {
     .returning('id')
     .executeTakeFirst();
   if (inserted) await sql`select pg_notify(${JOBS_CHANNEL}, ${job.kind})`.execute(trx);
-  return inserted !== undefined;
+  return inserted?.id ?? null;
 }
 
 /**
@@ -72,10 +73,10 @@ export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: stri
   return result.rows;
 }
 
-export async function completeJob(db: Kysely<DB>, id: string, workerId: string) {
+export async function completeJob(db: Kysely<DB>, id: string, workerId: string, result?: unknown) {
   await db
     .updateTable('jobs')
-    .set({ status: 'done', finished_at: new Date(), locked_by: null, locked_until: null })
+    .set({ status: 'done', finished_at: new Date(), locked_by: null, locked_until: null, result: result === undefined ? null : JSON.stringify(result) })
     .where('id', '=', id)
     .where('locked_by', '=', workerId)
     .execute();

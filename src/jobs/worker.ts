@@ -5,7 +5,8 @@ import { newId } from '../lib/ids.js';
 import type { Metrics } from '../lib/metrics.js';
 import { claimDueJobs, completeJob, enqueue, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
 
-export type JobHandler = (payload: any, job: ClaimedJob) => Promise<void>;
+/** Runs one job; what it returns (if anything) is kept as the job's result. */
+export type JobHandler = (payload: any, job: ClaimedJob) => Promise<unknown>;
 
 export interface Schedule {
   kind: string;
@@ -49,8 +50,8 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
   async function run(job: ClaimedJob) {
     const handler = handlers[job.kind];
     try {
-      await handler(job.payload, job);
-      await completeJob(database.db, job.id, workerId);
+      const result = await handler(job.payload, job);
+      await completeJob(database.db, job.id, workerId, result);
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'done' });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

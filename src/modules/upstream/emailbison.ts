@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import type { Actor } from '../../http/actor.js';
+import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
 import { AppError, invalid } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { get, str } from '../providers/types.js';
@@ -103,6 +103,9 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
      * (the only thing that token is ever used for) and stores it as the workspace's credential.
      */
     async generateToken(actor: Actor, workspaceId: string, input: { instance?: string; provider_workspace_id?: string; name?: string }) {
+      // The caller picks the provider team, and the super-admin token can mint for any team: a
+      // workspace's own key could otherwise obtain a token to another tenant's Email Bison workspace.
+      requirePlatformAdmin(actor);
       const existing = (await vault.listCredentials(workspaceId)).find((c) => c.provider === 'emailbison');
       const instanceRef = input.instance ?? existing?.instance?.id;
       const providerWorkspaceId = input.provider_workspace_id ?? existing?.fields.provider_workspace_id;
@@ -125,6 +128,25 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
       const token = findToken(res.body);
       if (!token) throw new AppError('upstream_failed', 'Email Bison answered without a token the response could be read for');
       return vault.putCredential(actor, workspaceId, 'emailbison', { instance: instance.id, provider_workspace_id: providerWorkspaceId, api_key: token });
+    },
+
+    /**
+     * Mints tokens for many workspaces, `batchSize` at a time with `delayMs` between batches so an
+     * instance's undocumented rate limits are not hammered; one workspace's failure does not stop the rest.
+     */
+    async generateTokens(actor: Actor, items: Array<{ workspace_id: string; provider_workspace_id: string }>, opts: { instance: string; batchSize: number; delayMs: number }) {
+      const results: Array<{ workspace_id: string; ok: boolean; error?: string }> = [];
+      for (let i = 0; i < items.length; i += opts.batchSize) {
+        if (i > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
+        const batch = items.slice(i, i + opts.batchSize);
+        const outcomes = await Promise.allSettled(
+          batch.map((item) => this.generateToken(actor, item.workspace_id, { instance: opts.instance, provider_workspace_id: item.provider_workspace_id })),
+        );
+        outcomes.forEach((o, j) =>
+          results.push(o.status === 'fulfilled' ? { workspace_id: batch[j].workspace_id, ok: true } : { workspace_id: batch[j].workspace_id, ok: false, error: (o.reason as Error).message }),
+        );
+      }
+      return { total: items.length, generated: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length, results };
     },
 
     /** Workspaces with an Email Bison credential, for the scheduled sync. */
