@@ -116,7 +116,9 @@ vault
   .description('re-wrap every data key with the active master key (safe to run while serving, and to re-run)')
   .action(async () => {
     const report = await withServices(async (s) => {
-      const bar = new SingleBar({ format: 'rewrap [{bar}] {value}/{total} secrets', stream: process.stderr }, Presets.shades_classic);
+      // noTTYOutput: without it cli-progress prints nothing at all when stderr is not a terminal
+      // (cron, CI, a container's log), so an operator would see no progress; there it prints a line every few seconds.
+      const bar = new SingleBar({ format: 'rewrap [{bar}] {value}/{total} secrets', stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
       bar.start(0, 0);
       const r = await rewrapDataKeys(s.database.db, s.ring, (done, total) => {
         bar.setTotal(total);
@@ -138,9 +140,15 @@ program
   .description('import workspace credentials from CSV: columns workspace_id, provider, name, then the provider fields')
   .option('--dry-run', 'validate every row, write nothing')
   .action(async (file: string, opts) => {
-    const csv = readFileSync(file, 'utf8');
+    let csv: string;
+    try {
+      csv = readFileSync(file, 'utf8');
+    } catch (err) {
+      console.error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      process.exit(1);
+    }
     const report = await withServices(async (s) => {
-      const bar = new SingleBar({ format: 'import [{bar}] {value}/{total}', stream: process.stderr }, Presets.shades_classic);
+      const bar = new SingleBar({ format: 'import [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
       bar.start(1, 0);
       try {
         return await importCredentials({ db: s.database.db, vault: s.vault, tenancy: s.tenancy }, systemActor(), csv, {

@@ -39,7 +39,8 @@ async function connectPGlite(dataDir: string | undefined, log: Logger): Promise<
   let location: string | undefined;
   if (dataDir) {
     location = join(dataDir, 'pgdata');
-    mkdirSync(location, { recursive: true });
+    // The database folder holds everything but the master key: readable by its owner only.
+    mkdirSync(location, { recursive: true, mode: 0o700 });
   }
   const client = await PGlite.create(location, {
     parsers: { [OID_INT8]: asText, [OID_DATE]: asText },

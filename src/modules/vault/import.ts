@@ -27,19 +27,22 @@ export interface ImportReport {
 }
 
 function parseRows(text: string): Array<{ line: number; record: Record<string, string> }> {
-  let records: Record<string, string>[];
+  let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
   try {
-    records = parse(text, { columns: true, bom: true, trim: true, skip_empty_lines: true, relax_column_count: false });
+    // info: the line each record ends on, so the report names the file's real line even after blank lines.
+    records = parse(text, { columns: true, bom: true, trim: true, skip_empty_lines: true, relax_column_count: false, info: true });
   } catch (err) {
     // csv-parse names the line and the problem; it quotes no cell content in these messages.
     throw invalid(`the file is not valid CSV: ${(err as Error).message.split('\n')[0].replace(/"[^"]*"/g, '…')}`);
   }
   if (records.length === 0) throw invalid('the file has no rows');
   if (records.length > MAX_ROWS) throw invalid(`at most ${MAX_ROWS} rows per import`);
-  const header = Object.keys(records[0]);
+  const header = Object.keys(records[0].record);
   const absent = ['workspace_id', 'provider'].filter((c) => !header.includes(c));
   if (absent.length) throw invalid(`missing columns: ${absent.join(', ')}`, { missing_columns: absent });
-  return records.map((record, i) => ({ line: i + 2, record }));
+  // A quoted value spanning lines ends the record further down: count back to the line it starts on.
+  const newlines = (r: Record<string, string>) => Object.values(r).join('').split('\n').length - 1;
+  return records.map(({ record, info }) => ({ line: info.lines - newlines(record), record }));
 }
 
 /**

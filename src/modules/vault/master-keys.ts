@@ -14,9 +14,14 @@ export function loadMasterKeys({ masterKeys, dataDir, log }: { masterKeys?: stri
   if (masterKeys) return parseMasterKeys(masterKeys);
   const path = join(dataDir, MASTER_KEY_FILE);
   if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path, `v1:${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    log.warn({ path }, 'created a master key for the vault; back it up apart from the database: without it no secret can be read');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(path, `v1:${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      log.warn({ path }, 'created a master key for the vault; back it up apart from the database: without it no secret can be read');
+    } catch (err) {
+      // Another process created it a moment ago: use that one.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   } else if ((statSync(path).mode & 0o077) !== 0) {
     chmodSync(path, 0o600);
     log.warn({ path }, 'master key file was readable by others; its mode is now 0600');

@@ -261,7 +261,15 @@ export function createVaultService({ db, database, ring, audit, instances, cache
           instance_id: instance.id,
         });
       }
-      const apiKey = decryptSecret(ring, sealed, adminBinding(instance.id, instance.provider));
+      let apiKey: string;
+      try {
+        apiKey = decryptSecret(ring, sealed, adminBinding(instance.id, instance.provider));
+      } catch (err) {
+        // Same answer as for a workspace credential that will not open: a 422 naming it, not a 500.
+        throw new AppError('credential_invalid', `the admin credential of instance ${instance.name} cannot be decrypted: ${(err as Error).message}`, {
+          instance_id: instance.id,
+        });
+      }
       return { instanceId: instance.id, baseUrl: instance.base_url, apiKey } as InstanceAdminCredential;
     },
   };

@@ -77,7 +77,8 @@ export async function staleWorkspaceSecrets(db: Executor, active: string, limit:
     .innerJoin('credentials as c', 'c.id', 's.credential_id')
     .select(['s.credential_id', 's.field', 's.master_version', 's.wrapped_key', 's.ciphertext', 'c.workspace_id', 'c.provider'])
     .where('s.master_version', '!=', active);
-  if (skip.length) q = q.where((eb) => eb.not(eb(eb.fn('concat', ['s.credential_id', eb.val('|'), 's.field']), 'in', skip)));
+  // concat() takes "any", so the separator parameter needs a type or PostgreSQL refuses the query.
+  if (skip.length) q = q.where((eb) => eb.not(eb(eb.fn('concat', ['s.credential_id', eb.cast(eb.val('|'), 'text'), 's.field']), 'in', skip)));
   return q.orderBy('s.credential_id').limit(limit).execute();
 }
 
