@@ -39,6 +39,8 @@ export interface SeenRequest {
   body: unknown;
   /** Status the fake answered. */
   status: number;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export interface TeamOptions {
@@ -82,6 +84,8 @@ export interface TokenInfo {
   name: string;
   /** True when minted through `POST /api/workspaces/v1.1/{id}/api-tokens`. */
   minted: boolean;
+  /** Revoked on the provider: it now answers 401. */
+  revoked: boolean;
   user: { id: number; name: string; email: string };
 }
 
@@ -96,6 +100,7 @@ export interface FakeEmailBison {
   addSuperAdminToken(currentTeamId: number): string;
   revokeToken(token: string): void;
   tokenInfo(token: string): TokenInfo | undefined;
+  /** Every token ever issued, revoked ones included. */
   tokens(): TokenInfo[];
   /** The team a super-admin token currently acts on. */
   currentTeam(): number;
@@ -144,11 +149,17 @@ export async function startFakeEmailBison(): Promise<FakeEmailBison> {
       teamId,
       name,
       minted,
+      revoked: false,
       user: kind === 'super-admin' ? { id: userId, name: 'Agency Owner', email: `owner${userId}@agency.example` } : { id: userId, name: `Team ${teamId} API user`, email: `api${userId}@team${teamId}.example` },
     };
     tokens.set(token, info);
     return info;
   }
+
+  const live = (token: string) => {
+    const info = tokens.get(token);
+    return info && !info.revoked ? info : undefined;
+  };
 
   /** Laravel's pagination envelope over `slots` (the sequence the offset query walks). */
   function paginate(team: Team, page: number) {
@@ -231,6 +242,7 @@ export async function startFakeEmailBison(): Promise<FakeEmailBison> {
   }
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const at = Date.now();
     const url = new URL(req.url ?? '/', 'http://fake');
     const body = await readBody(req);
     const header = req.headers.authorization ?? '';
@@ -258,9 +270,9 @@ export async function startFakeEmailBison(): Promise<FakeEmailBison> {
               ? { status: 403, body: { message: 'This action is unauthorized.' } }
               : { status: failure.status, body: { message: 'Server Error' } };
     } else {
-      answer = route(method, apiPath, url.searchParams, body, token ? tokens.get(token) : undefined);
+      answer = route(method, apiPath, url.searchParams, body, token ? live(token) : undefined);
     }
-    seen.push({ method, path: url.pathname, query, token, body, status: answer.status });
+    seen.push({ method, path: url.pathname, query, token, body, status: answer.status, at });
     const text = JSON.stringify(answer.body);
     res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', ...answer.headers });
     res.end(text);
@@ -275,7 +287,7 @@ export async function startFakeEmailBison(): Promise<FakeEmailBison> {
     port,
     seen,
     addTeam(teamId, accounts, options = {}) {
-      const given = typeof accounts === 'number' ? Array.from({ length: accounts }, () => ({})) : accounts;
+      const given: Array<Partial<SenderEmail>> = typeof accounts === 'number' ? Array.from({ length: accounts }, () => ({})) : accounts;
       const list = given.map((a, i) => accountFor(teamId, i, a.id ?? nextAccountId++, a));
       teams.set(teamId, { id: teamId, name: `Team ${teamId}`, accounts: list, options });
       if (!currentTeamId) currentTeamId = teamId;
@@ -296,7 +308,8 @@ export async function startFakeEmailBison(): Promise<FakeEmailBison> {
       return issueToken('super-admin', null, 'super admin', false).token;
     },
     revokeToken(token) {
-      tokens.delete(token);
+      const info = tokens.get(token);
+      if (info) info.revoked = true;
     },
     tokenInfo: (token) => tokens.get(token),
     tokens: () => [...tokens.values()],

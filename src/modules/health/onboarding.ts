@@ -11,11 +11,14 @@ export function createOnboardingService({ db }: { db: Kysely<DB> }) {
   return {
     async checklist(workspaceId: string) {
       const credentials = await db.selectFrom('credentials').select('provider').where('workspace_id', '=', workspaceId).execute();
+      // Only successes of credentials that still exist count: a deleted credential's history does not.
       const tested = await db
-        .selectFrom('credential_health')
-        .select(['provider', 'last_success_at'])
-        .where('workspace_id', '=', workspaceId)
-        .where('last_success_at', 'is not', null)
+        .selectFrom('credential_health as h')
+        .innerJoin('credentials as c', (j) => j.onRef('c.workspace_id', '=', 'h.workspace_id').onRef('c.provider', '=', 'h.provider'))
+        .select(['h.provider', 'h.last_success_at'])
+        .where('h.workspace_id', '=', workspaceId)
+        .where('h.last_success_at', 'is not', null)
+        .where((eb) => eb('h.last_success_at', '>=', eb.ref('c.created_at')))
         .execute();
       const sync = await db
         .selectFrom('sync_runs')

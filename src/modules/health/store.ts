@@ -4,8 +4,12 @@ import type { Executor } from '../../db/types.js';
 export interface Outcome {
   workspaceId: string;
   provider: string;
-  /** The credential or provider is broken (401/403, 5xx, no answer): counts toward failing. */
-  credentialFailed: boolean;
+  /**
+   * failed: the credential or provider is broken (401/403, 5xx, no answer), counts toward failing;
+   * ok: the provider accepted the credential; unknown: the answer proves neither (429, 408), so the
+   * run of failures is neither extended nor reset.
+   */
+  verdict: 'ok' | 'failed' | 'unknown';
   /** Any non-2xx/3xx answer or none: counts in the day's errors. */
   error: boolean;
   statusCode: number | null;
@@ -35,7 +39,11 @@ export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before
     .where('provider', '=', o.provider)
     .forUpdate()
     .executeTakeFirst();
-  const failed = o.credentialFailed;
+  if (o.verdict === 'unknown') {
+    const n = prev?.consecutive_failures ?? 0;
+    return { before: n, after: n };
+  }
+  const failed = o.verdict === 'failed';
   const row = await trx
     .insertInto('credential_health')
     .values({

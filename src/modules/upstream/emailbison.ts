@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
-import { AppError, invalid } from '../../lib/errors.js';
+import { AppError, conflict, invalid } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { get, str } from '../providers/types.js';
 import type { InstanceService } from '../providers/instances.js';
@@ -114,6 +114,17 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
       }
       if (!/^\d+$/.test(providerWorkspaceId)) throw invalid('provider_workspace_id is the numeric team id on the instance', { field: 'provider_workspace_id' });
       const instance = await instances.find(instanceRef);
+      // One provider team belongs to one Gatehouse workspace: minting its token into a second would let
+      // that workspace read the first one's data.
+      const taken = await db
+        .selectFrom('credentials')
+        .select('workspace_id')
+        .where('provider', '=', 'emailbison')
+        .where('instance_id', '=', instance.id)
+        .where('workspace_id', '!=', workspaceId)
+        .where(sql<string>`fields->>'provider_workspace_id'`, '=', providerWorkspaceId)
+        .executeTakeFirst();
+      if (taken) throw conflict(`team ${providerWorkspaceId} on ${instance.name} already belongs to workspace ${taken.workspace_id}`, { workspace_id: taken.workspace_id });
       const admin = await vault.resolveInstanceAdminCredential(instance.id);
       const res = await upstream.client.raw({
         method: 'POST',

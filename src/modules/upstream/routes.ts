@@ -116,13 +116,13 @@ export const upstreamRoutes =
       config: { scope: 'credentials:write' },
       schema: {
         tags, security: bearer, params: IdParam,
-        summary: "Mint the workspace's Email Bison token with the instance-admin credential and store it",
+        summary: "Mint the workspace's Email Bison token with the instance-admin credential and store it (platform admin)",
         body: Type.Optional(Type.Object({
           instance: Type.Optional(Type.String({ maxLength: 200 })),
           provider_workspace_id: Type.Optional(Type.String({ maxLength: 32 })),
           name: Type.Optional(Type.String({ maxLength: 200 })),
         }, { additionalProperties: false })),
-        response: { 200: MaskedCredential, ...errors(422, 502) },
+        response: { 200: MaskedCredential, ...errors(409, 422, 502) },
       },
       preValidation: async (req) => {
         req.body = req.body ?? {};

@@ -7,8 +7,10 @@ import type { VaultService, WorkspaceCredential } from '../vault/service.js';
 import * as calllog from './calllog.js';
 import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest } from './client.js';
 
-// A credential is broken when the provider refuses it or cannot serve it; a 404 on a wrong path is not its fault.
-const credentialFailed = (status: number | null) => status === null || status === 401 || status === 403 || status >= 500;
+// A credential is broken when the provider refuses it or cannot serve it; a 404 on a wrong path is not
+// its fault, and a 429 or 408 says nothing either way.
+const verdictOf = (status: number | null): 'ok' | 'failed' | 'unknown' =>
+  status === null || status === 401 || status === 403 || status >= 500 ? 'failed' : status === 429 || status === 408 ? 'unknown' : 'ok';
 
 interface Deps {
   db: Kysely<DB>;
@@ -26,7 +28,7 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
     await health.record({
       workspaceId: credential.workspaceId,
       provider: credential.provider.id,
-      credentialFailed: credentialFailed(result.status),
+      verdict: verdictOf(result.status),
       error: result.status === null || result.status >= 400,
       statusCode: result.status,
       message: result.error ?? (result.status !== null && result.status >= 400 ? (providerMessage ?? `HTTP ${result.status}`) : null),
