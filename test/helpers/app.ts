@@ -34,6 +34,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const sink = new Writable({
     write(chunk, _enc, done) {
       logs.push(chunk.toString());
+      // GATEHOUSE_TEST_ECHO_ERRORS=1 shows the app's error lines while debugging a failing test.
+      if (process.env.GATEHOUSE_TEST_ECHO_ERRORS && /"level":(50|60)/.test(chunk.toString())) process.stderr.write(chunk.toString());
       done();
     },
   });

@@ -26,6 +26,21 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await migrate(database);
     return { database, drop: () => database.close() };
   }
+  const empty = await createEmptyPgDatabase();
+  const database = await connectDatabase({ kind: 'postgres', url: empty.url }, log);
+  await migrate(database);
+  return {
+    database,
+    url: empty.url,
+    async drop() {
+      await database.close();
+      await empty.drop();
+    },
+  };
+}
+
+/** A new, empty (unmigrated) database on the machine's PostgreSQL, and how to drop it. */
+export async function createEmptyPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `gatehouse_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_PG_URL });
   try {
@@ -37,13 +52,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
   const url = new URL(ADMIN_PG_URL);
   url.pathname = `/${name}`;
-  const database = await connectDatabase({ kind: 'postgres', url: url.toString() }, log);
-  await migrate(database);
   return {
-    database,
     url: url.toString(),
     async drop() {
-      await database.close();
       const c = new pg.Client({ connectionString: ADMIN_PG_URL });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

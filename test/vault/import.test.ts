@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { DB } from '../../src/db/types.js';
@@ -13,7 +11,8 @@ import { createLogger } from '../../src/lib/logger.js';
 import { openDatabase } from '../../src/runtime.js';
 import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { ADMIN_PG_URL, TEST_DB } from '../helpers/db.js';
+import { createEmptyPgDatabase, TEST_DB } from '../helpers/db.js';
+import { CLI, runCli } from '../helpers/cli.js';
 
 // Bulk credential import: POST /v1/credentials/import and `gatehouse import credentials FILE.csv`.
 const rand = (label: string) => `${label}${randomBytes(12).toString('hex')}`;
@@ -357,47 +356,13 @@ describe('POST /v1/credentials/import', () => {
 // ---------------------------------------------------------------------------------------------
 // `node dist/cli.js import credentials FILE.csv` on this run's database: PostgreSQL through
 // DATABASE_URL on the postgres run, PGlite in a temporary GATEHOUSE_DATA_DIR on the pglite run.
-const root = new URL('../../', import.meta.url).pathname;
-const CLI = join(root, 'dist/cli.js');
 const SLOW = 180_000;
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)/.test(k)) clean[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: { ...clean, GATEHOUSE_LOG_LEVEL: 'warn', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function cliTarget(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   const dataDir = tmp('gatehouse-cli-');
   if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEYS: `v1:${K1}` }, drop: async () => {} };
-  const name = `gatehouse_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString(), GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEYS: `v1:${K1}` },
-    drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const pgdb = await createEmptyPgDatabase();
+  return { env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEYS: `v1:${K1}` }, drop: pgdb.drop };
 }
 
 async function withTarget<T>(env: Record<string, string>, fn: (s: Services) => Promise<T>): Promise<T> {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -6,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
@@ -21,7 +19,8 @@ import { adminBinding, workspaceBinding } from '../../src/modules/vault/service.
 import { openDatabase } from '../../src/runtime.js';
 import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { ADMIN_PG_URL, TEST_DB } from '../helpers/db.js';
+import { createEmptyPgDatabase, TEST_DB } from '../helpers/db.js';
+import { CLI, runCli } from '../helpers/cli.js';
 
 // The vault through the API and the database, on whichever database this run uses (TEST_DB).
 const b64key = () => randomBytes(32).toString('base64');
@@ -726,48 +725,14 @@ describe('vault rewrap', () => {
 // ---------------------------------------------------------------------------------------------
 // `node dist/cli.js vault rewrap`, as an operator runs it, on this run's kind of database:
 // PostgreSQL through DATABASE_URL, or PGlite in a temporary GATEHOUSE_DATA_DIR.
-const root = new URL('../../', import.meta.url).pathname;
-const CLI = join(root, 'dist/cli.js');
 const SLOW = 180_000;
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)/.test(k)) clean[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: { ...clean, GATEHOUSE_LOG_LEVEL: 'warn', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** An empty database of this run's kind, as environment for the CLI and for in-test services. */
 async function cliTarget(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   const dataDir = tmp('gatehouse-cli-');
   if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir }, drop: async () => {} };
-  const name = `gatehouse_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString(), GATEHOUSE_DATA_DIR: dataDir },
-    drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const pgdb = await createEmptyPgDatabase();
+  return { env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir }, drop: pgdb.drop };
 }
 
 /** Opens the target (migrating it), runs fn with services holding `keys`, and closes it again. */
