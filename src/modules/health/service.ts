@@ -26,9 +26,14 @@ export async function emitEvent(trx: Executor, workspaceId: string, type: string
 
 export function createHealthService({ db }: { db: Kysely<DB> }) {
   return {
-    /** One call's outcome; crossing into or out of failing emits an event in the same transaction. */
-    async record(outcome: store.Outcome) {
+    /**
+     * One call's outcome; crossing into or out of failing emits an event in the same transaction.
+     * `alongside` writes in that transaction too (the upstream call log), so a call is logged and
+     * counted together or not at all.
+     */
+    async record(outcome: store.Outcome, alongside?: (trx: Executor) => Promise<unknown>) {
       await db.transaction().execute(async (trx) => {
+        await alongside?.(trx);
         const { before, after } = await store.recordOutcome(trx, outcome);
         const payload = { workspace_id: outcome.workspaceId, provider: outcome.provider, consecutive_failures: after, status_code: outcome.statusCode, error: outcome.message };
         if (before < FAILING_AFTER && after >= FAILING_AFTER) await emitEvent(trx, outcome.workspaceId, 'gatehouse.credential.failing', payload);

@@ -19,6 +19,15 @@ export interface Outcome {
 /**
  * Records one call's outcome with SQL increments only, and returns the consecutive failures before
  * and after, so the caller can tell a transition (healthy → failing, failing → recovered).
+ *
+ * Every upstream call waits for this, and PGlite spends ~0.1–0.3 ms per statement, so the usual
+ * outcomes take two: the day's bucket, then one write or read of the run of failures. The day's
+ * bucket always comes first, so every path locks the two rows in the same order.
+ * - failed: the run grows by one under the row lock ON CONFLICT takes, so `before` is `after − 1`;
+ * - ok while there is no run of failures: only the success is stamped, and only if the run is still
+ *   0 (Postgres re-checks that condition on the newest row after a concurrent writer commits);
+ * - ok that ends a run, or a credential's first call: the run is read under FOR UPDATE, then reset;
+ * - unknown: the run is read, not changed.
  */
 export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before: number; after: number }> {
   const day = new Date().toISOString().slice(0, 10);
@@ -32,6 +41,53 @@ export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before
       }),
     )
     .execute();
+
+  if (o.verdict === 'failed') {
+    const row = await trx
+      .insertInto('credential_health')
+      .values({
+        workspace_id: o.workspaceId,
+        provider: o.provider,
+        last_failure_at: new Date(),
+        consecutive_failures: 1,
+        last_status_code: o.statusCode,
+        last_error: o.message,
+      })
+      .onConflict((oc) =>
+        oc.columns(['workspace_id', 'provider']).doUpdateSet({
+          last_failure_at: sql`now()`,
+          consecutive_failures: sql`credential_health.consecutive_failures + 1`,
+          last_status_code: o.statusCode,
+          last_error: o.message,
+          updated_at: sql`now()`,
+        }),
+      )
+      .returning('consecutive_failures')
+      .executeTakeFirstOrThrow();
+    return { before: row.consecutive_failures - 1, after: row.consecutive_failures };
+  }
+
+  if (o.verdict === 'unknown') {
+    const row = await trx
+      .selectFrom('credential_health')
+      .select('consecutive_failures')
+      .where('workspace_id', '=', o.workspaceId)
+      .where('provider', '=', o.provider)
+      .executeTakeFirst();
+    const n = row?.consecutive_failures ?? 0;
+    return { before: n, after: n };
+  }
+
+  const stamped = await trx
+    .updateTable('credential_health')
+    .set({ last_success_at: sql`now()`, last_status_code: o.statusCode, updated_at: sql`now()` })
+    .where('workspace_id', '=', o.workspaceId)
+    .where('provider', '=', o.provider)
+    .where('consecutive_failures', '=', 0)
+    .returning('consecutive_failures')
+    .executeTakeFirst();
+  if (stamped) return { before: 0, after: 0 };
+
   const prev = await trx
     .selectFrom('credential_health')
     .select('consecutive_failures')
@@ -39,29 +95,20 @@ export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before
     .where('provider', '=', o.provider)
     .forUpdate()
     .executeTakeFirst();
-  if (o.verdict === 'unknown') {
-    const n = prev?.consecutive_failures ?? 0;
-    return { before: n, after: n };
-  }
-  const failed = o.verdict === 'failed';
   const row = await trx
     .insertInto('credential_health')
     .values({
       workspace_id: o.workspaceId,
       provider: o.provider,
-      last_success_at: failed ? null : new Date(),
-      last_failure_at: failed ? new Date() : null,
-      consecutive_failures: failed ? 1 : 0,
+      last_success_at: new Date(),
+      consecutive_failures: 0,
       last_status_code: o.statusCode,
-      last_error: failed ? o.message : null,
     })
     .onConflict((oc) =>
       oc.columns(['workspace_id', 'provider']).doUpdateSet({
-        last_success_at: failed ? sql`credential_health.last_success_at` : sql`now()`,
-        last_failure_at: failed ? sql`now()` : sql`credential_health.last_failure_at`,
-        consecutive_failures: failed ? sql`credential_health.consecutive_failures + 1` : sql`0`,
+        last_success_at: sql`now()`,
+        consecutive_failures: sql`0`,
         last_status_code: o.statusCode,
-        last_error: failed ? o.message : sql`credential_health.last_error`,
         updated_at: sql`now()`,
       }),
     )

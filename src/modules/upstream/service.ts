@@ -24,15 +24,18 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
   async function onCall(record: CallRecord) {
     const { credential, result } = record;
     const providerMessage = result.status !== null && result.status >= 400 ? credential.provider.errorMessage(result.status, result.body) : undefined;
-    await calllog.insertCall(db, record);
-    await health.record({
-      workspaceId: credential.workspaceId,
-      provider: credential.provider.id,
-      verdict: verdictOf(result.status),
-      error: result.status === null || result.status >= 400,
-      statusCode: result.status,
-      message: result.error ?? (result.status !== null && result.status >= 400 ? (providerMessage ?? `HTTP ${result.status}`) : null),
-    });
+    // One transaction for the call log row and the health counters: one commit on the response path.
+    await health.record(
+      {
+        workspaceId: credential.workspaceId,
+        provider: credential.provider.id,
+        verdict: verdictOf(result.status),
+        error: result.status === null || result.status >= 400,
+        statusCode: result.status,
+        message: result.error ?? (result.status !== null && result.status >= 400 ? (providerMessage ?? `HTTP ${result.status}`) : null),
+      },
+      (trx) => calllog.insertCall(trx, record),
+    );
   }
 
   const client = createUpstreamClient({ timeoutMs, allowPrivateTargets, onCall });
