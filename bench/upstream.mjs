@@ -16,25 +16,14 @@
 // process) never shares an event loop with what it measures. Exit status is 0 whether the target is
 // met or not; it is 1 only when the benchmark itself could not run (a server failed to start, setup
 // failed).
-import autocannon from 'autocannon';
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-
-function envNumber(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
+import {
+  api, createRunner, envNumber, failures, fmtInt, fmtMs, fmtPct, freePort, gatehouseEnv as baseGatehouseEnv, here, pushWarnings,
+  ratioRange, root, round, sleep, startGatehouse, startListener, stopAllChildren, stopChild, table,
+} from './lib.mjs';
 
 const DURATION = envNumber('BENCH_DURATION', 10); // seconds per target in each phase
 const WARMUP = envNumber('BENCH_WARMUP', 2); // seconds of warm-up per target
@@ -46,163 +35,21 @@ const RATE_FRACTION = 0.25; // the fixed-rate runs go at this share of Gatehouse
 const TARGETS = { p50DeltaMs: 2 };
 const CPU_PROF = ['1', 'true', 'yes'].includes(String(process.env.BENCH_CPU_PROF ?? '').toLowerCase());
 const RESULTS_FILE = join(here, 'results', 'upstream-latest.json');
-const KEY_PATTERN = /gate_live_[0-9A-Za-z]{49}/;
 
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-const children = new Set();
-
-/** Spawns `node args…`, keeps the last few KB of its output for error messages. */
-function startChild(name, args, env) {
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = { name, child, pid: child.pid, output: '', exited: null };
-  const keep = (chunk) => {
-    proc.output = (proc.output + chunk.toString()).slice(-8000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  children.add(proc);
-  proc.exited.then(() => children.delete(proc));
-  return proc;
-}
-
-/** Resolves with the first match of `pattern` in the child's output; rejects if it exits or times out. */
-function waitForOutput(proc, pattern, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = pattern.exec(proc.output);
-      if (match) {
-        done();
-        resolve(match);
-      }
-    };
-    const onExit = ({ code, signal }) => {
-      done();
-      reject(new Error(`${proc.name} exited (code ${code}, signal ${signal}) before it was ready:\n${indent(proc.output)}`));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`${proc.name} not ready after ${timeoutMs / 1000} s:\n${indent(proc.output)}`));
-    }, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      proc.child.stdout.off('data', check);
-      proc.child.stderr.off('data', check);
-    };
-    proc.child.stdout.on('data', check);
-    proc.child.stderr.on('data', check);
-    proc.exited.then(onExit);
-    check();
-  });
-}
-
-/** SIGTERM, then SIGKILL if the process has not gone after `graceMs`. */
-async function stopChild(proc, graceMs = 10_000) {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
-  await proc.exited;
-  clearTimeout(timer);
-}
-
-// Last resort if this process dies with children still running.
-process.on('exit', () => {
-  for (const proc of children) proc.child.kill('SIGKILL');
+// Both servers are metered in every slice (each target's `pids` is both): Gatehouse's worker and
+// timers keep running while the baseline is measured.
+const { runAutocannon, runPaced, phase } = createRunner({
+  connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, percentiles: [50, 90, 99, 99.9], cpuNames: ['gatehouse', 'fake'], windows: true,
 });
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, async () => {
-    process.stderr.write(`\n${signal}: stopping the servers\n`);
-    await Promise.all([...children].map((p) => stopChild(p, 3000)));
-    process.exit(130);
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Cumulative CPU seconds (user + system) of a process, from /proc; null where there is no /proc. */
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-async function cpuSeconds(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat; null without it. */
-async function machineCpuSeconds() {
-  try {
-    const [line] = (await readFile('/proc/stat', 'utf8')).split('\n');
-    const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-    return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU use over one measured slice: of Gatehouse, of the fake provider, of this process, and of
- * everything else on the machine. Both servers are metered in every slice: Gatehouse's worker and
- * timers keep running while the baseline is measured.
- */
-async function cpuMeter(pids) {
-  const read = () => Promise.all([cpuSeconds(pids.gatehouse), cpuSeconds(pids.fake), machineCpuSeconds()]);
-  const [gh0, fake0, machine0] = await read();
-  const client0 = process.cpuUsage();
-  return async () => {
-    const [gh1, fake1, machine1] = await read();
-    const client = process.cpuUsage(client0);
-    const gatehouseS = gh0 === null || gh1 === null ? null : gh1 - gh0;
-    const fakeS = fake0 === null || fake1 === null ? null : fake1 - fake0;
-    const clientS = (client.user + client.system) / 1e6;
-    const othersS =
-      gatehouseS === null || fakeS === null || machine0 === null || machine1 === null
-        ? null
-        : Math.max(0, machine1 - machine0 - gatehouseS - fakeS - clientS);
-    return { gatehouseS, fakeS, clientS, othersS };
-  };
-}
-
-const indent = (text) => text.trim().split('\n').map((l) => `    ${l}`).join('\n');
 
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-async function startFake(token) {
-  const proc = startChild('fake Email Bison', [join(here, 'fake-emailbison.mjs')], { ...process.env, PORT: '0', FAKE_TOKEN: token });
-  const [, port] = await waitForOutput(proc, /listening (\d+)/, 30_000);
-  return { proc, url: `http://127.0.0.1:${port}` };
-}
+const startFake = (token) => startListener('fake Email Bison', join(here, 'fake-emailbison.mjs'), { FAKE_TOKEN: token });
 
 /** Gatehouse's environment: nothing inherited from the caller's GATEHOUSE_* but the credential cache setting. */
 function gatehouseEnv(dataDir, port) {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL'),
-  );
-  Object.assign(env, {
-    GATEHOUSE_DATA_DIR: dataDir,
-    GATEHOUSE_LOG_LEVEL: 'warn',
-    GATEHOUSE_PORT: String(port),
-    GATEHOUSE_HOST: '127.0.0.1',
+  const env = baseGatehouseEnv(dataDir, port, {
     // The fake provider is on loopback, which Gatehouse refuses by default (SSRF guard).
     GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true',
     GATEHOUSE_MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
@@ -210,24 +57,6 @@ function gatehouseEnv(dataDir, port) {
   // Set it to measure another cache time, e.g. GATEHOUSE_CREDENTIAL_CACHE_MS=0 (decrypt on every call).
   if (process.env.GATEHOUSE_CREDENTIAL_CACHE_MS) env.GATEHOUSE_CREDENTIAL_CACHE_MS = process.env.GATEHOUSE_CREDENTIAL_CACHE_MS;
   return env;
-}
-
-async function startGatehouse(env, profileDir) {
-  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'dist', 'cli.js'), 'serve'];
-  const proc = startChild('gatehouse', args, env);
-  const [bootstrapKey] = await waitForOutput(proc, KEY_PATTERN, 120_000);
-  return { proc, url: `http://127.0.0.1:${env.GATEHOUSE_PORT}`, bootstrapKey };
-}
-
-async function api(base, key, method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
-  return { status: res.status, text, json: text ? JSON.parse(text) : null };
 }
 
 /**
@@ -245,260 +74,6 @@ async function setUpTenant(gh, fake, token) {
   const key = await admin('POST', `/v1/workspaces/${ws.json.id}/api-keys`, { name: 'bench upstream key', scopes: ['upstream:call'] });
   return { workspaceId: ws.json.id, key: key.json.key };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Measurement
-
-/** Raw response times in ms (autocannon's own histogram rounds to whole milliseconds). */
-class Samples {
-  constructor() {
-    this.values = new Float64Array(1 << 16);
-    this.length = 0;
-  }
-  push(v) {
-    if (this.length === this.values.length) {
-      const bigger = new Float64Array(this.values.length * 2);
-      bigger.set(this.values);
-      this.values = bigger;
-    }
-    this.values[this.length++] = v;
-  }
-  append(other) {
-    for (let i = 0; i < other.length; i++) this.push(other.values[i]);
-  }
-  percentiles(...ps) {
-    const sorted = this.values.slice(0, this.length).sort();
-    return ps.map((p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN));
-  }
-}
-
-/**
- * One autocannon slice. Latency is every 2xx answer's raw time; the CPU figures cover the slice.
- * Returns raw figures: `summarize` merges the slices of a phase.
- */
-async function runAutocannon(target, { duration, overallRate }) {
-  const samples = new Samples();
-  const stopMeter = await cpuMeter(target.pids);
-  const t0 = performance.now();
-  const instance = autocannon({
-    url: target.url + target.path,
-    method: target.method,
-    headers: target.headers,
-    body: target.body,
-    // Gatehouse's answer carries the provider's Date header and its own timing, so it is checked
-    // for the provider's body rather than compared whole.
-    verifyBody: target.checkString,
-    connections: CONNECTIONS,
-    duration,
-    ...(overallRate ? { overallRate } : {}),
-    timeout: 10,
-  });
-  instance.on('response', (_client, status, _bytes, ms) => {
-    if (status >= 200 && status < 300) samples.push(ms);
-  });
-  const result = await instance;
-  const elapsedS = (performance.now() - t0) / 1000;
-  const cpu = await stopMeter();
-  return {
-    samples,
-    ok: result['2xx'] - result.mismatches,
-    answered: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'],
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    mismatches: result.mismatches,
-    elapsedS,
-    ...cpu,
-  };
-}
-
-/**
- * A minimal HTTP/1.1 keep-alive client over raw sockets for the paced runs: the request bytes are
- * built once, an answer is read by its content-length, one request in flight per socket. It costs
- * the client a few µs a request, so pacing does not depend on the load generator's own event loop
- * being idle. Chunked answers are not understood (counted as errors): neither target sends one.
- */
-function createRawPool(target, size, onAnswer) {
-  const { hostname, port } = new URL(target.url);
-  const body = target.body === undefined ? '' : target.body;
-  const head = [`${target.method} ${target.path} HTTP/1.1`, `host: ${hostname}:${port}`]
-    .concat(Object.entries(target.headers ?? {}).map(([k, v]) => `${k}: ${v}`))
-    .concat(body ? [`content-length: ${Buffer.byteLength(body)}`] : [])
-    .join('\r\n');
-  const requestBytes = Buffer.from(`${head}\r\n\r\n${body}`);
-  const queue = []; // send times of requests waiting for a free socket
-  const idle = [];
-  const sockets = [];
-  let opened = 0;
-
-  const open = () => {
-    const socket = connect({ host: hostname, port: Number(port), noDelay: true });
-    opened++;
-    const conn = { socket, sentAt: 0, buf: null, busy: false };
-    sockets.push(conn);
-    socket.on('connect', () => release(conn));
-    socket.on('data', (chunk) => {
-      conn.buf = conn.buf ? Buffer.concat([conn.buf, chunk]) : chunk;
-      const end = conn.buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const headers = conn.buf.toString('latin1', 0, end);
-      const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
-      if (!length) return fail(conn, 'errors');
-      const total = end + 4 + Number(length[1]);
-      if (conn.buf.length < total) return;
-      const status = Number(headers.slice(9, 12));
-      const answerBody = conn.buf.subarray(end + 4, total);
-      conn.buf = conn.buf.length > total ? conn.buf.subarray(total) : null;
-      const ms = performance.now() - conn.sentAt;
-      conn.busy = false;
-      onAnswer(status < 200 || status >= 300 ? 'non2xx' : target.checkBuffer(answerBody) ? 'ok' : 'mismatches', ms);
-      release(conn);
-    });
-    socket.on('error', () => fail(conn, 'errors'));
-    socket.on('close', () => {
-      if (conn.busy) fail(conn, 'errors');
-      const i = idle.indexOf(conn);
-      if (i >= 0) idle.splice(i, 1);
-      sockets.splice(sockets.indexOf(conn), 1);
-      opened--;
-    });
-  };
-  const fail = (conn, kind) => {
-    if (conn.busy) {
-      conn.busy = false;
-      onAnswer(kind, performance.now() - conn.sentAt);
-    }
-    conn.socket.destroy();
-  };
-  const write = (conn, sentAt) => {
-    conn.busy = true;
-    conn.sentAt = sentAt;
-    conn.socket.write(requestBytes);
-  };
-  const release = (conn) => {
-    if (conn.socket.destroyed) return;
-    if (queue.length) write(conn, queue.shift());
-    else idle.push(conn);
-  };
-  return {
-    /** Sends now, or as soon as a socket is free; the latency counts from now either way. */
-    send() {
-      const now = performance.now();
-      const conn = idle.pop();
-      if (conn) return write(conn, now);
-      queue.push(now);
-      if (opened < size) open();
-    },
-    close() {
-      for (const c of sockets) c.socket.destroy();
-    },
-  };
-}
-
-/**
- * A fixed rate that really is fixed: requests leave evenly spaced (a batch every millisecond at
- * most), whatever the answers are doing (open loop), over up to CONNECTIONS keep-alive sockets.
- * autocannon's `overallRate` is not this: each connection sends its per-second quota back to back
- * at the top of every second, then idles, so its "fixed rate" latency is the latency of a burst at
- * full concurrency. Latency here runs from the moment a request is due to be sent (so waiting for
- * a free socket counts) to the last byte of its answer.
- */
-async function runPaced(target, { duration, rate }) {
-  const total = Math.max(1, Math.round(rate * duration));
-  const samples = new Samples();
-  const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 };
-  let settled = 0;
-  let resolveAll;
-  const allSettled = new Promise((resolve) => (resolveAll = resolve));
-  const pool = createRawPool(target, CONNECTIONS, (kind, ms) => {
-    counts[kind]++;
-    if (kind === 'ok') samples.push(ms);
-    if (++settled === total) resolveAll();
-  });
-  const stopMeter = await cpuMeter(target.pids);
-  const start = performance.now();
-  let sent = 0;
-  const tick = () => {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-    while (sent < due) {
-      sent++;
-      pool.send();
-    }
-    if (sent < total) setTimeout(tick, 1);
-  };
-  tick();
-  const timedOut = await Promise.race([allSettled.then(() => false), sleep((duration + 30) * 1000).then(() => true)]);
-  if (timedOut) counts.timeouts += total - settled;
-  const elapsedS = (performance.now() - start) / 1000;
-  const cpu = await stopMeter();
-  pool.close();
-  return { samples, answered: counts.ok + counts.non2xx + counts.mismatches, ...counts, elapsedS, ...cpu };
-}
-
-/** One phase's slices of one target, merged. */
-function summarize(slices) {
-  const sum = (f) => slices.reduce((a, s) => a + f(s), 0);
-  const sumOrNull = (f) => (slices.some((s) => f(s) === null) ? null : sum(f));
-  const samples = new Samples();
-  for (const s of slices) samples.append(s.samples);
-  const elapsedS = sum((s) => s.elapsedS);
-  const gatehouseS = sumOrNull((s) => s.gatehouseS);
-  const fakeS = sumOrNull((s) => s.fakeS);
-  const othersS = sumOrNull((s) => s.othersS);
-  const answered = sum((s) => s.answered);
-  const [p50, p90, p99, p999, p100] = samples.percentiles(50, 90, 99, 99.9, 100);
-  return {
-    requestsPerSecond: Math.round(sum((s) => s.ok) / elapsedS),
-    roundsRequestsPerSecond: slices.map((s) => Math.round(s.ok / s.elapsedS)),
-    requests: sum((s) => s.ok),
-    p50Ms: round(p50, 3),
-    p90Ms: round(p90, 3),
-    p99Ms: round(p99, 3),
-    p999Ms: round(p999, 3),
-    maxMs: round(p100, 3),
-    non2xx: sum((s) => s.non2xx),
-    errors: sum((s) => s.errors),
-    timeouts: sum((s) => s.timeouts),
-    mismatches: sum((s) => s.mismatches),
-    gatehouseCpu: gatehouseS === null ? null : round(gatehouseS / elapsedS, 2),
-    gatehouseCpuUsPerRequest: gatehouseS === null || !answered ? null : round((gatehouseS / answered) * 1e6, 1),
-    fakeCpu: fakeS === null ? null : round(fakeS / elapsedS, 2),
-    fakeCpuUsPerRequest: fakeS === null || !answered ? null : round((fakeS / answered) * 1e6, 1),
-    clientCpu: round(sum((s) => s.clientS) / elapsedS, 2),
-    /** Other processes' CPU, as a share of the whole machine, while this target was measured. */
-    othersCpu: othersS === null ? null : round(othersS / elapsedS / availableParallelism(), 2),
-    durationS: round(elapsedS, 2),
-    /** Monotonic µs spans of the slices (for cutting the CPU profile); not written to the results. */
-    windows: slices.map((s) => s.window),
-  };
-}
-
-/**
- * Runs `run(target, sliceSeconds)` for every target, ROUNDS times, alternating the order each round;
- * returns each target's merged figures.
- */
-async function phase(label, targets, run) {
-  const slice = DURATION / ROUNDS;
-  const slices = Object.fromEntries(targets.map((t) => [t.name, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const t of r % 2 ? [...targets].reverse() : targets) {
-      if (process.stderr.isTTY) process.stderr.write(`\r${label}: round ${r + 1}/${ROUNDS}, ${t.name}      `);
-      const from = monotonicUs();
-      const result = await run(t, slice);
-      result.window = [from, monotonicUs()];
-      slices[t.name].push(result);
-    }
-  }
-  process.stderr.write(process.stderr.isTTY ? '\n' : `${label}: ${ROUNDS} rounds done\n`);
-  return Object.fromEntries(targets.map((t) => [t.name, summarize(slices[t.name])]));
-}
-
-/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles on Linux, so a profile can be cut to the measured slices. */
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-const round = (n, digits) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
 
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping: every call that reached the provider through Gatehouse is in its call log and health
@@ -597,40 +172,21 @@ function profileLines(title, p) {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const fmtInt = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
-const fmtMs = (n) => (n === null || n === undefined ? '–' : n.toFixed(2));
-const fmtPct = (n) => (n === null || n === undefined ? '–' : `${Math.round(n * 100)}%`);
 const fmtSigned = (n) => (n === null ? '–' : `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(2)}`);
-const failures = (r) => r.non2xx + r.errors + r.timeouts + r.mismatches;
 
-function table(rows) {
-  const header = ['', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'gatehouse CPU', 'µs/req', 'fake CPU', 'client CPU', 'failed'];
-  const measured = rows.filter(({ r }) => r !== undefined);
-  const body = measured.map(({ label, r }) => [
-    label,
-    fmtInt(r.requestsPerSecond),
-    fmtMs(r.p50Ms),
-    fmtMs(r.p90Ms),
-    fmtMs(r.p99Ms),
-    fmtMs(r.p999Ms),
-    fmtPct(r.gatehouseCpu),
-    r.gatehouseCpuUsPerRequest === null ? '–' : r.gatehouseCpuUsPerRequest.toFixed(0),
-    fmtPct(r.fakeCpu),
-    fmtPct(r.clientCpu),
-    String(failures(r)),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...(i === 0 ? rows.map(({ label }) => label.length) : []), ...body.map((row) => row[i].length)));
-  const line = (cells) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const skipped = rows.filter(({ r }) => r === undefined).map(({ label }) => `  ${label.padEnd(widths[0])}  not run`);
-  const others = measured.map(({ r }) => r.othersCpu).filter((v) => v !== null);
-  const note = others.length ? [`  other processes on the machine meanwhile: ${fmtPct(Math.max(...others))} of its CPU at most (per target)`] : [];
-  return [line(header), ...body.map(line), ...skipped, ...note].join('\n');
-}
-
-const ratioRange = (a, b) => {
-  const ratios = a.roundsRequestsPerSecond.map((x, i) => x / b.roundsRequestsPerSecond[i]);
-  return { min: round(Math.min(...ratios), 2), max: round(Math.max(...ratios), 2) };
-};
+const COLUMNS = [
+  ['req/s', (r) => fmtInt(r.requestsPerSecond)],
+  ['p50 ms', (r) => fmtMs(r.p50Ms)],
+  ['p90 ms', (r) => fmtMs(r.p90Ms)],
+  ['p99 ms', (r) => fmtMs(r.p99Ms)],
+  ['p99.9 ms', (r) => fmtMs(r.p999Ms)],
+  ['gatehouse CPU', (r) => fmtPct(r.gatehouseCpu)],
+  ['µs/req', (r) => (r.gatehouseCpuUsPerRequest === null ? '–' : r.gatehouseCpuUsPerRequest.toFixed(0))],
+  ['fake CPU', (r) => fmtPct(r.fakeCpu)],
+  ['client CPU', (r) => fmtPct(r.clientCpu)],
+  ['failed', (r) => String(failures(r))],
+];
+const upstreamTable = (rows) => table(rows, COLUMNS, 'not run');
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -657,7 +213,7 @@ async function main() {
     const viaGatehouse = { prefix: '{"status":200,', body: `"body":${userBody}` };
     const viaGatehouseBytes = { prefix: Buffer.from(viaGatehouse.prefix), body: Buffer.from(viaGatehouse.body) };
     const userBytes = Buffer.from(userBody);
-    const pids = { gatehouse: gatehouse.proc.pid, fake: fake.proc.pid };
+    const pids = [gatehouse.proc.pid, fake.proc.pid];
     const targets = {
       baseline: {
         name: 'baseline', label: 'baseline   GET fake /api/users', url: fake.url, path: '/api/users', method: 'GET',
@@ -714,13 +270,13 @@ async function main() {
       (credentialCacheMs > 0 ? ` (a credential is decrypted at most once per ${credentialCacheMs / 1000} s per process; a change anywhere evicts it via NOTIFY)` : ' (decrypted on every call)'));
     out.push('');
     out.push(`max throughput (autocannon, ${CONNECTIONS} connections)`);
-    out.push(table(order.map((t) => ({ label: t.label, r: max[t.name] }))));
+    out.push(upstreamTable(order.map((t) => ({ label: t.label, r: max[t.name] }))));
     out.push('');
     out.push(`fixed rate ${fmtInt(rate)} req/s (${RATE_FRACTION * 100}% of Gatehouse's max), paced: evenly spaced, open loop`);
-    out.push(table(order.map((t) => ({ label: t.label, r: paced[t.name] }))));
+    out.push(upstreamTable(order.map((t) => ({ label: t.label, r: paced[t.name] }))));
     out.push('');
     out.push(`fixed rate ${fmtInt(rate)} req/s, autocannon overallRate (bursty: each connection sends its per-second quota back to back)`);
-    out.push(table(order.map((t) => ({ label: t.label, r: fixed[t.name] }))));
+    out.push(upstreamTable(order.map((t) => ({ label: t.label, r: fixed[t.name] }))));
     out.push('');
     out.push(`p50 overhead (gatehouse − baseline), paced rate   ${fmtSigned(p50DeltaMs)} ms   target ≤ +${TARGETS.p50DeltaMs} ms   ${pass.p50 ? 'PASS' : 'MISS'}`);
     out.push(`p99 overhead, paced rate                          ${fmtSigned(p99DeltaMs)} ms`);
@@ -730,23 +286,7 @@ async function main() {
     out.push(`call log and health: ${fmtInt(books.providerSawThroughGatehouse)} calls reached the provider through Gatehouse, ` +
       `${fmtInt(books.callLogRows)} rows in the call log, ${fmtInt(books.healthCalls)} calls in health   ${booksBalance ? 'all recorded' : 'MISMATCH'}`);
 
-    const all = { ...prefixed('max', max), ...prefixed('paced', paced), ...prefixed('overallRate', fixed) };
-    const failed = Object.entries(all)
-      .filter(([, r]) => failures(r) > 0)
-      .map(([k, r]) => `${k}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts, ${r.mismatches} unexpected bodies`);
-    if (failed.length) out.push('', 'WARNING: some requests failed; their latencies are not in the figures:', ...failed.map((f) => `  ${f}`));
-    const short = Object.entries(paced).filter(([, r]) => r.requestsPerSecond < rate * 0.95);
-    if (short.length) out.push('', `WARNING: paced run(s) of ${short.map(([k]) => k).join(', ')} answered < 95% of the offered rate: the server could not keep up.`);
-    const saturated = Object.entries(max).filter(([, r]) => r.clientCpu >= 0.95);
-    if (saturated.length) {
-      out.push('', `WARNING: the load generator used ≥95% of a core during the max-throughput run of ${saturated.map(([k]) => k).join(', ')}; ` +
-        "that figure may be the client's limit, not the server's.");
-    }
-    const busiest = Math.max(0, ...Object.values(all).map((r) => r.othersCpu ?? 0));
-    if (busiest > 0.1) {
-      out.push('', `WARNING: other processes used up to ${fmtPct(busiest)} of the machine's CPU during the runs: the figures are noisy. ` +
-        'Rerun on a quiet machine before drawing conclusions.');
-    }
+    const busiest = pushWarnings(out, { max, paced, fixed, rate });
 
     if (profileDir) {
       await stopChild(gatehouse.proc); // the profile is written as the process exits
@@ -807,12 +347,10 @@ async function main() {
   } finally {
     await Promise.all([fake, gatehouse].filter(Boolean).map((s) => stopChild(s.proc)));
     // Anything started but not yet returned (a failed start) is still in `children`.
-    await Promise.all([...children].map((p) => stopChild(p, 3000)));
+    await stopAllChildren(3000);
     await rm(dataDir, { recursive: true, force: true });
   }
 }
-
-const prefixed = (prefix, runs) => Object.fromEntries(Object.entries(runs).map(([k, v]) => [`${prefix} ${k}`, v]));
 
 main().then(
   () => process.exit(0),

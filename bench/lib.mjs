@@ -1,0 +1,530 @@
+// Shared pieces of the benchmarks (bench/keys.mjs, bench/upstream.mjs): child processes, CPU
+// metering, the load generators (autocannon and a paced raw-socket client), phases of alternating
+// rounds, and the report helpers. See bench/README.md.
+import autocannon from 'autocannon';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, '..');
+export const KEY_PATTERN = /gate_live_[0-9A-Za-z]{49}/;
+
+export function envNumber(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+export const children = new Set();
+
+/** Spawns `node args…`, keeps the last few KB of its output for error messages. */
+export function startChild(name, args, env) {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = { name, child, pid: child.pid, output: '', exited: null };
+  const keep = (chunk) => {
+    proc.output = (proc.output + chunk.toString()).slice(-8000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  proc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  children.add(proc);
+  proc.exited.then(() => children.delete(proc));
+  return proc;
+}
+
+/** Resolves with the first match of `pattern` in the child's output; rejects if it exits or times out. */
+export function waitForOutput(proc, pattern, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(proc.output);
+      if (match) {
+        done();
+        resolve(match);
+      }
+    };
+    const onExit = ({ code, signal }) => {
+      done();
+      reject(new Error(`${proc.name} exited (code ${code}, signal ${signal}) before it was ready:\n${indent(proc.output)}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`${proc.name} not ready after ${timeoutMs / 1000} s:\n${indent(proc.output)}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      proc.child.stdout.off('data', check);
+      proc.child.stderr.off('data', check);
+    };
+    proc.child.stdout.on('data', check);
+    proc.child.stderr.on('data', check);
+    proc.exited.then(onExit);
+    check();
+  });
+}
+
+/** SIGTERM, then SIGKILL if the process has not gone after `graceMs`. */
+export async function stopChild(proc, graceMs = 10_000) {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+/** Stops every child still running (e.g. one whose start failed before it was returned). */
+export const stopAllChildren = (graceMs = 3000) => Promise.all([...children].map((p) => stopChild(p, graceMs)));
+
+// Last resort if this process dies with children still running.
+process.on('exit', () => {
+  for (const proc of children) proc.child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    process.stderr.write(`\n${signal}: stopping the servers\n`);
+    await stopAllChildren(3000);
+    process.exit(130);
+  });
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `node script` with PORT=0 and waits for it to print `listening <port>`. */
+export async function startListener(name, script, env) {
+  const proc = startChild(name, [script], { ...process.env, PORT: '0', ...env });
+  const [, port] = await waitForOutput(proc, /listening (\d+)/, 30_000);
+  return { proc, url: `http://127.0.0.1:${port}` };
+}
+
+/** Gatehouse's environment: nothing inherited from the caller's GATEHOUSE_*, DATABASE_URL or REDIS_URL; then `extra`. */
+export function gatehouseEnv(dataDir, port, extra = {}) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL'),
+  );
+  Object.assign(env, {
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_LOG_LEVEL: 'warn',
+    GATEHOUSE_PORT: String(port),
+    GATEHOUSE_HOST: '127.0.0.1',
+    ...extra,
+  });
+  return env;
+}
+
+/** `node dist/cli.js serve` with `env` (optionally under --cpu-prof); waits for the bootstrap key it prints. */
+export async function startGatehouse(env, profileDir) {
+  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'dist', 'cli.js'), 'serve'];
+  const proc = startChild('gatehouse', args, env);
+  const [bootstrapKey] = await waitForOutput(proc, KEY_PATTERN, 120_000);
+  return { proc, url: `http://127.0.0.1:${env.GATEHOUSE_PORT}`, bootstrapKey };
+}
+
+export async function api(base, key, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+  return { status: res.status, text, json: text ? JSON.parse(text) : null };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU
+
+/** Cumulative CPU seconds (user + system) of a process, from /proc; null where there is no /proc. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+export async function cpuSeconds(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat; null without it. */
+export async function machineCpuSeconds() {
+  try {
+    const [line] = (await readFile('/proc/stat', 'utf8')).split('\n');
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU use over one measured slice: of each process in `pids` (`processS`, in the same order, null
+ * where unknown), of this process (`clientS`), and of everything else on the machine (`othersS`).
+ */
+export async function cpuMeter(pids) {
+  const read = () => Promise.all([Promise.all(pids.map(cpuSeconds)), machineCpuSeconds()]);
+  const [procs0, machine0] = await read();
+  const client0 = process.cpuUsage();
+  return async () => {
+    const [procs1, machine1] = await read();
+    const client = process.cpuUsage(client0);
+    const processS = pids.map((_, i) => (procs0[i] === null || procs1[i] === null ? null : procs1[i] - procs0[i]));
+    const clientS = (client.user + client.system) / 1e6;
+    const othersS =
+      processS.some((s) => s === null) || machine0 === null || machine1 === null
+        ? null
+        : Math.max(0, machine1 - machine0 - processS.reduce((a, s) => a + s, 0) - clientS);
+    return { processS, clientS, othersS };
+  };
+}
+
+export const indent = (text) => text.trim().split('\n').map((l) => `    ${l}`).join('\n');
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+
+/** Raw response times in ms (autocannon's own histogram rounds to whole milliseconds). */
+export class Samples {
+  constructor() {
+    this.values = new Float64Array(1 << 16);
+    this.length = 0;
+  }
+  push(v) {
+    if (this.length === this.values.length) {
+      const bigger = new Float64Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[this.length++] = v;
+  }
+  append(other) {
+    for (let i = 0; i < other.length; i++) this.push(other.values[i]);
+  }
+  percentiles(...ps) {
+    const sorted = this.values.slice(0, this.length).sort();
+    return ps.map((p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN));
+  }
+}
+
+/**
+ * A minimal HTTP/1.1 keep-alive client over raw sockets for the paced runs: the request bytes are
+ * built once, an answer is read by its content-length, one request in flight per socket. It costs
+ * the client a few µs a request; node:http's client costs tens, too many to pace the baseline's rate
+ * from one core. Chunked answers are not understood (counted as errors): none of the targets sends one.
+ * A 2xx answer is checked with `target.checkBuffer(body)` if given, else compared with `target.expectBody`.
+ */
+export function createRawPool(target, size, onAnswer) {
+  const { hostname, port } = new URL(target.url);
+  const body = target.body === undefined ? '' : target.body;
+  const head = [`${target.method} ${target.path} HTTP/1.1`, `host: ${hostname}:${port}`]
+    .concat(Object.entries(target.headers ?? {}).map(([k, v]) => `${k}: ${v}`))
+    .concat(body ? [`content-length: ${Buffer.byteLength(body)}`] : [])
+    .join('\r\n');
+  const requestBytes = Buffer.from(`${head}\r\n\r\n${body}`);
+  const expected = Buffer.from(target.expectBody ?? '');
+  const check = target.checkBuffer ?? ((b) => b.equals(expected));
+  const queue = []; // send times of requests waiting for a free socket
+  const idle = [];
+  const sockets = [];
+  let opened = 0;
+
+  const open = () => {
+    const socket = connect({ host: hostname, port: Number(port), noDelay: true });
+    opened++;
+    const conn = { socket, sentAt: 0, buf: null, busy: false };
+    sockets.push(conn);
+    socket.on('connect', () => release(conn));
+    socket.on('data', (chunk) => {
+      conn.buf = conn.buf ? Buffer.concat([conn.buf, chunk]) : chunk;
+      const end = conn.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const headers = conn.buf.toString('latin1', 0, end);
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
+      if (!length) return fail(conn, 'errors');
+      const total = end + 4 + Number(length[1]);
+      if (conn.buf.length < total) return;
+      const status = Number(headers.slice(9, 12));
+      const answerBody = conn.buf.subarray(end + 4, total);
+      conn.buf = conn.buf.length > total ? conn.buf.subarray(total) : null;
+      const ms = performance.now() - conn.sentAt;
+      conn.busy = false;
+      onAnswer(status < 200 || status >= 300 ? 'non2xx' : check(answerBody) ? 'ok' : 'mismatches', ms);
+      release(conn);
+    });
+    socket.on('error', () => fail(conn, 'errors'));
+    socket.on('close', () => {
+      if (conn.busy) fail(conn, 'errors');
+      const i = idle.indexOf(conn);
+      if (i >= 0) idle.splice(i, 1);
+      sockets.splice(sockets.indexOf(conn), 1);
+      opened--;
+    });
+  };
+  const fail = (conn, kind) => {
+    if (conn.busy) {
+      conn.busy = false;
+      onAnswer(kind, performance.now() - conn.sentAt);
+    }
+    conn.socket.destroy();
+  };
+  const write = (conn, sentAt) => {
+    conn.busy = true;
+    conn.sentAt = sentAt;
+    conn.socket.write(requestBytes);
+  };
+  const release = (conn) => {
+    if (conn.socket.destroyed) return;
+    if (queue.length) write(conn, queue.shift());
+    else idle.push(conn);
+  };
+  return {
+    /** Sends now, or as soon as a socket is free; the latency counts from now either way. */
+    send() {
+      const now = performance.now();
+      const conn = idle.pop();
+      if (conn) return write(conn, now);
+      queue.push(now);
+      if (opened < size) open();
+    },
+    close() {
+      for (const c of sockets) c.socket.destroy();
+    },
+  };
+}
+
+/** `p99.9` → `p999Ms`; the 100th percentile is `maxMs`. */
+const percentileKey = (p) => (p === 100 ? 'maxMs' : `p${String(p).replace('.', '')}Ms`);
+
+/**
+ * The load generators and phases of one benchmark.
+ *   connections   autocannon connections, and the paced client's socket limit
+ *   duration      seconds per target in each phase; rounds: slices per phase
+ *   percentiles   the latency percentiles reported (besides the max)
+ *   cpuNames      a name per pid in `target.pids`: `<name>Cpu` and `<name>CpuUsPerRequest` in the summary
+ *   windows       whether summaries keep the slices' monotonic µs spans (`windows`)
+ */
+export function createRunner({ connections, duration: phaseDuration, rounds, percentiles, cpuNames, windows = false }) {
+  /**
+   * One autocannon slice. Latency is every 2xx answer's raw time; the CPU figures cover the slice.
+   * Returns raw figures: `summarize` merges the slices of a phase. A 2xx answer is checked with
+   * `target.checkString` if given, else compared with `target.expectBody`.
+   */
+  async function runAutocannon(target, { duration, overallRate }) {
+    const samples = new Samples();
+    const stopMeter = await cpuMeter(target.pids);
+    const t0 = performance.now();
+    const instance = autocannon({
+      url: target.url + target.path,
+      method: target.method,
+      headers: target.headers,
+      body: target.body,
+      ...(target.checkString ? { verifyBody: target.checkString } : { expectBody: target.expectBody }),
+      connections,
+      duration,
+      ...(overallRate ? { overallRate } : {}),
+      timeout: 10,
+    });
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) samples.push(ms);
+    });
+    const result = await instance;
+    const elapsedS = (performance.now() - t0) / 1000;
+    const cpu = await stopMeter();
+    return {
+      samples,
+      ok: result['2xx'] - result.mismatches,
+      answered: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'],
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      mismatches: result.mismatches,
+      elapsedS,
+      ...cpu,
+    };
+  }
+
+  /**
+   * A fixed rate that really is fixed: requests leave evenly spaced (a batch every millisecond at
+   * most), whatever the answers are doing (open loop), over up to `connections` keep-alive sockets.
+   * autocannon's `overallRate` is not this: each connection sends its per-second quota back to back
+   * at the top of every second, then idles, so its "fixed rate" latency is the latency of a burst at
+   * full concurrency. Latency here runs from the moment a request is due to be sent (so waiting for
+   * a free socket counts) to the last byte of its answer.
+   */
+  async function runPaced(target, { duration, rate }) {
+    const total = Math.max(1, Math.round(rate * duration));
+    const samples = new Samples();
+    const counts = { ok: 0, non2xx: 0, errors: 0, timeouts: 0, mismatches: 0 };
+    let settled = 0;
+    let resolveAll;
+    const allSettled = new Promise((resolve) => (resolveAll = resolve));
+    const pool = createRawPool(target, connections, (kind, ms) => {
+      counts[kind]++;
+      if (kind === 'ok') samples.push(ms);
+      if (++settled === total) resolveAll();
+    });
+    const stopMeter = await cpuMeter(target.pids);
+    const start = performance.now();
+    let sent = 0;
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        sent++;
+        pool.send();
+      }
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+    const timedOut = await Promise.race([allSettled.then(() => false), sleep((duration + 30) * 1000).then(() => true)]);
+    if (timedOut) counts.timeouts += total - settled;
+    const elapsedS = (performance.now() - start) / 1000;
+    const cpu = await stopMeter();
+    pool.close();
+    return { samples, answered: counts.ok + counts.non2xx + counts.mismatches, ...counts, elapsedS, ...cpu };
+  }
+
+  /** One phase's slices of one target, merged. */
+  function summarize(slices) {
+    const sum = (f) => slices.reduce((a, s) => a + f(s), 0);
+    const sumOrNull = (f) => (slices.some((s) => f(s) === null) ? null : sum(f));
+    const samples = new Samples();
+    for (const s of slices) samples.append(s.samples);
+    const elapsedS = sum((s) => s.elapsedS);
+    const processS = cpuNames.map((_, i) => sumOrNull((s) => s.processS[i]));
+    const othersS = sumOrNull((s) => s.othersS);
+    const answered = sum((s) => s.answered);
+    const ps = [...percentiles, 100];
+    const values = samples.percentiles(...ps);
+    const cpu = {};
+    cpuNames.forEach((name, i) => {
+      const s = processS[i];
+      cpu[`${name}Cpu`] = s === null ? null : round(s / elapsedS, 2);
+      cpu[`${name}CpuUsPerRequest`] = s === null || !answered ? null : round((s / answered) * 1e6, 1);
+    });
+    return {
+      requestsPerSecond: Math.round(sum((s) => s.ok) / elapsedS),
+      roundsRequestsPerSecond: slices.map((s) => Math.round(s.ok / s.elapsedS)),
+      requests: sum((s) => s.ok),
+      ...Object.fromEntries(ps.map((p, i) => [percentileKey(p), round(values[i], 3)])),
+      non2xx: sum((s) => s.non2xx),
+      errors: sum((s) => s.errors),
+      timeouts: sum((s) => s.timeouts),
+      mismatches: sum((s) => s.mismatches),
+      ...cpu,
+      clientCpu: round(sum((s) => s.clientS) / elapsedS, 2),
+      /** Other processes' CPU, as a share of the whole machine, while this target was measured. */
+      othersCpu: othersS === null ? null : round(othersS / elapsedS / availableParallelism(), 2),
+      durationS: round(elapsedS, 2),
+      /** Monotonic µs spans of the slices (for cutting a CPU profile). */
+      ...(windows ? { windows: slices.map((s) => s.window) } : {}),
+    };
+  }
+
+  /**
+   * Runs `run(target, sliceSeconds)` for every target, `rounds` times, alternating the order each
+   * round; returns each target's merged figures.
+   */
+  async function phase(label, targets, run) {
+    const slice = phaseDuration / rounds;
+    const slices = Object.fromEntries(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const t of r % 2 ? [...targets].reverse() : targets) {
+        if (process.stderr.isTTY) process.stderr.write(`\r${label}: round ${r + 1}/${rounds}, ${t.name}      `);
+        const from = monotonicUs();
+        const result = await run(t, slice);
+        result.window = [from, monotonicUs()];
+        slices[t.name].push(result);
+      }
+    }
+    process.stderr.write(process.stderr.isTTY ? '\n' : `${label}: ${rounds} rounds done\n`);
+    return Object.fromEntries(targets.map((t) => [t.name, summarize(slices[t.name])]));
+  }
+
+  return { runAutocannon, runPaced, summarize, phase };
+}
+
+/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles on Linux, so a profile can be cut to the measured slices. */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+export const round = (n, digits) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+export const fmtInt = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
+export const fmtMs = (n) => (n === null || n === undefined ? '–' : n.toFixed(2));
+export const fmtPct = (n) => (n === null || n === undefined ? '–' : `${Math.round(n * 100)}%`);
+export const failures = (r) => r.non2xx + r.errors + r.timeouts + r.mismatches;
+
+/**
+ * A text table: one line per `{ label, r }` row, `columns` as `[header, (r) => cell]`; a row whose
+ * `r` is undefined is listed as `<label>  <skippedNote>`.
+ */
+export function table(rows, columns, skippedNote) {
+  const header = ['', ...columns.map(([h]) => h)];
+  const measured = rows.filter(({ r }) => r !== undefined);
+  const body = measured.map(({ label, r }) => [label, ...columns.map(([, cell]) => cell(r))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...(i === 0 ? rows.map(({ label }) => label.length) : []), ...body.map((row) => row[i].length)));
+  const line = (cells) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const skipped = rows.filter(({ r }) => r === undefined).map(({ label }) => `  ${label.padEnd(widths[0])}  ${skippedNote}`);
+  const others = measured.map(({ r }) => r.othersCpu).filter((v) => v !== null);
+  const note = others.length ? [`  other processes on the machine meanwhile: ${fmtPct(Math.max(...others))} of its CPU at most (per target)`] : [];
+  return [line(header), ...body.map(line), ...skipped, ...note].join('\n');
+}
+
+export const ratioRange = (a, b) => {
+  const ratios = a.roundsRequestsPerSecond.map((x, i) => x / b.roundsRequestsPerSecond[i]);
+  return { min: round(Math.min(...ratios), 2), max: round(Math.max(...ratios), 2) };
+};
+
+export const prefixed = (prefix, runs) => Object.fromEntries(Object.entries(runs).map(([k, v]) => [`${prefix} ${k}`, v]));
+
+/**
+ * The warnings both benchmarks print after their figures (failed requests, a paced run short of the
+ * rate, a saturated load generator, a busy machine), appended to `out`; returns the busiest other
+ * processes' share of the machine's CPU.
+ */
+export function pushWarnings(out, { max, paced, fixed, rate }) {
+  const all = { ...prefixed('max', max), ...prefixed('paced', paced), ...prefixed('overallRate', fixed) };
+  const failed = Object.entries(all)
+    .filter(([, r]) => failures(r) > 0)
+    .map(([k, r]) => `${k}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts, ${r.mismatches} unexpected bodies`);
+  if (failed.length) out.push('', 'WARNING: some requests failed; their latencies are not in the figures:', ...failed.map((f) => `  ${f}`));
+  const short = Object.entries(paced).filter(([, r]) => r.requestsPerSecond < rate * 0.95);
+  if (short.length) out.push('', `WARNING: paced run(s) of ${short.map(([k]) => k).join(', ')} answered < 95% of the offered rate: the server could not keep up.`);
+  const saturated = Object.entries(max).filter(([, r]) => r.clientCpu >= 0.95);
+  if (saturated.length) {
+    out.push('', `WARNING: the load generator used ≥95% of a core during the max-throughput run of ${saturated.map(([k]) => k).join(', ')}; ` +
+      "that figure may be the client's limit, not the server's.");
+  }
+  const busiest = Math.max(0, ...Object.values(all).map((r) => r.othersCpu ?? 0));
+  if (busiest > 0.1) {
+    out.push('', `WARNING: other processes used up to ${fmtPct(busiest)} of the machine's CPU during the runs: the figures are noisy. ` +
+      'Rerun on a quiet machine before drawing conclusions.');
+  }
+  return busiest;
+}
