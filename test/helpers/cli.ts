@@ -1,5 +1,12 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { openDatabase } from '../../src/runtime.js';
+import { createServices, type Services } from '../../src/services.js';
+import { createEmptyPgDatabase, TEST_DB } from './db.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist/cli.js');
@@ -24,4 +31,33 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** An empty database of this run's kind, as environment for the CLI and for in-test services. */
+export async function cliTarget(extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+  const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
+  if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir, ...extra }, drop: removeDir };
+  const pgdb = await createEmptyPgDatabase();
+  return {
+    env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir, ...extra },
+    drop: async () => {
+      await pgdb.drop();
+      await removeDir();
+    },
+  };
+}
+
+/** Opens the target (migrating it), runs fn with its services, and always closes them again. */
+export async function withTarget<T>(env: Record<string, string>, fn: (s: Services) => Promise<T>): Promise<T> {
+  const silent = createLogger('silent');
+  const config = loadConfig({ ...env, GATEHOUSE_LOG_LEVEL: 'silent', GATEHOUSE_CREDENTIAL_CACHE_MS: '0' });
+  const database = await openDatabase(config, silent);
+  const services = await createServices(config, database, silent);
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+    await database.close();
+  }
 }

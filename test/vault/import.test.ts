@@ -4,20 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config.js';
 import type { DB } from '../../src/db/types.js';
 import { systemActor } from '../../src/http/actor.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { openDatabase } from '../../src/runtime.js';
-import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { createEmptyPgDatabase, TEST_DB } from '../helpers/db.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { TEST_DB } from '../helpers/db.js';
+import { CLI, cliTarget, runCli, withTarget } from '../helpers/cli.js';
 
 // Bulk credential import: POST /v1/credentials/import and `gatehouse import credentials FILE.csv`.
 const rand = (label: string) => `${label}${randomBytes(12).toString('hex')}`;
 const K1 = randomBytes(32).toString('base64');
-const silent = createLogger('silent');
 
 const tmpDirs: string[] = [];
 const tmp = (prefix: string) => {
@@ -358,29 +353,10 @@ describe('POST /v1/credentials/import', () => {
 // DATABASE_URL on the postgres run, PGlite in a temporary GATEHOUSE_DATA_DIR on the pglite run.
 const SLOW = 180_000;
 
-async function cliTarget(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  const dataDir = tmp('gatehouse-cli-');
-  if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEYS: `v1:${K1}` }, drop: async () => {} };
-  const pgdb = await createEmptyPgDatabase();
-  return { env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEYS: `v1:${K1}` }, drop: pgdb.drop };
-}
-
-async function withTarget<T>(env: Record<string, string>, fn: (s: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig({ ...env, GATEHOUSE_LOG_LEVEL: 'silent', GATEHOUSE_CREDENTIAL_CACHE_MS: '0' });
-  const database = await openDatabase(config, silent);
-  const services = await createServices(config, database, silent);
-  try {
-    return await fn(services);
-  } finally {
-    await services.close();
-    await database.close();
-  }
-}
-
 describe(`the CLI: gatehouse import credentials (${TEST_DB})`, () => {
   test('exit 0 and "imported N credentials" for a good file; exit 1 with the per-row report and nothing written for a bad one', async () => {
     expect(existsSync(CLI), 'dist/cli.js is missing: run `npm run build` first').toBe(true);
-    const target = await cliTarget();
+    const target = await cliTarget({ GATEHOUSE_MASTER_KEYS: `v1:${K1}` });
     try {
       const setup = await withTarget(target.env, async (s) => {
         const actor = systemActor();

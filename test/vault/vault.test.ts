@@ -16,11 +16,10 @@ import type { ProviderId } from '../../src/modules/providers/types.js';
 import { loadMasterKeys, MASTER_KEY_FILE } from '../../src/modules/vault/master-keys.js';
 import { rewrapDataKeys } from '../../src/modules/vault/rewrap.js';
 import { adminBinding, workspaceBinding } from '../../src/modules/vault/service.js';
-import { openDatabase } from '../../src/runtime.js';
 import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { createEmptyPgDatabase, TEST_DB } from '../helpers/db.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { TEST_DB } from '../helpers/db.js';
+import { CLI, cliTarget, runCli, withTarget } from '../helpers/cli.js';
 
 // The vault through the API and the database, on whichever database this run uses (TEST_DB).
 const b64key = () => randomBytes(32).toString('base64');
@@ -727,33 +726,12 @@ describe('vault rewrap', () => {
 // PostgreSQL through DATABASE_URL, or PGlite in a temporary GATEHOUSE_DATA_DIR.
 const SLOW = 180_000;
 
-/** An empty database of this run's kind, as environment for the CLI and for in-test services. */
-async function cliTarget(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  const dataDir = tmp('gatehouse-cli-');
-  if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir }, drop: async () => {} };
-  const pgdb = await createEmptyPgDatabase();
-  return { env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir }, drop: pgdb.drop };
-}
-
-/** Opens the target (migrating it), runs fn with services holding `keys`, and closes it again. */
-async function withTarget<T>(env: Record<string, string>, keys: string, fn: (s: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig({ ...env, GATEHOUSE_MASTER_KEYS: keys, GATEHOUSE_LOG_LEVEL: 'silent', GATEHOUSE_CREDENTIAL_CACHE_MS: '0' });
-  const database = await openDatabase(config, silent);
-  const services = await createServices(config, database, silent);
-  try {
-    return await fn(services);
-  } finally {
-    await services.close();
-    await database.close();
-  }
-}
-
 describe(`the CLI: gatehouse vault rewrap (${TEST_DB})`, () => {
   test('prints progress and the final line, exits 0; afterwards only the new key is needed', async () => {
     expect(existsSync(CLI), 'dist/cli.js is missing: run `npm run build` first').toBe(true);
     const target = await cliTarget();
     try {
-      const fixture = await withTarget(target.env, `v1:${K1}`, (s) => storeFixture(s));
+      const fixture = await withTarget({ ...target.env, GATEHOUSE_MASTER_KEYS: `v1:${K1}` }, (s) => storeFixture(s));
 
       const run = await runCli(['vault', 'rewrap'], { ...target.env, GATEHOUSE_MASTER_KEYS: `v2:${K2},v1:${K1}` });
       expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
@@ -765,7 +743,7 @@ describe(`the CLI: gatehouse vault rewrap (${TEST_DB})`, () => {
       expect(output).not.toContain(K2);
       for (const c of fixture.creds) expectNoSecret(output, c.secrets, 'the CLI output');
 
-      await withTarget(target.env, `v2:${K2}`, async (s) => {
+      await withTarget({ ...target.env, GATEHOUSE_MASTER_KEYS: `v2:${K2}` }, async (s) => {
         expect(await versions(s.database.db)).toEqual({ v2: fixture.rows });
         await expectAllReadable(s, fixture);
         // Now break one row and move to v3: the CLI names it and exits 1.
