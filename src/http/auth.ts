@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../modules/audit/service.js';
 import type { KeyVerifier, VerifyCode } from '../modules/apikeys/verify.js';
 import { AppError } from '../lib/errors.js';
@@ -50,9 +50,15 @@ function bearerToken(request: FastifyRequest): string | null {
  */
 export function registerAuth(app: FastifyInstance, { verifier, audit }: { verifier: KeyVerifier; audit: AuditService }) {
   app.decorateRequest('actor', null as unknown as Actor);
-  app.addHook('onRequest', async (request, reply) => {
+  // Public routes skip the hook synchronously: the key-verification route is one of them, and
+  // an async hook would cost it a promise per request for nothing.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.public) return done();
+    authenticate(request, reply).then(() => done(), done);
+  });
+
+  async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     const config = request.routeOptions.config;
-    if (config.public) return;
     const token = bearerToken(request);
     const verification = token ? await verifier.verify(token, { scope: config.scope, ip: request.ip }) : null;
     const code = verification?.code ?? 'not_found';
@@ -100,5 +106,5 @@ export function registerAuth(app: FastifyInstance, { verifier, audit }: { verifi
     const reason = token === null ? 'missing_authorization' : token === '' ? 'malformed_authorization' : code;
     const message = token === null || token === '' ? 'an Authorization: Bearer <key> header is required' : failure.message;
     throw new AppError(failure.code, message, code === 'insufficient_scope' ? { reason, required_scope: config.scope } : { reason }, headers);
-  });
+  }
 }

@@ -69,7 +69,9 @@ test('the README quickstart works as written', () => {
   const script = block
     .replace(/^BASE=.*$/m, `BASE=http://127.0.0.1:${port}`)
     .replace(/^ADMIN=.*$/m, `ADMIN=${adminKey}`);
-  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  // A newcomer's shell: no BASH_ENV start-up file from the machine running the suite.
+  const { BASH_ENV: _ignored, ...env } = process.env;
+  const run = spawnSync('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 60_000, env });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
