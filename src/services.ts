@@ -36,7 +36,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const vault = createVaultService({ db, database, ring, audit, instances, cacheMs: config.credentialCacheMs });
   const stopVault = await vault.start();
   const health = createHealthService({ db });
-  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
+  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, log });
   const emailbison = createEmailBisonService({ db, vault, upstream, instances });
   const onboarding = createOnboardingService({ db });
   return {

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { startEmbedded } from './pglite-client.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { DB } from './types.js';
 
@@ -42,8 +42,9 @@ async function connectPGlite(dataDir: string | undefined, log: Logger): Promise<
     // The database folder holds everything but the master key: readable by its owner only.
     mkdirSync(location, { recursive: true, mode: 0o700 });
   }
-  // int8 and date come back as text, as from pg below (the thread sets the same parsers).
-  const client = await startEmbedded(location);
+  const client = await PGlite.create(location, {
+    parsers: { [OID_INT8]: asText, [OID_DATE]: asText },
+  });
   log.debug({ location: location ?? 'memory' }, 'embedded database opened');
   const db = new Kysely<DB>({ dialect: new PGliteDialect(client) });
   return {
@@ -51,9 +52,7 @@ async function connectPGlite(dataDir: string | undefined, log: Logger): Promise<
     db,
     listen: async (channel, onMessage) => {
       const unlisten = await client.listen(channel, onMessage);
-      return async () => {
-        unlisten();
-      };
+      return () => unlisten();
     },
     exec: async (script) => {
       await client.exec(script);

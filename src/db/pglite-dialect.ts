@@ -1,3 +1,4 @@
+import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -9,15 +10,14 @@ import {
   type Kysely,
   type QueryResult,
 } from 'kysely';
-import type { EmbeddedClient } from './pglite-client.js';
 
 /**
- * Kysely over the embedded PGlite (on its own thread). PGlite is one Postgres session, so a connection is an
+ * Kysely over an in-process PGlite. PGlite is one Postgres session, so a connection is an
  * exclusive lease on it: without the lease, a query from another request would land inside
  * an open transaction.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pg: EmbeddedClient) {}
+  constructor(private readonly pg: PGlite) {}
   createAdapter() {
     return new PostgresAdapter();
   }
@@ -36,7 +36,7 @@ class PGliteDriver implements Driver {
   private tail: Promise<void> = Promise.resolve();
   private readonly connection: PGliteConnection;
 
-  constructor(private readonly pg: EmbeddedClient) {
+  constructor(private readonly pg: PGlite) {
     this.connection = new PGliteConnection(pg);
   }
 
@@ -72,14 +72,14 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   release: () => void = () => {};
-  constructor(private readonly pg: EmbeddedClient) {}
+  constructor(private readonly pg: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pg.query(query.sql, query.parameters);
+    const result = await this.pg.query<R>(query.sql, [...query.parameters]);
     const changesRows = /^\s*(insert|update|delete|merge)\b/i.test(query.sql);
     return {
-      rows: result.rows as R[],
-      numAffectedRows: changesRows ? BigInt(result.affectedRows) : undefined,
+      rows: result.rows,
+      numAffectedRows: changesRows ? BigInt(result.affectedRows ?? 0) : undefined,
     };
   }
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearer, errors, IdParam } from '../../http/schemas.js';
 import type { TenancyService } from '../tenancy/service.js';
+import type { UpstreamService } from '../upstream/service.js';
 import type { OnboardingService } from './onboarding.js';
 import type { HealthService } from './service.js';
 
@@ -10,8 +11,11 @@ const Status = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Ty
 const Counts = Type.Object({ healthy: Type.Number(), degraded: Type.Number(), failing: Type.Number(), no_key: Type.Number() });
 
 export const healthRoutes =
-  ({ health, tenancy, onboarding }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService }): FastifyPluginAsyncTypebox =>
+  ({ health, tenancy, onboarding, upstream }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
   async (app) => {
+    // Calls are recorded just after they are answered: every read here first waits for this
+    // process's records in flight, so a caller always sees the calls it has made.
+    app.addHook('preHandler', async () => upstream.settled());
     app.get('/workspaces/:id/health', {
       config: { scope: 'credentials:read' },
       schema: {

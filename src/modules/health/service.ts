@@ -28,13 +28,16 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
   return {
     /**
      * One call's outcome; crossing into or out of failing emits an event in the same transaction.
-     * `alongside` writes in that transaction too (the upstream call log), so a call is logged and
-     * counted together or not at all.
+     * `alongside` (the upstream call log row) is written with it, so a call is logged and counted
+     * together. A success with no run of failures, nearly every call, is one statement.
      */
-    async record(outcome: store.Outcome, alongside?: (trx: Executor) => Promise<unknown>) {
+    async record(outcome: store.Outcome, alongside: store.Alongside) {
+      const steady = outcome.verdict === 'ok' && (await store.recordSteadySuccess(db, outcome, alongside));
+      if (steady) return;
+      const counted = outcome.verdict === 'ok';
       await db.transaction().execute(async (trx) => {
-        await alongside?.(trx);
-        const { before, after } = await store.recordOutcome(trx, outcome);
+        if (!counted) await alongside(trx).execute();
+        const { before, after } = await store.recordOutcome(trx, outcome, { counted });
         const payload = { workspace_id: outcome.workspaceId, provider: outcome.provider, consecutive_failures: after, status_code: outcome.statusCode, error: outcome.message };
         if (before < FAILING_AFTER && after >= FAILING_AFTER) await emitEvent(trx, outcome.workspaceId, 'gatehouse.credential.failing', payload);
         if (before >= FAILING_AFTER && after === 0) await emitEvent(trx, outcome.workspaceId, 'gatehouse.credential.recovered', payload);

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Executor } from '../../db/types.js';
+import { sql, type Kysely, type QueryCreator } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
 
 export interface Outcome {
   workspaceId: string;
@@ -16,31 +16,58 @@ export interface Outcome {
   message: string | null;
 }
 
-/**
- * Records one call's outcome with SQL increments only, and returns the consecutive failures before
- * and after, so the caller can tell a transition (healthy → failing, failing → recovered).
- *
- * Every upstream call waits for this, and PGlite spends ~0.1–0.3 ms per statement, so the usual
- * outcomes take two: the day's bucket, then one write or read of the run of failures. The day's
- * bucket always comes first, so every path locks the two rows in the same order.
- * - failed: the run grows by one under the row lock ON CONFLICT takes, so `before` is `after − 1`;
- * - ok while there is no run of failures: only the success is stamped, and only if the run is still
- *   0 (Postgres re-checks that condition on the newest row after a concurrent writer commits);
- * - ok that ends a run, or a credential's first call: the run is read under FOR UPDATE, then reset;
- * - unknown: the run is read, not changed.
- */
-export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before: number; after: number }> {
-  const day = new Date().toISOString().slice(0, 10);
-  await trx
+/** A write that belongs with the outcome (the call log row), built so it can run inside a CTE. */
+export type Alongside = (qc: QueryCreator<DB>) => { compile(): unknown; execute(): Promise<unknown> };
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+function dayUpsert(qc: QueryCreator<DB>, o: Outcome) {
+  return qc
     .insertInto('credential_health_daily')
-    .values({ workspace_id: o.workspaceId, provider: o.provider, day, calls: 1, errors: o.error ? 1 : 0 })
+    .values({ workspace_id: o.workspaceId, provider: o.provider, day: today(), calls: 1, errors: o.error ? 1 : 0 })
     .onConflict((oc) =>
       oc.columns(['workspace_id', 'provider', 'day']).doUpdateSet({
         calls: sql`credential_health_daily.calls + 1`,
         errors: sql`credential_health_daily.errors + ${o.error ? 1 : 0}`,
       }),
+    );
+}
+
+/**
+ * The usual outcome, a success while there is no run of failures, in ONE statement (no BEGIN or
+ * COMMIT): the call log row, the day's bucket and the success stamp. Every upstream call waits for
+ * this, and PGlite spends ~0.2 ms per statement, so this path is what keeps Gatehouse's overhead on
+ * a call small. The stamp applies only while the run is 0 (Postgres re-checks that on the newest
+ * row after a concurrent writer commits), and its condition reads the bucket's CTE, so the bucket
+ * is locked first, as on every other path. Returns false when nothing was stamped (a run of
+ * failures to end, or the credential's first call): the log row and the bucket are written all the
+ * same, and `recordOutcome(…, { counted: true })` finishes the job.
+ */
+export async function recordSteadySuccess(db: Kysely<DB>, o: Outcome, alongside: Alongside): Promise<boolean> {
+  const result = await sql<{ stamped: number }>`
+    with day as (${dayUpsert(db, o).returning(sql<number>`1`.as('one'))}),
+    logged as (${alongside(db)}),
+    stamped as (
+      update credential_health set last_success_at = now(), last_status_code = ${o.statusCode}, updated_at = now()
+      where workspace_id = ${o.workspaceId} and provider = ${o.provider} and consecutive_failures = 0
+        and exists (select 1 from day)
+      returning 1
     )
-    .execute();
+    select count(*)::int as stamped from stamped`.execute(db);
+  return (result.rows[0]?.stamped ?? 0) > 0;
+}
+
+/**
+ * Records one call's outcome with SQL increments only, and returns the consecutive failures before
+ * and after, so the caller can tell a transition (healthy → failing, failing → recovered).
+ * The day's bucket always comes first, so every path locks the two rows in the same order.
+ * - failed: the run grows by one under the row lock ON CONFLICT takes, so `before` is `after − 1`;
+ * - ok (ending a run, or a credential's first call): the run is read under FOR UPDATE, then reset;
+ *   `counted` when recordSteadySuccess already wrote the bucket;
+ * - unknown: the run is read, not changed.
+ */
+export async function recordOutcome(trx: Executor, o: Outcome, opts: { counted?: boolean } = {}): Promise<{ before: number; after: number }> {
+  if (!opts.counted) await dayUpsert(trx, o).execute();
 
   if (o.verdict === 'failed') {
     const row = await trx
@@ -77,16 +104,6 @@ export async function recordOutcome(trx: Executor, o: Outcome): Promise<{ before
     const n = row?.consecutive_failures ?? 0;
     return { before: n, after: n };
   }
-
-  const stamped = await trx
-    .updateTable('credential_health')
-    .set({ last_success_at: sql`now()`, last_status_code: o.statusCode, updated_at: sql`now()` })
-    .where('workspace_id', '=', o.workspaceId)
-    .where('provider', '=', o.provider)
-    .where('consecutive_failures', '=', 0)
-    .returning('consecutive_failures')
-    .executeTakeFirst();
-  if (stamped) return { before: 0, after: 0 };
 
   const prev = await trx
     .selectFrom('credential_health')

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Executor } from '../../db/types.js';
+import { sql, type QueryCreator } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
 import type { CallRecord } from './client.js';
 
 export interface CallLogFilter {
@@ -11,9 +11,10 @@ export interface CallLogFilter {
   cursor?: string;
 }
 
-export async function insertCall(db: Executor, r: CallRecord) {
+/** The call log row for one call, as a query (it runs inside the health statement's CTE). */
+export function insertCall(qc: QueryCreator<DB>, r: CallRecord) {
   const { credential, request, result } = r;
-  await db
+  return qc
     .insertInto('upstream_calls')
     .values({
       workspace_id: credential.workspaceId,
@@ -30,8 +31,7 @@ export async function insertCall(db: Executor, r: CallRecord) {
       caller: r.caller,
       trigger: r.trigger,
       error: result.error?.slice(0, 500) ?? null,
-    })
-    .execute();
+    });
 }
 
 export async function listCalls(db: Executor, workspaceId: string, f: CallLogFilter, limit: number) {

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import type { Selectable } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { bearer, errors, IdParam } from '../../http/schemas.js';
-import { invalid } from '../../lib/errors.js';
+import { canSeeWorkspace } from '../../http/actor.js';
+import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { attachment, exportStream } from '../../lib/export.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { MaskedCredential } from '../vault/routes.js';
@@ -64,8 +65,15 @@ export const upstreamRoutes =
         },
       },
     }, async (req) => {
-      await tenancy.requireWorkspace(req.actor, req.params.id);
-      return upstream.call(req.actor, req.params.id, req.params.provider, req.body);
+      // The workspace's credential (cached) proves the workspace exists, so its row is read only
+      // when there is no credential: an unknown workspace then answers 404, a known one 422.
+      if (!canSeeWorkspace(req.actor, req.params.id)) throw notFound('workspace');
+      try {
+        return await upstream.call(req.actor, req.params.id, req.params.provider, req.body);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'credential_missing') await tenancy.requireWorkspace(req.actor, req.params.id);
+        throw err;
+      }
     });
 
     app.get('/workspaces/:id/api-logs', {
@@ -86,6 +94,7 @@ export const upstreamRoutes =
       },
     }, async (req, reply) => {
       await tenancy.requireWorkspace(req.actor, req.params.id);
+      await upstream.settled();
       const q = req.query;
       const filter = {
         status: q.status === undefined ? undefined : /^\d+$/.test(q.status) ? Number(q.status) : (q.status as 'ok' | 'error'),
