@@ -153,6 +153,14 @@ describe('no fallback: a workspace without a credential reaches no provider', ()
     expect(health.body).toMatchObject({ status: 'no_key', providers: [], last_sync: null });
   });
 
+  test('an unknown workspace is a 404 for the platform admin, not a 422: the workspace is read when there is no credential', async () => {
+    const before = fake.seen.length;
+    const res = await t.call(t.adminKey, 'POST', '/v1/workspaces/ws_00000000000000000000000000/upstream/emailbison', { method: 'GET', path: '/users' });
+    expect(res.status, res.raw).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+    expect(fake.seen.slice(before)).toEqual([]);
+  });
+
   test('the service itself refuses C: resolving its credential never yields the instance admin token', async () => {
     await expect(t.services.vault.resolveWorkspaceCredential(C.workspace.id, 'emailbison')).rejects.toMatchObject({ code: 'credential_missing', status: 422 });
     const resolved = await t.services.vault.resolveWorkspaceCredential(A.workspace.id, 'emailbison');
