@@ -15,6 +15,8 @@ import { healthRoutes } from './modules/health/routes.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { upstreamRoutes } from './modules/upstream/routes.js';
 import { vaultRoutes } from './modules/vault/routes.js';
+import { deliveryRoutes } from './modules/webhooks/routes-deliveries.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
 import type { Services } from './services.js';
@@ -100,6 +102,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(upstreamRoutes(services));
       await v1.register(healthRoutes(services));
       await v1.register(jobRoutes({ db: services.database.db }));
+      await v1.register(webhookRoutes(services));
+      await v1.register(deliveryRoutes({ ...services, db: services.database.db }));
     },
     { prefix: '/v1' },
   );

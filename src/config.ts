@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseMasterKeys } from './lib/envelope.js';
+import { DEFAULT_RETRY_SCHEDULE_S } from './modules/webhooks/retry.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -67,6 +68,22 @@ const envSchema = z.object({
   GATEHOUSE_CALL_LOG_RETENTION_DAYS: positiveInt.default(90).describe('upstream call log retention'),
   GATEHOUSE_MONITOR_INTERVAL_MS: positiveInt.default(15 * 60_000).describe('how often every active credential is tested'),
   GATEHOUSE_SYNC_INTERVAL_MS: positiveInt.default(6 * 3600_000).describe('how often Email Bison sender emails are synced'),
+  GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'must be a comma-separated list of seconds, e.g. 5,300,1800')
+    .optional()
+    .describe('delays in seconds before each retry of a webhook delivery (default 5,300,1800,7200,18000,36000,36000)'),
+  GATEHOUSE_WEBHOOK_DISABLE_AFTER_S: positiveInt
+    .default(5 * 86_400)
+    .describe('an endpoint failing continuously this long is disabled'),
+  GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(86_400)
+    .describe('how long a rotated signing secret still signs (default 24 h)'),
+  GATEHOUSE_DELIVERY_CONCURRENCY: positiveInt.default(32).describe('webhook deliveries one worker makes at once'),
+  GATEHOUSE_WEBHOOK_RETENTION_DAYS: positiveInt.default(30).describe('finished deliveries and their attempts are pruned past this'),
   GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(25_000)
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
@@ -93,6 +110,11 @@ export interface Config {
   callLogRetentionDays: number;
   monitorIntervalMs: number;
   syncIntervalMs: number;
+  webhookRetryScheduleS: number[];
+  webhookDisableAfterS: number;
+  webhookSecretOverlapS: number;
+  deliveryConcurrency: number;
+  webhookRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -133,5 +155,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     callLogRetentionDays: e.GATEHOUSE_CALL_LOG_RETENTION_DAYS,
     monitorIntervalMs: e.GATEHOUSE_MONITOR_INTERVAL_MS,
     syncIntervalMs: e.GATEHOUSE_SYNC_INTERVAL_MS,
+    webhookRetryScheduleS: e.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE?.split(',').map(Number) ?? DEFAULT_RETRY_SCHEDULE_S,
+    webhookDisableAfterS: e.GATEHOUSE_WEBHOOK_DISABLE_AFTER_S,
+    webhookSecretOverlapS: e.GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S,
+    deliveryConcurrency: e.GATEHOUSE_DELIVERY_CONCURRENCY,
+    webhookRetentionDays: e.GATEHOUSE_WEBHOOK_RETENTION_DAYS,
   };
 }

@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import { jobHandlers, JOB, schedules } from './jobs/handlers.js';
 import { enqueue } from './jobs/queue.js';
 import { createWorker, type Worker } from './jobs/worker.js';
+import { createDeliveryWorker, type DeliveryWorker } from './modules/webhooks/deliver.js';
 import { createServices, type Services } from './services.js';
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
@@ -43,6 +44,7 @@ export interface Running {
   app?: FastifyInstance;
   services: Services;
   worker?: Worker;
+  deliveries?: DeliveryWorker;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
     await app.listen({ port: config.port, host: config.host });
   }
   let worker: Worker | undefined;
+  let deliveries: DeliveryWorker | undefined;
   if (opts.worker) {
     worker = createWorker({
       database,
@@ -70,16 +73,28 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
       concurrency: config.workerConcurrency,
     });
     await worker.start();
+    deliveries = createDeliveryWorker({
+      database,
+      ring: services.ring,
+      log,
+      metrics: services.webhookMetrics,
+      concurrency: config.deliveryConcurrency,
+      retryScheduleS: config.webhookRetryScheduleS,
+      disableAfterS: config.webhookDisableAfterS,
+      allowPrivateTargets: config.allowPrivateTargets,
+    });
+    await deliveries.start();
   }
   return {
     app,
     services,
     worker,
+    deliveries,
     bootstrapKey,
     async stop() {
       await app?.close();
       await stopFlusher?.();
-      await worker?.stop();
+      await Promise.all([worker?.stop(), deliveries?.stop()]);
       await services.close();
       await database.close();
     },

@@ -15,6 +15,10 @@ import { createOnboardingService } from './modules/health/onboarding.js';
 import { createInstanceService } from './modules/providers/instances.js';
 import { createEmailBisonService } from './modules/upstream/emailbison.js';
 import { createUpstreamService } from './modules/upstream/service.js';
+import { createEndpointService } from './modules/webhooks/endpoints.js';
+import { createEventService } from './modules/webhooks/events.js';
+import { createWebhookMetrics } from './modules/webhooks/metrics.js';
+import { createRecoveryService } from './modules/webhooks/recovery.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 
@@ -39,6 +43,12 @@ export async function createServices(config: Config, database: Database, log: Lo
   const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, log });
   const emailbison = createEmailBisonService({ db, vault, upstream, instances });
   const onboarding = createOnboardingService({ db });
+  const endpoints = createEndpointService({
+    db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
+  });
+  const events = createEventService({ db, audit, tenancy, endpoints });
+  const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
+  const webhookMetrics = createWebhookMetrics(metrics.registry, db);
   return {
     config,
     database,
@@ -58,6 +68,10 @@ export async function createServices(config: Config, database: Database, log: Lo
     upstream,
     emailbison,
     onboarding,
+    endpoints,
+    events,
+    recovery,
+    webhookMetrics,
     async close() {
       await stopListening();
       await stopVault();

@@ -17,6 +17,7 @@ export interface WorkspacesTable {
   organization_id: string;
   name: string;
   status: ColumnType<'active' | 'inactive', 'active' | 'inactive' | undefined, 'active' | 'inactive'>;
+  test_mode: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -106,7 +107,7 @@ export interface AuditLogTable {
   hash: string;
 }
 
-export interface DB extends DB002 {
+export interface DB extends DB002, DB004 {
   organizations: OrganizationsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
@@ -247,4 +248,99 @@ export interface DB002 {
   sync_runs: SyncRunsTable;
   emailbison_sender_emails: EmailbisonSenderEmailsTable;
   events: EventsTable;
+}
+
+// ---- 004_webhooks ----
+
+type Counter = ColumnType<string, number | string | undefined, number | string>;
+
+export interface EventTypesTable {
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  created_at: Timestamp;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  workspace_id: string;
+  name: string | null;
+  description: string | null;
+  url: string;
+  events: string[];
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: string | null;
+  timeout_s: ColumnType<number, number | undefined, number>;
+  max_retries: ColumnType<number, number | undefined, number>;
+  max_in_flight: ColumnType<number, number | undefined, number>;
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
+  total: Counter;
+  succeeded: Counter;
+  failed: Counter;
+  last_called_at: NullableTimestamp;
+  failing_since: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEndpointSecretsTable extends SealedColumns {
+  endpoint_id: string;
+  purpose: 'signing' | 'signing_previous' | 'auth_token';
+  expires_at: NullableTimestamp;
+}
+
+export type DeliveryStatus = 'pending' | 'delivering' | 'succeeded' | 'dead';
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  workspace_id: string;
+  endpoint_id: string;
+  event_id: string;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  next_attempt_at: Timestamp;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  endpoint_id: string;
+  workspace_id: string;
+  attempt: number;
+  url: string;
+  request_headers: ColumnType<Record<string, string>, string, string>;
+  response_status: number | null;
+  response_body: string | null;
+  duration_ms: number;
+  error: string | null;
+  outcome: 'succeeded' | 'retrying' | 'failed';
+  next_attempt_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface WebhookStatsTable {
+  workspace_id: string;
+  endpoint_id: string;
+  period: Timestamp;
+  attempts: Counter;
+  succeeded: Counter;
+  failed: Counter;
+  latency_sum_ms: Counter;
+  latency_buckets: ColumnType<string[], string, string>;
+}
+
+export interface DB004 {
+  event_types: EventTypesTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_endpoint_secrets: WebhookEndpointSecretsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  webhook_stats: WebhookStatsTable;
 }

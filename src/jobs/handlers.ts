@@ -1,3 +1,4 @@
+import { pruneFinishedDeliveries } from '../modules/webhooks/queue.js';
 import type { Config } from '../config.js';
 import { systemActor } from '../http/actor.js';
 import type { Services } from '../services.js';
@@ -8,6 +9,7 @@ export const JOB = {
   usageFlush: 'usage.flush',
   revokeDueKeys: 'keys.revoke-due',
   pruneJobs: 'jobs.prune',
+  pruneWebhooks: 'webhooks.prune',
   monitorCredentials: 'credentials.monitor',
   syncEmailBison: 'emailbison.sync-all',
   pruneCallLog: 'upstream.prune-logs',
@@ -42,6 +44,10 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
     },
     [JOB.generateTokens]: async (p) =>
       services.emailbison.generateTokens({ ...systemActor(), id: p.requested_by }, p.items, { instance: p.instance, batchSize: p.batch_size, delayMs: p.delay_ms }),
+    [JOB.pruneWebhooks]: async () => {
+      const removed = await pruneFinishedDeliveries(services.database.db, new Date(Date.now() - services.config.webhookRetentionDays * 86400_000));
+      if (removed) log.info({ deliveries: removed }, 'pruned finished webhook deliveries past retention');
+    },
     [JOB.pruneCallLog]: async () => {
       const cutoff = new Date(Date.now() - services.config.callLogRetentionDays * 86400_000);
       let removed = 0;
@@ -60,5 +66,6 @@ export function schedules(config: Config): Schedule[] {
     { kind: JOB.monitorCredentials, everyMs: config.monitorIntervalMs },
     { kind: JOB.syncEmailBison, everyMs: config.syncIntervalMs },
     { kind: JOB.pruneCallLog, everyMs: 3600_000 },
+    { kind: JOB.pruneWebhooks, everyMs: 3600_000 },
   ];
 }

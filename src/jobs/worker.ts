@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/connect.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../lib/metrics.js';
+import { createClaimLoop } from './loop.js';
 import { claimDueJobs, completeJob, enqueue, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
 
 /** Runs one job; what it returns (if anything) is kept as the job's result. */
@@ -25,27 +26,12 @@ interface WorkerOptions {
   leaseMs?: number;
 }
 
-/**
- * Claims due jobs and runs them, up to `concurrency` at once. Woken by NOTIFY when a job is added;
- * polls as well, so a lost notification or an expired lease only delays work, never loses it.
- */
+/** Claims due jobs and runs them, up to `concurrency` at once; woken by NOTIFY when a job is added. */
 export function createWorker({ database, log, metrics, handlers, schedules = [], concurrency, pollMs = 1000, leaseMs = 60_000 }: WorkerOptions) {
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const kinds = Object.keys(handlers);
-  const inFlight = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
-  let running = false;
-  let wake: (() => void) | undefined;
-  // Set by every nudge, so one that arrives while a claim is in flight (no sleep to cut short yet)
-  // is not lost: the loop claims again instead of sleeping a whole pollMs.
-  let nudged = false;
-  let loopDone: Promise<void> | undefined;
   let stopListening: (() => Promise<void>) | undefined;
-
-  const nudge = () => {
-    nudged = true;
-    wake?.();
-  };
 
   async function run(job: ClaimedJob) {
     const handler = handlers[job.kind];
@@ -61,38 +47,14 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
     }
   }
 
-  async function loop() {
-    while (running) {
-      nudged = false;
-      let claimed: ClaimedJob[] = [];
-      const free = concurrency - inFlight.size;
-      if (free > 0) {
-        try {
-          claimed = await claimDueJobs(database.db, workerId, kinds, free, leaseMs);
-        } catch (err) {
-          log.warn({ err: (err as Error).message }, 'could not claim jobs; retrying');
-        }
-      }
-      for (const job of claimed) {
-        const p = run(job).finally(() => {
-          inFlight.delete(p);
-          nudge();
-        });
-        inFlight.add(p);
-      }
-      // A full batch means more may be waiting: claim again at once.
-      if (claimed.length > 0 && claimed.length === free) continue;
-      if (nudged) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  }
+  const loop = createClaimLoop({
+    claim: (free) => claimDueJobs(database.db, workerId, kinds, free, leaseMs),
+    run,
+    concurrency,
+    pollMs,
+    log,
+    what: 'jobs',
+  });
 
   function startSchedules() {
     for (const s of schedules) {
@@ -113,19 +75,15 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
   return {
     id: workerId,
     async start() {
-      running = true;
-      stopListening = await database.listen(JOBS_CHANNEL, nudge);
+      stopListening = await database.listen(JOBS_CHANNEL, loop.nudge);
       startSchedules();
-      loopDone = loop();
+      loop.start();
       log.info({ worker_id: workerId, kinds }, 'worker started');
     },
     /** Stops claiming, then waits for the jobs already running to finish. */
     async stop() {
-      running = false;
       timers.forEach(clearInterval);
-      nudge();
-      await loopDone;
-      await Promise.allSettled([...inFlight]);
+      await loop.stop();
       await stopListening?.();
     },
   };

@@ -9,7 +9,7 @@ import * as store from './store.js';
 export interface AuditEvent {
   workspaceId: string | null;
   action: string;
-  category: 'tenancy' | 'keys' | 'auth' | 'audit' | 'system' | 'credentials' | 'upstream';
+  category: 'tenancy' | 'keys' | 'auth' | 'audit' | 'system' | 'credentials' | 'upstream' | 'webhooks';
   severity?: 'info' | 'warning' | 'critical';
   resource?: { type: string; id: string };
   before?: unknown;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { newId } from '../../lib/ids.js';
+import { publish } from '../webhooks/publish.js';
 import { PROVIDER_IDS } from '../providers/types.js';
 import * as store from './store.js';
 
@@ -21,7 +21,7 @@ const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part
 
 /** Gatehouse's own event, in the transaction that caused it; outbound webhooks deliver it. */
 export async function emitEvent(trx: Executor, workspaceId: string, type: string, payload: unknown) {
-  await trx.insertInto('events').values({ id: newId('evt'), workspace_id: workspaceId, type, payload: JSON.stringify(payload), idempotency_key: null }).execute();
+  await publish(trx, workspaceId, { type, payload });
 }
 
 export function createHealthService({ db }: { db: Kysely<DB> }) {

@@ -19,6 +19,7 @@ const Workspace = Type.Object({
   organization_id: Type.String(),
   name: Type.String(),
   status: Type.Union([Type.Literal('active'), Type.Literal('inactive')]),
+  test_mode: Type.Boolean({ description: 'webhook endpoints may use http:// and private addresses' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -74,7 +75,7 @@ export const tenancyRoutes =
       config: { scope: 'workspaces:write' },
       schema: {
         tags, security: bearer, params: IdParam,
-        body: Type.Object({ name: Type.Optional(Name), status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])) }, { additionalProperties: false, minProperties: 1 }),
+        body: Type.Object({ name: Type.Optional(Name), status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])), test_mode: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
         response: { 200: Workspace, ...errors(409) },
       },
     }, async (req) => tenancy.updateWorkspace(req.actor, req.params.id, req.body));

@@ -26,6 +26,7 @@ const workspaceView = (w: Selectable<DB['workspaces']>) => ({
   organization_id: w.organization_id,
   name: w.name,
   status: w.status,
+  test_mode: w.test_mode,
   created_at: w.created_at.toISOString(),
   updated_at: w.updated_at.toISOString(),
 });
@@ -120,7 +121,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       return workspaceView(await requireWorkspace(actor, workspaceId));
     },
 
-    async updateWorkspace(actor: Actor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive' }) {
+    async updateWorkspace(actor: Actor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive'; test_mode?: boolean }) {
       return db.transaction().execute(async (trx) => {
         const before = await requireWorkspace(actor, workspaceId, trx);
         try {

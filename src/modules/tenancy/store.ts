@@ -35,7 +35,7 @@ export async function listWorkspaces(db: Executor, filter: { organizationId?: st
   return q.execute();
 }
 
-export async function updateWorkspace(trx: Executor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive' }) {
+export async function updateWorkspace(trx: Executor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive'; test_mode?: boolean }) {
   return trx
     .updateTable('workspaces')
     .set({ ...patch, updated_at: new Date() })

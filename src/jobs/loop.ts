@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+
+interface LoopOptions<T> {
+  /** Claims up to `free` items (with a lease, so a crashed holder's items come back). */
+  claim(free: number): Promise<T[]>;
+  /** Handles one claimed item; it records its own outcome. */
+  run(item: T): Promise<void>;
+  concurrency: number;
+  pollMs: number;
+  log: Logger;
+  what: string;
+}
+
+/**
+ * The loop both workers share (jobs and webhook deliveries): claim while there is room, run what
+ * was claimed concurrently, sleep until nudged (NOTIFY, or an item finishing) or the poll interval
+ * passes, so a lost notification or an expired lease only delays work, never loses it.
+ */
+export function createClaimLoop<T>({ claim, run, concurrency, pollMs, log, what }: LoopOptions<T>) {
+  const inFlight = new Set<Promise<void>>();
+  let running = false;
+  let wake: (() => void) | undefined;
+  // Set by every nudge, so one that arrives while a claim is in flight (no sleep to cut short yet)
+  // is not lost: the loop claims again instead of sleeping a whole pollMs.
+  let nudged = false;
+  let done: Promise<void> | undefined;
+
+  const nudge = () => {
+    nudged = true;
+    wake?.();
+  };
+
+  async function loop() {
+    while (running) {
+      nudged = false;
+      let claimed: T[] = [];
+      const free = concurrency - inFlight.size;
+      if (free > 0) {
+        try {
+          claimed = await claim(free);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, `could not claim ${what}; retrying`);
+        }
+      }
+      for (const item of claimed) {
+        const p = run(item)
+          .catch((err) => log.error({ err: (err as Error).message }, `${what}: unexpected failure; the lease will expire and it will be retried`))
+          .finally(() => {
+            inFlight.delete(p);
+            nudge();
+          });
+        inFlight.add(p);
+      }
+      // A full batch means more may be waiting: claim again at once.
+      if (claimed.length > 0 && claimed.length === free) continue;
+      if (nudged) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    nudge,
+    inFlight: () => inFlight.size,
+    start() {
+      running = true;
+      done = loop();
+    },
+    /** Stops claiming, then waits for what is already running. */
+    async stop() {
+      running = false;
+      nudge();
+      await done;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

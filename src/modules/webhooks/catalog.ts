@@ -1,0 +1,62 @@
+import type { Executor } from '../../db/types.js';
+
+/** Built-in event types: what an outreach platform and Gatehouse itself emit. */
+export const BUILT_IN_EVENT_TYPES: ReadonlyArray<{ name: string; description: string }> = [
+  { name: 'campaign.sent', description: 'a campaign started sending' },
+  { name: 'campaign.completed', description: 'a campaign finished' },
+  { name: 'campaign.paused', description: 'a campaign was paused' },
+  { name: 'lead.created', description: 'a lead was added' },
+  { name: 'lead.updated', description: "a lead's data changed" },
+  { name: 'lead.replied', description: 'a lead replied' },
+  { name: 'lead.unsubscribed', description: 'a lead unsubscribed' },
+  { name: 'lead.interested', description: 'a lead was marked interested' },
+  { name: 'meeting.booked', description: 'a meeting was booked' },
+  { name: 'meeting.completed', description: 'a meeting took place' },
+  { name: 'meeting.cancelled', description: 'a meeting was cancelled' },
+  { name: 'email.sent', description: 'an email was sent' },
+  { name: 'email.opened', description: 'an email was opened' },
+  { name: 'email.clicked', description: 'a link in an email was clicked' },
+  { name: 'email.bounced', description: 'an email bounced' },
+  { name: 'gatehouse.key.revoked', description: 'a Gatehouse API key was revoked' },
+  { name: 'gatehouse.credential.failing', description: "a workspace's provider credential failed 3 times in a row" },
+  { name: 'gatehouse.credential.recovered', description: 'a failing credential works again' },
+  { name: 'gatehouse.endpoint.disabled', description: 'a webhook endpoint was disabled (410 Gone, or failing too long)' },
+  { name: 'gatehouse.webhook.test', description: 'a test message sent from POST /v1/webhooks/:id/test' },
+];
+const BUILT_IN = new Set(BUILT_IN_EVENT_TYPES.map((t) => t.name));
+
+/** Gatehouse's own namespace: only Gatehouse emits these. */
+export const isReserved = (type: string) => type.startsWith('gatehouse.');
+
+export const TYPE_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$';
+/** An endpoint's filter entry: an exact type, `prefix.*`, or `*` for everything. */
+export const FILTER_PATTERN = '^(\\*|[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*(\\.\\*)?)$';
+
+export async function isKnownType(db: Executor, workspaceId: string, type: string): Promise<boolean> {
+  if (BUILT_IN.has(type)) return true;
+  const row = await db.selectFrom('event_types').select('name').where('workspace_id', '=', workspaceId).where('name', '=', type).executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listTypes(db: Executor, workspaceId: string | null) {
+  const custom = workspaceId
+    ? await db.selectFrom('event_types').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute()
+    : [];
+  return [
+    ...BUILT_IN_EVENT_TYPES.map((t) => ({ name: t.name, description: t.description, built_in: true })),
+    ...custom.map((t) => ({ name: t.name, description: t.description, built_in: false })),
+  ];
+}
+
+export async function registerType(db: Executor, workspaceId: string, name: string, description: string | null) {
+  await db
+    .insertInto('event_types')
+    .values({ workspace_id: workspaceId, name, description })
+    .onConflict((oc) => oc.columns(['workspace_id', 'name']).doUpdateSet({ description }))
+    .execute();
+}
+
+/** Does an endpoint's filter take this type? */
+export function matches(filters: readonly string[], type: string): boolean {
+  return filters.some((f) => f === '*' || f === type || (f.endsWith('.*') && type.startsWith(f.slice(0, -1))));
+}

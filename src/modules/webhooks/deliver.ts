@@ -1,0 +1,181 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Database } from '../../db/connect.js';
+import { RESYNC } from '../../db/connect.js';
+import { createClaimLoop } from '../../jobs/loop.js';
+import type { MasterKeyRing } from '../../lib/envelope.js';
+import { newId } from '../../lib/ids.js';
+import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
+import type { WebhookMetrics } from './metrics.js';
+import { DELIVERIES_CHANNEL } from './publish.js';
+import { claimDeliveries, type ClaimedDelivery } from './queue.js';
+import { recordAttempt } from './record.js';
+import { retryDelayMs, verdictOf } from './retry.js';
+import { createSecretReader, ENDPOINTS_CHANNEL } from './secrets.js';
+import { signatureHeaders } from './signing.js';
+
+const RESPONSE_BODY_LIMIT = 4096;
+const USER_AGENT = 'Gatehouse-Webhooks/0.1';
+
+export interface DeliveryWorkerOptions {
+  database: Database;
+  ring: MasterKeyRing;
+  log: Logger;
+  metrics: WebhookMetrics;
+  concurrency: number;
+  retryScheduleS: readonly number[];
+  disableAfterS: number;
+  allowPrivateTargets: boolean;
+  pollMs?: number;
+  leaseMs?: number;
+}
+
+/** The body every attempt of one message sends, byte for byte (signatures cover it). */
+export const messageBody = (d: Pick<ClaimedDelivery, 'event_type' | 'event_payload' | 'event_created_at'>) =>
+  JSON.stringify({ type: d.event_type, timestamp: new Date(d.event_created_at).toISOString(), data: d.event_payload });
+
+/**
+ * Delivers due webhook messages: claims with a lease (any number of these share the queue; a killed
+ * one's deliveries come back when the lease ends), signs, POSTs with the endpoint's timeout through a
+ * pooled undici agent that never follows redirects and refuses private addresses at connect time,
+ * and records each attempt.
+ */
+export function createDeliveryWorker(o: DeliveryWorkerOptions) {
+  const { database, log, metrics } = o;
+  const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
+  const secrets = createSecretReader(database.db, o.ring);
+  const leaseMs = o.leaseMs ?? 330_000; // longer than the longest timeout (300 s)
+  const pollMs = o.pollMs ?? 1000;
+  const agentFor = (relaxed: boolean) => new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
+  const strict = agentFor(o.allowPrivateTargets);
+  // A test-mode workspace may reach a developer's receiver on a private address.
+  const relaxed = o.allowPrivateTargets ? strict : agentFor(true);
+  let stopListening: Array<() => Promise<void>> = [];
+
+  async function attempt(d: ClaimedDelivery) {
+    const body = messageBody(d);
+    const keys = await secrets.read(d.endpoint_id);
+    const headers: Record<string, string> = {
+      ...d.headers,
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      ...signatureHeaders(keys.signing, d.event_id, body),
+      ...(keys.authToken ? { authorization: `Bearer ${keys.authToken}` } : {}),
+    };
+    const started = performance.now();
+    let status: number | null = null;
+    let responseBody: string | null = null;
+    let retryAfter: string | null = null;
+    let error: string | null = null;
+    try {
+      // An IP literal is connected to without a lookup, so the connect-time guard cannot see it.
+      assertPublicUrl(new URL(d.url), d.test_mode || o.allowPrivateTargets);
+      const res: Dispatcher.ResponseData = await request(d.url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: d.test_mode ? relaxed : strict,
+        headersTimeout: d.timeout_s * 1000,
+        bodyTimeout: d.timeout_s * 1000,
+        signal: AbortSignal.timeout(d.timeout_s * 1000),
+      });
+      status = res.statusCode;
+      const ra = res.headers['retry-after'];
+      retryAfter = Array.isArray(ra) ? ra[0] : (ra ?? null);
+      responseBody = await readCapped(res.body, RESPONSE_BODY_LIMIT);
+    } catch (err) {
+      error = describe(err, d.timeout_s);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const verdict = verdictOf(status, retryAfter);
+    const retriesLeft = d.attempts < d.max_attempts;
+    const outcome = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' && retriesLeft ? 'retrying' : 'failed';
+    const nextAttemptAt = outcome === 'retrying' ? new Date(Date.now() + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
+    if (!error && status !== null && outcome !== 'succeeded') error = verdict.kind === 'refused' ? `HTTP ${status}: not retried (the receiver refused it)` : `HTTP ${status}`;
+    const { disabled } = await recordAttempt(
+      database.db,
+      workerId,
+      {
+        deliveryId: d.id,
+        workspaceId: d.workspace_id,
+        endpointId: d.endpoint_id,
+        eventId: d.event_id,
+        attempt: d.attempts,
+        url: d.url,
+        requestHeaders: redactHeaders(headers),
+        status,
+        responseBody,
+        durationMs,
+        error,
+        outcome,
+        nextAttemptAt,
+        disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
+      },
+      o.disableAfterS,
+    );
+    // The loop polls once a second; a retry due sooner (the schedule's first steps) gets its own wake-up.
+    if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < pollMs) {
+      setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
+    }
+    metrics.deliveries.inc({ outcome });
+    metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
+    if (disabled) log.warn({ endpoint_id: d.endpoint_id, reason: disabled }, 'webhook endpoint disabled');
+  }
+
+  const loop = createClaimLoop({
+    claim: (free) => claimDeliveries(database.db, workerId, free, leaseMs),
+    run: attempt,
+    concurrency: o.concurrency,
+    pollMs,
+    log,
+    what: 'webhook deliveries',
+  });
+
+  return {
+    id: workerId,
+    async start() {
+      stopListening = [
+        await database.listen(DELIVERIES_CHANNEL, loop.nudge),
+        await database.listen(ENDPOINTS_CHANNEL, (id) => secrets.evict(id === RESYNC ? '*' : id)),
+      ];
+      loop.start();
+    },
+    async stop() {
+      await loop.stop();
+      for (const stop of stopListening) await stop();
+      await Promise.all([strict.close(), relaxed === strict ? undefined : relaxed.close()]);
+    },
+  };
+}
+export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
+
+/** The signature is a credential for this one message; the bearer token is a standing one. */
+function redactHeaders(h: Record<string, string>): Record<string, string> {
+  const out = { ...h };
+  if (out['webhook-signature']) out['webhook-signature'] = '[redacted]';
+  if (out.authorization) out.authorization = 'Bearer [redacted]';
+  return out;
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+function describe(err: unknown, timeoutS: number): string {
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return `timed out after ${timeoutS} s`;
+  const code = e.code ?? e.cause?.code;
+  if (code === 'EPRIVATETARGET') return e.message ?? e.cause?.message ?? 'refused: private address';
+  return `${code ? `${code}: ` : ''}${e.cause?.message ?? e.message ?? String(err)}`.slice(0, 500);
+}

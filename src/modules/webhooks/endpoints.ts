@@ -1,0 +1,256 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
+import { canSeeWorkspace, type Actor } from '../../http/actor.js';
+import { maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { conflict, invalid, notFound } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import { assertPublicUrl } from '../../lib/ssrf.js';
+import type { AuditService } from '../audit/service.js';
+import type { TenancyService } from '../tenancy/service.js';
+import { deleteSecret, notifyEndpointChanged, putSecret, retireSigningSecret } from './secrets.js';
+import { generateSecret, isValidSecret } from './signing.js';
+
+type Endpoint = Selectable<DB['webhook_endpoints']>;
+
+export interface EndpointInput {
+  url?: string;
+  events?: string[];
+  name?: string | null;
+  description?: string | null;
+  enabled?: boolean;
+  timeout_s?: number;
+  max_retries?: number;
+  max_in_flight?: number;
+  headers?: Record<string, string>;
+  /** '' or null removes it; absent keeps it. */
+  auth_token?: string | null;
+  secret?: string;
+}
+
+// Headers Gatehouse sets itself, or that would break the request: a custom header may not replace them.
+const RESERVED_HEADERS = /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|authorization|user-agent|webhook-.*)$/i;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+
+// Custom headers are meant for routing, not secrets (auth_token is sealed for that), but a header
+// whose name says it carries one is masked in every view all the same.
+const SENSITIVE_HEADER = /key|secret|token|auth|signature|password|cookie|session/i;
+const headersView = (h: Record<string, string>) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? maskSecret(v) : v]));
+
+const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 100);
+
+export function endpointView(e: Endpoint, masks: { auth_token?: string | null } = {}) {
+  const total = Number(e.total);
+  const succeeded = Number(e.succeeded);
+  return {
+    id: e.id,
+    workspace_id: e.workspace_id,
+    name: e.name,
+    description: e.description,
+    url: e.url,
+    events: e.events,
+    enabled: e.enabled,
+    disabled_reason: e.disabled_reason,
+    timeout_s: e.timeout_s,
+    max_retries: e.max_retries,
+    max_in_flight: e.max_in_flight,
+    headers: headersView(e.headers),
+    auth_token: masks.auth_token ?? null,
+    stats: { total, succeeded, failed: Number(e.failed), success_rate: rate(succeeded, total), last_called_at: e.last_called_at?.toISOString() ?? null },
+    failing_since: e.failing_since?.toISOString() ?? null,
+    created_at: e.created_at.toISOString(),
+    updated_at: e.updated_at.toISOString(),
+  };
+}
+export type EndpointView = ReturnType<typeof endpointView>;
+
+interface Deps {
+  db: Kysely<DB>;
+  ring: MasterKeyRing;
+  audit: AuditService;
+  tenancy: TenancyService;
+  allowPrivateTargets: boolean;
+  secretOverlapS: number;
+}
+
+export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTargets, secretOverlapS }: Deps) {
+  /** The endpoint if the actor may see its workspace; 404 otherwise, as for a missing one. */
+  async function locate(actor: Actor, id: string, trx: Executor = db): Promise<Endpoint> {
+    const row = await trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('webhook endpoint');
+    return row;
+  }
+
+  async function masksOf(trx: Executor, id: string) {
+    const row = await trx.selectFrom('webhook_endpoint_secrets').select('mask').where('endpoint_id', '=', id).where('purpose', '=', 'auth_token').executeTakeFirst();
+    return { auth_token: row?.mask ?? null };
+  }
+
+  /** HTTPS only, unless the workspace is in test mode or private targets are allowed; never a private IP literal. */
+  function checkUrl(raw: string, testMode: boolean) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw invalid('url is not a valid URL', { field: 'url' });
+    }
+    const relaxed = testMode || allowPrivateTargets;
+    if (url.protocol !== 'https:' && !(relaxed && url.protocol === 'http:')) {
+      throw invalid(relaxed ? 'url must be http(s)' : 'url must be https (http is allowed for a workspace in test mode)', { field: 'url' });
+    }
+    if (url.username || url.password) throw invalid('url must not hold credentials; use auth_token or headers', { field: 'url' });
+    try {
+      assertPublicUrl(url, relaxed);
+    } catch (err) {
+      throw invalid((err as Error).message, { field: 'url', reason: 'private_target' });
+    }
+    return url.toString();
+  }
+
+  function checkHeaders(headers: Record<string, string>) {
+    for (const name of Object.keys(headers)) {
+      if (!HEADER_NAME.test(name)) throw invalid(`headers: "${name}" is not a valid header name`, { field: `headers.${name}` });
+      if (RESERVED_HEADERS.test(name)) throw invalid(`headers: ${name} is set by Gatehouse (use auth_token for Authorization)`, { field: `headers.${name}` });
+      if (/[\r\n]/.test(headers[name])) throw invalid(`headers: the value of ${name} holds a line break`, { field: `headers.${name}` });
+    }
+  }
+
+  const isNameTaken = (err: unknown) => (err as { code?: string }).code === '23505';
+
+  return {
+    locate,
+
+    async create(actor: Actor, workspaceId: string, input: EndpointInput & { url: string; events: string[] }) {
+      const ws = await tenancy.requireWorkspace(actor, workspaceId);
+      const url = checkUrl(input.url, ws.test_mode);
+      if (input.headers) checkHeaders(input.headers);
+      if (input.secret !== undefined && !isValidSecret(input.secret)) throw invalid('secret must be whsec_ + base64 of 24 to 64 bytes', { field: 'secret' });
+      const secret = input.secret ?? generateSecret();
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const row = await trx
+            .insertInto('webhook_endpoints')
+            .values({
+              id: newId('ep'),
+              workspace_id: workspaceId,
+              name: input.name ?? null,
+              description: input.description ?? null,
+              url,
+              events: input.events,
+              enabled: input.enabled ?? true,
+              timeout_s: input.timeout_s,
+              max_retries: input.max_retries,
+              max_in_flight: input.max_in_flight,
+              headers: JSON.stringify(input.headers ?? {}),
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          await putSecret(trx, ring, row.id, 'signing', secret);
+          if (input.auth_token) await putSecret(trx, ring, row.id, 'auth_token', input.auth_token);
+          const view = endpointView(row, await masksOf(trx, row.id));
+          await audit.append(trx, actor, { workspaceId, action: 'webhook.created', category: 'webhooks', resource: { type: 'webhook_endpoint', id: row.id }, after: view });
+          return { ...view, secret };
+        });
+      } catch (err) {
+        if (isNameTaken(err)) throw conflict(`an endpoint named "${input.name}" exists in this workspace`, { field: 'name' });
+        throw err;
+      }
+    },
+
+    async list(actor: Actor, workspaceId: string) {
+      await tenancy.requireWorkspace(actor, workspaceId);
+      const rows = await db
+        .selectFrom('webhook_endpoints as e')
+        .leftJoin('webhook_endpoint_secrets as s', (j) => j.onRef('s.endpoint_id', '=', 'e.id').on('s.purpose', '=', 'auth_token'))
+        .selectAll('e')
+        .select('s.mask')
+        .where('e.workspace_id', '=', workspaceId)
+        .orderBy('e.created_at')
+        .execute();
+      return rows.map((r) => endpointView(r, { auth_token: r.mask }));
+    },
+
+    async get(actor: Actor, id: string) {
+      const row = await locate(actor, id);
+      return endpointView(row, await masksOf(db, id));
+    },
+
+    async update(actor: Actor, id: string, input: EndpointInput) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const before = await locate(actor, id, trx);
+          const ws = await tenancy.requireWorkspace(actor, before.workspace_id, trx);
+          if (input.headers) checkHeaders(input.headers);
+          const row = await trx
+            .updateTable('webhook_endpoints')
+            .set({
+              ...(input.url !== undefined ? { url: checkUrl(input.url, ws.test_mode) } : {}),
+              ...(input.events !== undefined ? { events: input.events } : {}),
+              ...(input.name !== undefined ? { name: input.name } : {}),
+              ...(input.description !== undefined ? { description: input.description } : {}),
+              ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
+              ...(input.max_retries !== undefined ? { max_retries: input.max_retries } : {}),
+              ...(input.max_in_flight !== undefined ? { max_in_flight: input.max_in_flight } : {}),
+              ...(input.headers !== undefined ? { headers: JSON.stringify(input.headers) } : {}),
+              // Enabling again starts a fresh failure clock; disabling by hand says so.
+              ...(input.enabled === true ? { enabled: true, disabled_reason: null, failing_since: null } : {}),
+              ...(input.enabled === false ? { enabled: false, disabled_reason: 'disabled by a user' } : {}),
+              updated_at: new Date(),
+            })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          if (input.auth_token === null || input.auth_token === '') await deleteSecret(trx, id, 'auth_token');
+          else if (input.auth_token !== undefined) await putSecret(trx, ring, id, 'auth_token', input.auth_token);
+          if (input.auth_token !== undefined) await notifyEndpointChanged(trx, id);
+          const view = endpointView(row, await masksOf(trx, id));
+          await audit.append(trx, actor, {
+            workspaceId: row.workspace_id,
+            action: 'webhook.updated',
+            category: 'webhooks',
+            resource: { type: 'webhook_endpoint', id },
+            before: endpointView(before),
+            after: view,
+          });
+          return view;
+        });
+      } catch (err) {
+        if (isNameTaken(err)) throw conflict(`an endpoint named "${input.name}" exists in this workspace`, { field: 'name' });
+        throw err;
+      }
+    },
+
+    async remove(actor: Actor, id: string) {
+      await db.transaction().execute(async (trx) => {
+        const before = await locate(actor, id, trx);
+        await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+        await notifyEndpointChanged(trx, id);
+        await audit.append(trx, actor, { workspaceId: before.workspace_id, action: 'webhook.deleted', category: 'webhooks', resource: { type: 'webhook_endpoint', id }, before: endpointView(before) });
+      });
+    },
+
+    /** A new signing secret; the old one keeps signing (both signatures sent) for `overlap_s`. */
+    async rotate(actor: Actor, id: string, input: { overlap_s?: number; secret?: string }) {
+      if (input.secret !== undefined && !isValidSecret(input.secret)) throw invalid('secret must be whsec_ + base64 of 24 to 64 bytes', { field: 'secret' });
+      const secret = input.secret ?? generateSecret();
+      const overlapS = input.overlap_s ?? secretOverlapS;
+      const previousExpiresAt = new Date(Date.now() + overlapS * 1000);
+      return db.transaction().execute(async (trx) => {
+        const row = await locate(actor, id, trx);
+        if (overlapS > 0) await retireSigningSecret(trx, id, previousExpiresAt);
+        else await deleteSecret(trx, id, 'signing_previous');
+        await putSecret(trx, ring, id, 'signing', secret);
+        await notifyEndpointChanged(trx, id);
+        await audit.append(trx, actor, {
+          workspaceId: row.workspace_id,
+          action: 'webhook.secret_rotated',
+          category: 'webhooks',
+          resource: { type: 'webhook_endpoint', id },
+          after: { overlap_s: overlapS },
+        });
+        return { id, secret, previous_secret_expires_at: overlapS > 0 ? previousExpiresAt.toISOString() : null };
+      });
+    },
+  };
+}
+export type EndpointService = ReturnType<typeof createEndpointService>;

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+import type { Actor } from '../../http/actor.js';
+import { invalid, notFound } from '../../lib/errors.js';
+import type { AuditService } from '../audit/service.js';
+import type { TenancyService } from '../tenancy/service.js';
+import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
+import type { EndpointService } from './endpoints.js';
+import { publish } from './publish.js';
+
+export interface SendInput {
+  type: string;
+  payload: unknown;
+  idempotency_key?: string;
+  /** One endpoint, by id or name: it gets the event whatever its filter. */
+  endpoint?: string;
+  /** Every enabled endpoint of the workspace, whatever their filters. */
+  broadcast?: boolean;
+}
+
+/**
+ * Accepting events. Not audited one by one: events are business data with their own table and
+ * delivery log, and the audit chain is for who changed what (endpoints, secrets, replays).
+ */
+export function createEventService({ db, audit, tenancy, endpoints }: { db: Kysely<DB>; audit: AuditService; tenancy: TenancyService; endpoints: EndpointService }) {
+  async function targetOf(workspaceId: string, input: SendInput) {
+    if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
+    if (input.broadcast) return 'broadcast' as const;
+    if (!input.endpoint) return undefined;
+    const row = await db
+      .selectFrom('webhook_endpoints')
+      .select('id')
+      .where('workspace_id', '=', workspaceId)
+      .where((eb) => eb.or([eb('id', '=', input.endpoint!), eb('name', '=', input.endpoint!)]))
+      .executeTakeFirst();
+    if (!row) throw notFound('webhook endpoint');
+    return { endpointId: row.id };
+  }
+
+  return {
+    /** 202 only after the event and its deliveries are committed together. */
+    async send(actor: Actor, workspaceId: string, input: SendInput) {
+      await tenancy.requireWorkspace(actor, workspaceId);
+      if (isReserved(input.type)) throw invalid('gatehouse.* events are emitted by Gatehouse itself', { field: 'type' });
+      if (!(await isKnownType(db, workspaceId, input.type))) {
+        throw invalid(`unknown event type ${input.type}; register it with POST /v1/workspaces/${workspaceId}/event-types`, { field: 'type' });
+      }
+      const target = await targetOf(workspaceId, input);
+      const r = await db.transaction().execute((trx) => publish(trx, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target }));
+      return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
+    },
+
+    /** A sample message to one endpoint, signed and logged like any other. */
+    async test(actor: Actor, endpointId: string, input: { payload?: unknown }) {
+      const ep = await endpoints.locate(actor, endpointId);
+      const payload = input.payload ?? { message: 'a test message from Gatehouse', webhook_id: ep.id, sent_at: new Date().toISOString() };
+      const r = await db.transaction().execute((trx) => publish(trx, ep.workspace_id, { type: 'gatehouse.webhook.test', payload, target: { endpointId: ep.id } }));
+      if (r.deliveries.length === 0) throw invalid('the endpoint is disabled; enable it to test it', { field: 'enabled' });
+      return { event_id: r.eventId, delivery_id: r.deliveries[0] };
+    },
+
+    async listTypes(actor: Actor, workspaceId?: string) {
+      if (workspaceId) await tenancy.requireWorkspace(actor, workspaceId);
+      return listTypes(db, workspaceId ?? actor.workspaceId);
+    },
+
+    async registerType(actor: Actor, workspaceId: string, input: { name: string; description?: string }) {
+      await tenancy.requireWorkspace(actor, workspaceId);
+      if (isReserved(input.name)) throw invalid('gatehouse.* is reserved for Gatehouse', { field: 'name' });
+      await db.transaction().execute(async (trx) => {
+        await registerType(trx, workspaceId, input.name, input.description ?? null);
+        await audit.append(trx, actor, { workspaceId, action: 'event_type.registered', category: 'webhooks', resource: { type: 'event_type', id: input.name }, after: input });
+      });
+      return { name: input.name, description: input.description ?? null, built_in: false };
+    },
+  };
+}
+export type EventService = ReturnType<typeof createEventService>;

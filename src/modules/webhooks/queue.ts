@@ -1,0 +1,95 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+
+/** A claimed delivery with what one attempt needs. */
+export interface ClaimedDelivery {
+  id: string;
+  workspace_id: string;
+  endpoint_id: string;
+  event_id: string;
+  attempts: number;
+  max_attempts: number;
+  event_type: string;
+  event_payload: unknown;
+  event_created_at: Date;
+  url: string;
+  timeout_s: number;
+  headers: Record<string, string>;
+  test_mode: boolean;
+}
+
+/**
+ * Claims up to `limit` due deliveries with a lease. Fairness: every enabled endpoint gets at most
+ * its free slots (max_in_flight minus what any worker is delivering to it now), oldest due first,
+ * so a slow endpoint's backlog occupies only its own slots and never starves the others. Leases
+ * that expired (a worker killed mid-request) go back to pending first; the attempt they counted
+ * stands, so a delivery that keeps killing its worker still ends in the dead-letter list.
+ */
+export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  if (limit <= 0) return [];
+  await sql`
+    update webhook_deliveries set locked_by = null, locked_until = null,
+      status = case when attempts >= max_attempts then 'dead' else 'pending' end,
+      finished_at = case when attempts >= max_attempts then now() end,
+      last_error = 'the worker delivering it stopped (lease expired)'
+    where status = 'delivering' and locked_until < now()`.execute(db);
+  const result = await sql<ClaimedDelivery>`
+    with busy as (
+      select endpoint_id, count(*)::int as n from webhook_deliveries
+      where status = 'delivering' group by endpoint_id
+    ),
+    picked as (
+      select d.id, d.next_attempt_at from webhook_endpoints e
+      left join busy b on b.endpoint_id = e.id
+      cross join lateral (
+        select id, next_attempt_at from webhook_deliveries
+        where endpoint_id = e.id and status = 'pending' and next_attempt_at <= now()
+        order by next_attempt_at
+        limit greatest(e.max_in_flight - coalesce(b.n, 0), 0)
+      ) d
+      where e.enabled
+      order by d.next_attempt_at
+      limit ${limit}
+    ),
+    locked as (
+      select id from webhook_deliveries
+      where id in (select id from picked) and status = 'pending'
+      for update skip locked
+    )
+    update webhook_deliveries d
+    set status = 'delivering', locked_by = ${workerId}, locked_until = now() + make_interval(secs => ${leaseMs / 1000}),
+        attempts = d.attempts + 1
+    from locked l, events ev, webhook_endpoints e, workspaces w
+    where d.id = l.id and ev.id = d.event_id and e.id = d.endpoint_id and w.id = d.workspace_id
+    returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts,
+      ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at,
+      e.url, e.timeout_s, e.headers, w.test_mode`.execute(db);
+  return result.rows;
+}
+
+/** Deliveries due now that no worker holds, and how long the oldest has waited (for /metrics). */
+export async function queueDepth(db: Kysely<DB>) {
+  const r = await sql<{ depth: number; oldest_s: number | null }>`
+    select count(*)::int as depth, extract(epoch from now() - min(next_attempt_at))::float8 as oldest_s
+    from webhook_deliveries where status = 'pending' and next_attempt_at <= now()`.execute(db);
+  return { depth: r.rows[0]?.depth ?? 0, oldestS: r.rows[0]?.oldest_s ?? 0 };
+}
+
+/**
+ * Retention: finished deliveries (with their attempts) older than `olderThan`, in bounded batches,
+ * never one huge DELETE. Events that no delivery refers to any more go with them. Roll-ups stay.
+ */
+export async function pruneFinishedDeliveries(db: Kysely<DB>, olderThan: Date, batch = 5000): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const r = await sql`delete from webhook_deliveries where id in (
+      select id from webhook_deliveries where status in ('succeeded', 'dead') and finished_at < ${olderThan} limit ${batch})`.execute(db);
+    const n = Number(r.numAffectedRows ?? 0);
+    removed += n;
+    if (n < batch) break;
+  }
+  await sql`delete from events e where e.created_at < ${olderThan}
+    and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)`.execute(db);
+  return removed;
+}
