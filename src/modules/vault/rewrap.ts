@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import { rewrapSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { rewrapSecret, type MasterKeyRing, type Sealed } from '../../lib/envelope.js';
+import { endpointBinding } from '../webhooks/secrets.js';
 import { adminBinding, workspaceBinding } from './service.js';
 import * as store from './store.js';
 
@@ -8,7 +9,7 @@ export interface RewrapReport {
   active: string;
   total: number;
   rewrapped: number;
-  failures: Array<{ credential_id?: string; instance_id?: string; field: string; reason: string }>;
+  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; field: string; reason: string }>;
   remaining: number;
 }
 
@@ -20,39 +21,58 @@ export interface RewrapReport {
 export async function rewrapDataKeys(db: Kysely<DB>, ring: MasterKeyRing, onProgress?: (done: number, total: number) => void): Promise<RewrapReport> {
   const total = await store.countStale(db, ring.active);
   const failures: RewrapReport['failures'] = [];
-  const skipWs: string[] = [];
-  const skipAdmin: string[] = [];
   let rewrapped = 0;
   const progress = () => onProgress?.(rewrapped + failures.length, total);
   progress();
 
-  for (;;) {
-    const batch = await store.staleWorkspaceSecrets(db, ring.active, 200, skipWs);
-    if (batch.length === 0) break;
-    for (const s of batch) {
-      try {
-        const next = rewrapSecret(ring, s, workspaceBinding(s.workspace_id, s.provider, s.field));
-        if (await store.replaceWrappedKey(db, 'credential_secrets', { credential_id: s.credential_id, field: s.field }, s, next)) rewrapped++;
-      } catch (err) {
-        failures.push({ credential_id: s.credential_id, field: s.field, reason: (err as Error).message });
-        skipWs.push(`${s.credential_id}|${s.field}`);
+  /** One table: batches of stale rows until none is left but those that failed (skipped by key). */
+  async function pass<R extends Sealed>(p: {
+    batch: (skip: string[]) => Promise<R[]>;
+    keyOf: (r: R) => string;
+    binding: (r: R) => string;
+    table: Parameters<typeof store.replaceWrappedKey>[1];
+    where: (r: R) => Record<string, string>;
+    failure: (r: R, reason: string) => RewrapReport['failures'][number];
+  }) {
+    const skip: string[] = [];
+    for (;;) {
+      const batch = await p.batch(skip);
+      if (batch.length === 0) return;
+      for (const r of batch) {
+        try {
+          if (await store.replaceWrappedKey(db, p.table, p.where(r), r, rewrapSecret(ring, r, p.binding(r)))) rewrapped++;
+        } catch (err) {
+          failures.push(p.failure(r, (err as Error).message));
+          skip.push(p.keyOf(r));
+        }
+        progress();
       }
-      progress();
     }
   }
-  for (;;) {
-    const batch = await store.staleAdminSecrets(db, ring.active, 200, skipAdmin);
-    if (batch.length === 0) break;
-    for (const s of batch) {
-      try {
-        const next = rewrapSecret(ring, s, adminBinding(s.instance_id, s.provider));
-        if (await store.replaceWrappedKey(db, 'instance_admin_secrets', { instance_id: s.instance_id }, s, next)) rewrapped++;
-      } catch (err) {
-        failures.push({ instance_id: s.instance_id, field: 'api_key', reason: (err as Error).message });
-        skipAdmin.push(s.instance_id);
-      }
-      progress();
-    }
-  }
+
+  await pass({
+    batch: (skip) => store.staleWorkspaceSecrets(db, ring.active, 200, skip),
+    keyOf: (s) => `${s.credential_id}|${s.field}`,
+    binding: (s) => workspaceBinding(s.workspace_id, s.provider, s.field),
+    table: 'credential_secrets',
+    where: (s) => ({ credential_id: s.credential_id, field: s.field }),
+    failure: (s, reason) => ({ credential_id: s.credential_id, field: s.field, reason }),
+  });
+  await pass({
+    batch: (skip) => store.staleAdminSecrets(db, ring.active, 200, skip),
+    keyOf: (s) => s.instance_id,
+    binding: (s) => adminBinding(s.instance_id, s.provider),
+    table: 'instance_admin_secrets',
+    where: (s) => ({ instance_id: s.instance_id }),
+    failure: (s, reason) => ({ instance_id: s.instance_id, field: 'api_key', reason }),
+  });
+  await pass({
+    batch: (skip) => store.staleEndpointSecrets(db, ring.active, 200, skip),
+    keyOf: (s) => `${s.endpoint_id}|${s.purpose}`,
+    binding: (s) => endpointBinding(s.endpoint_id, s.purpose),
+    table: 'webhook_endpoint_secrets',
+    where: (s) => ({ endpoint_id: s.endpoint_id, purpose: s.purpose }),
+    failure: (s, reason) => ({ endpoint_id: s.endpoint_id, field: s.purpose, reason }),
+  });
   return { active: ring.active, total, rewrapped, failures, remaining: await store.countStale(db, ring.active) };
 }

@@ -92,14 +92,28 @@ export async function staleAdminSecrets(db: Executor, active: string, limit: num
   return q.limit(limit).execute();
 }
 
+export async function staleEndpointSecrets(db: Executor, active: string, limit: number, skip: readonly string[]) {
+  let q = db
+    .selectFrom('webhook_endpoint_secrets as s')
+    .select(['s.endpoint_id', 's.purpose', 's.master_version', 's.wrapped_key', 's.ciphertext'])
+    .where('s.master_version', '!=', active);
+  if (skip.length) q = q.where((eb) => eb.not(eb(eb.fn('concat', ['s.endpoint_id', eb.cast(eb.val('|'), 'text'), 's.purpose']), 'in', skip)));
+  return q.limit(limit).execute();
+}
+
+const SEALED_TABLES = ['credential_secrets', 'instance_admin_secrets', 'webhook_endpoint_secrets'] as const;
+
 export async function countStale(db: Executor, active: string) {
-  const a = await db.selectFrom('credential_secrets').select((eb) => eb.fn.countAll<string>().as('n')).where('master_version', '!=', active).executeTakeFirstOrThrow();
-  const b = await db.selectFrom('instance_admin_secrets').select((eb) => eb.fn.countAll<string>().as('n')).where('master_version', '!=', active).executeTakeFirstOrThrow();
-  return Number(a.n) + Number(b.n);
+  let n = 0;
+  for (const table of SEALED_TABLES) {
+    const r = await db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).where('master_version', '!=', active).executeTakeFirstOrThrow();
+    n += Number(r.n);
+  }
+  return n;
 }
 
 /** Compare-and-set: only replaces the wrapped key if nobody changed the secret meanwhile. */
-export async function replaceWrappedKey(db: Executor, table: 'credential_secrets' | 'instance_admin_secrets', where: { credential_id?: string; field?: string; instance_id?: string }, old: Sealed, next: Sealed) {
+export async function replaceWrappedKey(db: Executor, table: (typeof SEALED_TABLES)[number], where: Record<string, string>, old: Sealed, next: Sealed) {
   let q = db
     .updateTable(table as 'credential_secrets')
     .set({ master_version: next.master_version, wrapped_key: next.wrapped_key })
