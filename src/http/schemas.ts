@@ -28,3 +28,6 @@ export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const ListOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item) });
 
 export const bearer = [{ bearer: [] as string[] }];
+
+/** `T` or null. */
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import { bearer, errors, IdParam, NullableTimestamp, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { analytics, WINDOWS, type Window } from './analytics.js';
 import type { EndpointService } from './endpoints.js';
@@ -10,7 +10,6 @@ import type { DeliveryFilter, RecoveryService } from './recovery.js';
 
 const tags = ['webhooks'];
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('delivering'), Type.Literal('succeeded'), Type.Literal('dead')]);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const Delivery = Type.Object({
   id: Type.String(),

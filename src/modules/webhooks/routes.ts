@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf, NullableTimestamp, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
 import { FILTER_PATTERN, TYPE_PATTERN } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import type { EventService } from './events.js';
 
 const tags = ['webhooks'];
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const Fields = {
   url: Type.String({ minLength: 1, maxLength: 2048, description: 'https:// (http:// only for a workspace in test mode)' }),
