@@ -1,10 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorObject } from 'ajv';
 import { AppError, type ErrorCode } from '../lib/errors.js';
+import { validationIssues } from './validation.js';
 
 // Connection-level failures: the database is down or restarting, which is the caller's cue to retry.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
-function isDatabaseUnavailable(err: unknown): boolean {
+export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return (
     (e.code !== undefined && UNAVAILABLE_CODES.has(e.code)) ||
@@ -38,12 +40,7 @@ export function registerErrorHandling(app: FastifyInstance) {
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      const issues = fe.validation.map((v) => ({
-        path: `${fe.validationContext ?? ''}${v.instancePath}`,
-        message: v.message ?? 'invalid',
-        ...(v.keyword === 'additionalProperties' ? { property: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
-      }));
-      return send(400, 'validation_failed', 'the request does not match the schema', { issues });
+      return send(400, 'validation_failed', 'the request does not match the schema', { issues: validationIssues(fe.validation as ErrorObject[], fe.validationContext ?? '') });
     }
     if (UNSTORABLE_TEXT_CODES.has((err as { code?: string }).code ?? '')) {
       return send(400, 'validation_failed', 'the request holds characters that cannot be stored (such as NUL)');

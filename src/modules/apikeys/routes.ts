@@ -4,6 +4,7 @@ import { bearer, errors, IdParam, ListOf, NullableTimestamp, Timestamp } from '.
 import type { TenancyService } from '../tenancy/service.js';
 import type { ApiKeyService } from './service.js';
 import type { KeyVerifier } from './verify.js';
+import { VerifyBody, VerifyResponse, verificationBody } from './verify-http.js';
 
 const Scope = Type.String({ minLength: 1, maxLength: 64, pattern: '^(\\*|[a-z_]+:(\\*|[a-z_]+))$' });
 const RateLimit = Type.Object(
@@ -37,15 +38,6 @@ const RotatedKey = Type.Intersect([
   NewKey,
   Type.Object({ previous_key: Type.Object({ id: Type.String(), revoke_at: Timestamp }) }),
 ]);
-
-const VerifyResponse = Type.Object({
-  valid: Type.Boolean(),
-  code: Type.String(),
-  key_id: Type.Optional(Type.String()),
-  workspace_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  scopes: Type.Optional(Type.Array(Type.String())),
-  ratelimit: Type.Optional(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), reset: Type.Integer() })),
-});
 
 const tags = ['api-keys'];
 
@@ -127,29 +119,18 @@ export const apiKeyRoutes =
       },
     }, async (req) => apiKeys.usage(req.actor, req.params.id, req.query.days ?? 30));
 
+    // Served by the fast path in src/modules/apikeys/verify-http.ts for plain JSON bodies; this route
+    // documents it and answers whatever the fast path declines (other content types, large bodies).
     app.post('/keys/verify', {
       config: { public: true },
       schema: {
         tags, summary: 'Check a key (the key in the body is the credential); always 200, `valid` says the outcome',
-        body: Type.Object({
-          key: Type.String({ maxLength: 512 }),
-          scope: Type.Optional(Type.String({ maxLength: 64 })),
-          ip: Type.Optional(Type.String({ maxLength: 64, description: "the end client's address, checked against the key's IP allow-list (default: the caller's)" })),
-        }, { additionalProperties: false }),
+        body: VerifyBody,
         response: { 200: VerifyResponse, 400: Type.Ref('ErrorBody') },
       },
     }, async (req) => {
       // A service verifying its own callers' keys knows their address; without it, the caller's is used.
       const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip: req.body.ip ?? req.ip });
-      if (result.code !== 'valid') return { valid: false, code: result.code };
-      const { key, ratelimit } = result;
-      return {
-        valid: true,
-        code: 'valid',
-        key_id: key!.id,
-        workspace_id: key!.workspaceId,
-        scopes: [...key!.scopes],
-        ...(ratelimit ? { ratelimit: { limit: ratelimit.limit, remaining: ratelimit.remaining, reset: ratelimit.reset } } : {}),
-      };
+      return verificationBody(result);
     });
   };

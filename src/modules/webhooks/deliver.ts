@@ -17,6 +17,7 @@ import { signatureHeaders } from './signing.js';
 
 const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
+const RECLAIM_EVERY_MS = 5000;
 
 export interface DeliveryWorkerOptions {
   database: Database;
@@ -52,6 +53,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   // A test-mode workspace may reach a developer's receiver on a private address.
   const relaxed = o.allowPrivateTargets ? strict : agentFor(true);
   let stopListening: Array<() => Promise<void>> = [];
+  let lastReclaim = 0;
 
   async function attempt(d: ClaimedDelivery) {
     const body = messageBody(d);
@@ -124,7 +126,12 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   }
 
   const loop = createClaimLoop({
-    claim: (free) => claimDeliveries(database.db, workerId, free, leaseMs),
+    claim: (free) => {
+      // Expired leases are looked for every few seconds, not on every claim: a lease lasts minutes.
+      const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
+      if (reclaim) lastReclaim = Date.now();
+      return claimDeliveries(database.db, workerId, free, leaseMs, { reclaim });
+    },
     run: attempt,
     concurrency: o.concurrency,
     pollMs,

@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import secureJsonParse from 'secure-json-parse';
+import { isDatabaseUnavailable } from '../../http/errors.js';
+import { Type, type Static } from 'typebox';
+import { requestIdOf } from '../../http/request-id.js';
+import { createAjv, validationIssues } from '../../http/validation.js';
+import type { Metrics } from '../../lib/metrics.js';
+import type { KeyVerifier, Verification } from './verify.js';
+
+export const VERIFY_PATH = '/v1/keys/verify';
+
+export const VerifyBody = Type.Object({
+  key: Type.String({ maxLength: 512 }),
+  scope: Type.Optional(Type.String({ maxLength: 64 })),
+  ip: Type.Optional(Type.String({ maxLength: 64, description: "the end client's address, checked against the key's IP allow-list (default: the caller's)" })),
+}, { additionalProperties: false });
+
+export const VerifyResponse = Type.Object({
+  valid: Type.Boolean(),
+  code: Type.String(),
+  key_id: Type.Optional(Type.String()),
+  workspace_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  scopes: Type.Optional(Type.Array(Type.String())),
+  ratelimit: Type.Optional(Type.Object({ limit: Type.Integer(), remaining: Type.Integer(), reset: Type.Integer() })),
+});
+
+/** The answer to a verification, the same from the route and from the fast path. */
+export function verificationBody(result: Verification): Static<typeof VerifyResponse> {
+  if (result.code !== 'valid') return { valid: false, code: result.code };
+  const { key, ratelimit } = result;
+  return {
+    valid: true,
+    code: 'valid',
+    key_id: key!.id,
+    workspace_id: key!.workspaceId,
+    scopes: [...key!.scopes],
+    ...(ratelimit ? { ratelimit: { limit: ratelimit.limit, remaining: ratelimit.remaining, reset: ratelimit.reset } } : {}),
+  };
+}
+
+// Bodies the fast path reads itself; anything larger, chunked or otherwise unusual goes to Fastify.
+const MAX_FAST_BODY = 4096;
+const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
+const INVALID_JSON = "Body is not valid JSON but content-type is set to 'application/json'";
+
+interface Deps {
+  verifier: KeyVerifier;
+  log: Logger;
+  metrics: Metrics;
+  trustProxy: boolean;
+  /** True once the server is closing: requests then go to Fastify, which answers 503. */
+  closing: () => boolean;
+}
+
+/**
+ * POST /v1/keys/verify without the framework's per-request machinery (child logger, hooks, reply
+ * object): the route every service calls on every request it serves, so its cost is theirs. It
+ * answers exactly as the Fastify route does (the same validator, the same body builder, the same
+ * error shape, request id and metrics; a test compares both), and declines anything it does not
+ * fully handle (other content types, chunked or large bodies, a closing server) before reading a
+ * byte, leaving it to the Fastify route, which stays the documented one.
+ */
+export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closing }: Deps) {
+  const validate = createAjv(false).compile(VerifyBody);
+
+  function clientIp(req: IncomingMessage): string {
+    const remote = req.socket.remoteAddress ?? '';
+    if (!trustProxy) return remote;
+    const forwarded = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim();
+    return first || remote;
+  }
+
+  function send(res: ServerResponse, requestId: string, started: number, status: number, body: unknown) {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': requestId });
+    res.end(text);
+    metrics.httpDuration.observe({ method: 'POST', route: VERIFY_PATH, status: String(status) }, (performance.now() - started) / 1000);
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, started: number, raw: Buffer) {
+    const fail = (message: string, details?: unknown) =>
+      send(res, requestId, started, 400, { error: { code: 'validation_failed', message, ...(details ? { details } : {}), request_id: requestId } });
+    let body: unknown;
+    try {
+      body = secureJsonParse(raw, { protoAction: 'error', constructorAction: 'error' });
+    } catch {
+      return fail(INVALID_JSON);
+    }
+    if (!validate(body)) return fail('the request does not match the schema', { issues: validationIssues(validate.errors ?? [], 'body') });
+    const result = await verifier.verify(body.key, { scope: body.scope, ip: body.ip ?? clientIp(req) });
+    send(res, requestId, started, 200, verificationBody(result));
+  }
+
+  /** Takes the request and returns true, or returns false having touched nothing. */
+  return function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'POST' || req.url !== VERIFY_PATH || closing()) return false;
+    const type = req.headers['content-type'];
+    const length = Number(req.headers['content-length']);
+    if (!type || !JSON_TYPE.test(type) || !(length > 0 && length <= MAX_FAST_BODY) || req.headers['transfer-encoding']) return false;
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      answer(req, res, requestId, started, Buffer.concat(chunks)).catch((err) => {
+        if (res.headersSent) return;
+        if (isDatabaseUnavailable(err)) {
+          res.setHeader('retry-after', '5');
+          return send(res, requestId, started, 503, { error: { code: 'unavailable', message: 'the database is unreachable; retry shortly', request_id: requestId } });
+        }
+        log.error({ err, req_id: requestId }, 'unhandled error');
+        send(res, requestId, started, 500, { error: { code: 'internal', message: 'an internal error occurred; the request id identifies it in the logs', request_id: requestId } });
+      });
+    });
+    return true;
+  };
+}

@@ -1,0 +1,86 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
+
+// POST /v1/keys/verify is answered by a fast path beside Fastify on the real HTTP server, while
+// app.inject (every other test) reaches only the Fastify route. Both must answer alike: each body
+// below goes both ways and the status, JSON and headers are compared.
+let t: TestApp;
+let base: string;
+let key: string;
+let revoked: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const seed = await seedWorkspace(t, ['keys:read']);
+  key = seed.key;
+  const other = await t.call(t.adminKey, 'POST', `/v1/workspaces/${seed.workspace.id}/api-keys`, { name: 'to revoke', scopes: ['keys:read'] });
+  revoked = other.body.key;
+  await t.call(t.adminKey, 'DELETE', `/v1/api-keys/${other.body.id}`);
+  base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => t?.close());
+
+async function overHttp(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  const res = await request(`${base}/v1/keys/verify`, { method: 'POST', headers, body });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text };
+}
+async function viaFastify(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/keys/verify', headers, payload: body });
+  return { status: res.statusCode, headers: res.headers, text: res.body };
+}
+// Request ids differ per request; everything else must not.
+const comparable = (text: string) => JSON.parse(text.replace(/"request_id":"[^"]*"/, '"request_id":"-"'));
+
+describe('the fast path answers exactly as the Fastify route', () => {
+  const cases: Array<[string, () => string]> = [
+    ['a valid key', () => JSON.stringify({ key })],
+    ['a valid key with a granted scope', () => JSON.stringify({ key, scope: 'keys:read' })],
+    ['a valid key without the scope', () => JSON.stringify({ key, scope: 'keys:write' })],
+    ['a revoked key', () => JSON.stringify({ key: revoked })],
+    ['a made-up key', () => JSON.stringify({ key: 'gate_live_0000000000000000000000000000000000000000000000000' })],
+    ['an end-client ip', () => JSON.stringify({ key, ip: '203.0.113.9' })],
+    ['a wrong type', () => JSON.stringify({ key: 42 })],
+    ['a missing key', () => JSON.stringify({ scope: 'keys:read' })],
+    ['an unknown property', () => JSON.stringify({ key, workspace_id: 'ws_1' })],
+    ['an oversized key', () => JSON.stringify({ key: 'x'.repeat(513) })],
+    ['not an object', () => '[1,2]'],
+    ['a string', () => '"gate_live_x"'],
+    ['broken JSON', () => '{"key": '],
+    ['a prototype-poisoning body', () => '{"key": "k", "__proto__": {"x": 1}}'],
+    ['a NUL in the key', () => JSON.stringify({ key: 'gate_live_\u0000' })],
+  ];
+  for (const [name, body] of cases) {
+    test(name, async () => {
+      const [fast, slow] = await Promise.all([overHttp(body()), viaFastify(body())]);
+      expect(fast.status, fast.text).toBe(slow.status);
+      expect(comparable(fast.text)).toEqual(comparable(slow.text));
+      expect(fast.headers['content-type']).toBe(slow.headers['content-type']);
+      expect(fast.headers['x-request-id']).toMatch(/^req_[0-9a-z]{26}$/);
+    });
+  }
+
+  test("a caller's X-Request-Id is echoed back, and in the error body", async () => {
+    const res = await overHttp('{"key": 1}', { 'content-type': 'application/json', 'x-request-id': 'trace-123' });
+    expect(res.headers['x-request-id']).toBe('trace-123');
+    expect(JSON.parse(res.text).error.request_id).toBe('trace-123');
+  });
+
+  test('what the fast path declines still works through Fastify: charset variants, other types, empty bodies', async () => {
+    expect((await overHttp(JSON.stringify({ key }), { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);
+    const plain = await overHttp(JSON.stringify({ key }), { 'content-type': 'text/plain' });
+    expect(plain.status).toBeGreaterThanOrEqual(400);
+    expect(plain.status).toBeLessThan(500);
+    expect(JSON.parse(plain.text).error.code).toBeTruthy();
+    const empty = await overHttp('', { 'content-type': 'application/json' });
+    expect(empty.status).toBe(400);
+  });
+
+  test('verifications through the fast path are counted in /metrics under the route', async () => {
+    await overHttp(JSON.stringify({ key }));
+    const metrics = await t.call(null, 'GET', '/metrics');
+    expect(metrics.raw).toMatch(/gatehouse_http_request_duration_seconds_count\{method="POST",route="\/v1\/keys\/verify",status="200"\} [1-9]/);
+    expect(metrics.raw).toMatch(/gatehouse_key_verifications_total\{result="valid"\} [1-9]/);
+  });
+});
