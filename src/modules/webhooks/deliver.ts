@@ -7,6 +7,7 @@ import { createClaimLoop } from '../../jobs/loop.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
+import { headersView } from './endpoints.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL } from './publish.js';
 import { claimDeliveries, type ClaimedDelivery } from './queue.js';
@@ -157,9 +158,12 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
 }
 export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
 
-/** The signature is a credential for this one message; the bearer token is a standing one. */
+/**
+ * The signature is a credential for this one message, the bearer token a standing one, and a custom
+ * header named like a secret is masked as in every endpoint view.
+ */
 function redactHeaders(h: Record<string, string>): Record<string, string> {
-  const out = { ...h };
+  const out = headersView(h);
   if (out['webhook-signature']) out['webhook-signature'] = '[redacted]';
   if (out.authorization) out.authorization = 'Bearer [redacted]';
   return out;

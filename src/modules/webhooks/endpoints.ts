@@ -34,7 +34,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 // Custom headers are meant for routing, not secrets (auth_token is sealed for that), but a header
 // whose name says it carries one is masked in every view all the same.
 const SENSITIVE_HEADER = /key|secret|token|auth|signature|password|cookie|session/i;
-const headersView = (h: Record<string, string>) =>
+export const headersView = (h: Record<string, string>) =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? maskSecret(v) : v]));
 
 const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 100);
