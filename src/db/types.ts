@@ -314,6 +314,7 @@ export interface WebhookAttemptsTable {
   endpoint_id: string;
   workspace_id: string;
   attempt: number;
+  worker_id: string;
   url: string;
   request_headers: ColumnType<Record<string, string>, string, string>;
   response_status: number | null;

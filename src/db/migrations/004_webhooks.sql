@@ -81,6 +81,7 @@ CREATE TABLE webhook_attempts (
   endpoint_id      text NOT NULL,
   workspace_id     text NOT NULL,
   attempt          integer NOT NULL,
+  worker_id        text NOT NULL,
   url              text NOT NULL,
   request_headers  jsonb NOT NULL,
   response_status  integer,

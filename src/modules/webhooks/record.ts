@@ -49,6 +49,7 @@ export async function recordAttempt(db: Kysely<DB>, workerId: string, r: Attempt
         endpoint_id: r.endpointId,
         workspace_id: r.workspaceId,
         attempt: r.attempt,
+        worker_id: workerId,
         url: r.url,
         request_headers: JSON.stringify(r.requestHeaders),
         response_status: r.status,

@@ -29,6 +29,7 @@ export const deliveryView = (d: Delivery & { event_type?: string }) => ({
 export const attemptView = (a: Attempt) => ({
   id: String(a.id),
   attempt: a.attempt,
+  worker_id: a.worker_id,
   url: a.url,
   request_headers: a.request_headers,
   response_status: a.response_status,

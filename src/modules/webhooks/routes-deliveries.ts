@@ -29,6 +29,7 @@ const Delivery = Type.Object({
 const Attempt = Type.Object({
   id: Type.String(),
   attempt: Type.Integer(),
+  worker_id: Type.String({ description: 'host:pid:… of the worker that made it' }),
   url: Type.String(),
   request_headers: Type.Record(Type.String(), Type.String(), { description: 'as sent, with the signature and bearer token redacted' }),
   response_status: Nullable(Type.Integer()),
