@@ -6,6 +6,11 @@ interface LoopOptions<T> {
   /** Handles one claimed item; it records its own outcome. */
   run(item: T): Promise<void>;
   concurrency: number;
+  /**
+   * While items are running, claim again only once this many slots are free: under load each
+   * finished item would otherwise cost a claim of its own (default 1).
+   */
+  minBatch?: number;
   pollMs: number;
   log: Logger;
   what: string;
@@ -16,7 +21,7 @@ interface LoopOptions<T> {
  * was claimed concurrently, sleep until nudged (NOTIFY, or an item finishing) or the poll interval
  * passes, so a lost notification or an expired lease only delays work, never loses it.
  */
-export function createClaimLoop<T>({ claim, run, concurrency, pollMs, log, what }: LoopOptions<T>) {
+export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, pollMs, log, what }: LoopOptions<T>) {
   const inFlight = new Set<Promise<void>>();
   let running = false;
   let wake: (() => void) | undefined;
@@ -35,7 +40,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, pollMs, log, what 
       nudged = false;
       let claimed: T[] = [];
       const free = concurrency - inFlight.size;
-      if (free > 0) {
+      if (free > 0 && (free >= minBatch || inFlight.size === 0)) {
         try {
           claimed = await claim(free);
         } catch (err) {

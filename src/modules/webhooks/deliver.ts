@@ -11,7 +11,7 @@ import { headersView } from './endpoints.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL } from './publish.js';
 import { claimDeliveries, type ClaimedDelivery } from './queue.js';
-import { recordAttempt } from './record.js';
+import { createAttemptRecorder } from './record.js';
 import { retryDelayMs, verdictOf } from './retry.js';
 import { createSecretReader, ENDPOINTS_CHANNEL } from './secrets.js';
 import { signatureHeaders } from './signing.js';
@@ -47,6 +47,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const { database, log, metrics } = o;
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const secrets = createSecretReader(database.db, o.ring);
+  const recorder = createAttemptRecorder(database.db, workerId, o.disableAfterS);
   const leaseMs = o.leaseMs ?? 330_000; // longer than the longest timeout (300 s)
   const pollMs = o.pollMs ?? 1000;
   const agentFor = (relaxed: boolean) => new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
@@ -96,27 +97,22 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     const outcome = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' && retriesLeft ? 'retrying' : 'failed';
     const nextAttemptAt = outcome === 'retrying' ? new Date(Date.now() + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
     if (!error && status !== null && outcome !== 'succeeded') error = verdict.kind === 'refused' ? `HTTP ${status}: not retried (the receiver refused it)` : `HTTP ${status}`;
-    const { disabled } = await recordAttempt(
-      database.db,
-      workerId,
-      {
-        deliveryId: d.id,
-        workspaceId: d.workspace_id,
-        endpointId: d.endpoint_id,
-        eventId: d.event_id,
-        attempt: d.attempts,
-        url: d.url,
-        requestHeaders: redactHeaders(headers),
-        status,
-        responseBody,
-        durationMs,
-        error,
-        outcome,
-        nextAttemptAt,
-        disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
-      },
-      o.disableAfterS,
-    );
+    const disabled = await recorder.record({
+      deliveryId: d.id,
+      workspaceId: d.workspace_id,
+      endpointId: d.endpoint_id,
+      eventId: d.event_id,
+      attempt: d.attempts,
+      url: d.url,
+      requestHeaders: redactHeaders(headers),
+      status,
+      responseBody,
+      durationMs,
+      error,
+      outcome,
+      nextAttemptAt,
+      disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
+    });
     // The loop polls once a second; a retry due sooner (the schedule's first steps) gets its own wake-up.
     if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < pollMs) {
       setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
@@ -135,6 +131,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     },
     run: attempt,
     concurrency: o.concurrency,
+    minBatch: Math.max(1, Math.floor(o.concurrency / 4)),
     pollMs,
     log,
     what: 'webhook deliveries',

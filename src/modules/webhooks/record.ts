@@ -1,6 +1,5 @@
-import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
+import { sql, type Kysely } from 'kysely';
+import type { DB, Executor } from '../../db/types.js';
 import { publish } from './publish.js';
 
 /** Upper bounds (ms) of the latency histogram kept per endpoint and period; the last bucket is open. */
@@ -30,79 +29,143 @@ export interface AttemptRecord {
 }
 
 /**
- * One attempt, in one transaction: the attempt row, the delivery's new state, the endpoint's
- * counters and the 5-minute roll-up (all SQL increments), and, when the endpoint has failed
- * continuously for longer than `disableAfterS` or answered 410, its disabling with a
- * `gatehouse.endpoint.disabled` event. The delivery is updated only while this worker still holds
- * it: if its lease ran out and another worker took it over, the attempt is logged all the same.
+ * Records attempts with group commit: each call joins the batch being gathered while the previous
+ * one commits, so under load one transaction records many attempts and every endpoint's counters
+ * and roll-up row are touched once per batch instead of once per attempt (those rows are shared by
+ * all deliveries to an endpoint, so per-attempt updates would queue on their locks). A call resolves
+ * once its attempt is committed. Endpoints disabled by the batch are returned with their reason.
  */
-export async function recordAttempt(db: Kysely<DB>, workerId: string, r: AttemptRecord, disableAfterS: number): Promise<{ disabled: string | null }> {
-  const ok = r.outcome === 'succeeded';
-  const bucket = bucketOf(r.durationMs) + 1; // Postgres arrays are 1-based
-  const zeros = LATENCY_BOUNDS_MS.map(() => 0).concat(0);
-  const initial = zeros.map((_, i) => (i + 1 === bucket ? 1 : 0));
-  return db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('webhook_attempts')
-      .values({
-        delivery_id: r.deliveryId,
-        endpoint_id: r.endpointId,
-        workspace_id: r.workspaceId,
-        attempt: r.attempt,
-        worker_id: workerId,
-        url: r.url,
-        request_headers: JSON.stringify(r.requestHeaders),
-        response_status: r.status,
-        response_body: r.responseBody,
-        duration_ms: r.durationMs,
-        error: r.error,
-        outcome: r.outcome,
-        next_attempt_at: r.nextAttemptAt,
-      })
-      .execute();
-    await trx
-      .updateTable('webhook_deliveries')
-      .set({
-        status: ok ? 'succeeded' : r.outcome === 'retrying' ? 'pending' : 'dead',
-        next_attempt_at: r.nextAttemptAt ?? new Date(),
-        finished_at: r.outcome === 'retrying' ? null : new Date(),
-        locked_by: null,
-        locked_until: null,
-        last_status: r.status,
-        last_error: r.error,
-      })
-      .where('id', '=', r.deliveryId)
-      .where('locked_by', '=', workerId)
-      .execute();
+export function createAttemptRecorder(db: Kysely<DB>, workerId: string, disableAfterS: number) {
+  let gathering: Array<{ r: AttemptRecord; done: (disabled: string | null) => void; fail: (e: unknown) => void }> = [];
+  let committing = false;
+
+  async function flush() {
+    committing = true;
+    while (gathering.length > 0) {
+      const batch = gathering;
+      gathering = [];
+      try {
+        const disabled = await db.transaction().execute((trx) => writeBatch(trx, workerId, batch.map((b) => b.r), disableAfterS));
+        for (const b of batch) b.done(disabled.get(b.r.endpointId) ?? null);
+      } catch (err) {
+        for (const b of batch) b.fail(err);
+      }
+    }
+    committing = false;
+  }
+
+  return {
+    record(r: AttemptRecord): Promise<string | null> {
+      return new Promise((done, fail) => {
+        gathering.push({ r, done, fail });
+        if (!committing) void flush();
+      });
+    },
+  };
+}
+
+interface EndpointSums {
+  workspaceId: string;
+  url: string;
+  total: number;
+  succeeded: number;
+  durationSum: number;
+  buckets: number[];
+  lastOk: boolean;
+  anyOk: boolean;
+  gone?: string;
+  last: AttemptRecord;
+}
+
+/**
+ * One batch in one transaction: the attempt rows; each delivery's new state (only while this worker
+ * still holds it: if its lease ran out and another worker took it over, the attempt is logged all
+ * the same); per endpoint, its counters and the 5-minute roll-up as SQL increments; and, when an
+ * endpoint answered 410 or has failed continuously for longer than `disableAfterS`, its disabling
+ * with a `gatehouse.endpoint.disabled` event.
+ */
+async function writeBatch(trx: Executor, workerId: string, records: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+  await trx
+    .insertInto('webhook_attempts')
+    .values(records.map((r) => ({
+      delivery_id: r.deliveryId,
+      endpoint_id: r.endpointId,
+      workspace_id: r.workspaceId,
+      attempt: r.attempt,
+      worker_id: workerId,
+      url: r.url,
+      request_headers: JSON.stringify(r.requestHeaders),
+      response_status: r.status,
+      response_body: r.responseBody,
+      duration_ms: r.durationMs,
+      error: r.error,
+      outcome: r.outcome,
+      next_attempt_at: r.nextAttemptAt,
+    })))
+    .execute();
+
+  const now = new Date();
+  const rows = records.map((r) => sql`(${r.deliveryId}, ${r.outcome === 'succeeded' ? 'succeeded' : r.outcome === 'retrying' ? 'pending' : 'dead'},
+    ${r.nextAttemptAt ?? now}::timestamptz, ${r.outcome === 'retrying' ? null : now}::timestamptz, ${r.status}::int, ${r.error}::text)`);
+  await sql`
+    update webhook_deliveries d set status = v.status, next_attempt_at = v.next_at, finished_at = v.finished_at,
+      locked_by = null, locked_until = null, last_status = v.last_status, last_error = v.last_error
+    from (values ${sql.join(rows)}) as v(id, status, next_at, finished_at, last_status, last_error)
+    where d.id = v.id and d.locked_by = ${workerId}`.execute(trx);
+
+  const sums = new Map<string, EndpointSums>();
+  for (const r of records) {
+    const ok = r.outcome === 'succeeded';
+    let s = sums.get(r.endpointId);
+    if (!s) {
+      s = { workspaceId: r.workspaceId, url: r.url, total: 0, succeeded: 0, durationSum: 0, buckets: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0), lastOk: ok, anyOk: false, last: r };
+      sums.set(r.endpointId, s);
+    }
+    s.total++;
+    if (ok) s.succeeded++;
+    s.durationSum += r.durationMs;
+    s.buckets[bucketOf(r.durationMs)]++;
+    s.lastOk = ok;
+    s.anyOk ||= ok;
+    s.last = r;
+    if (r.disable) s.gone = r.disable;
+  }
+
+  const disabled = new Map<string, string>();
+  // A fixed order, so two workers' batches lock shared endpoint rows in the same order.
+  for (const [endpointId, s] of [...sums].sort(([a], [b]) => a.localeCompare(b))) {
     const endpoint = await trx
       .updateTable('webhook_endpoints')
       .set({
-        total: sql`total + 1`,
-        succeeded: sql`succeeded + ${ok ? 1 : 0}`,
-        failed: sql`failed + ${ok ? 0 : 1}`,
+        total: sql`total + ${s.total}`,
+        succeeded: sql`succeeded + ${s.succeeded}`,
+        failed: sql`failed + ${s.total - s.succeeded}`,
         last_called_at: sql`now()`,
-        failing_since: ok ? null : sql`coalesce(failing_since, now())`,
+        // Failing since the first failure after the last success; a success ends the run.
+        failing_since: s.lastOk ? null : s.anyOk ? sql`now()` : sql`coalesce(failing_since, now())`,
       })
-      .where('id', '=', r.endpointId)
+      .where('id', '=', endpointId)
       .returning(['enabled', sql<boolean>`failing_since < now() - make_interval(secs => ${disableAfterS})`.as('failing_too_long')])
       .executeTakeFirst();
     await sql`
       insert into webhook_stats (workspace_id, endpoint_id, period, attempts, succeeded, failed, latency_sum_ms, latency_buckets)
-      values (${r.workspaceId}, ${r.endpointId}, date_bin('5 minutes', now(), timestamptz '2000-01-01'), 1, ${ok ? 1 : 0}, ${ok ? 0 : 1}, ${r.durationMs}, ${initial}::bigint[])
+      values (${s.workspaceId}, ${endpointId}, date_bin('5 minutes', now(), timestamptz '2000-01-01'), ${s.total}, ${s.succeeded},
+        ${s.total - s.succeeded}, ${s.durationSum}, ${s.buckets}::bigint[])
       on conflict (workspace_id, endpoint_id, period) do update set
-        attempts = webhook_stats.attempts + 1,
-        succeeded = webhook_stats.succeeded + ${ok ? 1 : 0},
-        failed = webhook_stats.failed + ${ok ? 0 : 1},
-        latency_sum_ms = webhook_stats.latency_sum_ms + ${r.durationMs},
-        latency_buckets[${bucket}] = webhook_stats.latency_buckets[${bucket}] + 1`.execute(trx);
+        attempts = webhook_stats.attempts + excluded.attempts,
+        succeeded = webhook_stats.succeeded + excluded.succeeded,
+        failed = webhook_stats.failed + excluded.failed,
+        latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
+        latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))`.execute(trx);
 
-    const reason = r.disable ?? (endpoint?.failing_too_long ? `failing continuously for more than ${Math.round(disableAfterS / 3600)} h` : null);
-    if (!reason || !endpoint?.enabled) return { disabled: null };
-    await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', r.endpointId).execute();
-    await publish(trx, r.workspaceId, {
+    const reason = s.gone ?? (endpoint?.failing_too_long ? `failing continuously for more than ${Math.round(disableAfterS / 3600)} h` : null);
+    if (!reason || !endpoint?.enabled) continue;
+    await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', endpointId).execute();
+    await publish(trx, s.workspaceId, {
       type: 'gatehouse.endpoint.disabled',
-      payload: { endpoint_id: r.endpointId, url: r.url, reason, last_status: r.status, last_error: r.error },
+      payload: { endpoint_id: endpointId, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },
     });
-    return { disabled: reason };
-  });
+    disabled.set(endpointId, reason);
+  }
+  return disabled;
 }
