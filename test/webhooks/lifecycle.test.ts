@@ -115,3 +115,20 @@ describe('failures', () => {
     expect(metrics).toMatch(/gatehouse_webhook_oldest_due_seconds [\d.]+/);
   });
 });
+
+describe('deletion mid-delivery', () => {
+  test("an endpoint deleted while its delivery is in flight does not disturb another endpoint's deliveries", async () => {
+    rx.respondWith((req) => (req.url === '/doomed' ? { delayMs: 400 } : undefined));
+    const doomed = await create({ url: `${rx.url}/doomed`, events: ['campaign.completed'] });
+    const survivor = await create({ url: `${rx.url}/survivor`, events: ['campaign.completed'] });
+    await t.call(key, 'POST', `/v1/workspaces/${ws.id}/events`, { type: 'campaign.completed', payload: {} });
+    await eventually(async () => rx.received.some((r) => r.url === '/doomed'));
+    expect((await t.call(key, 'DELETE', `/v1/webhooks/${doomed.body.id}`)).status).toBe(204);
+    await eventually(async () => (await t.call(key, 'GET', `/v1/webhooks/${survivor.body.id}/deliveries`)).body.data[0]?.status === 'succeeded');
+    await new Promise((r) => setTimeout(r, 600)); // the doomed attempt ends and is dropped
+    const again = await t.call(key, 'POST', `/v1/workspaces/${ws.id}/events`, { type: 'campaign.completed', payload: { n: 2 } });
+    expect(again.body.deliveries).toBe(1);
+    await eventually(async () => (await t.call(key, 'GET', `/v1/webhooks/${survivor.body.id}/deliveries`)).body.data.every((d: { status: string }) => d.status === 'succeeded'));
+    expect(t.logs.join('\n')).not.toMatch(/violates foreign key/);
+  });
+});

@@ -84,7 +84,15 @@ interface EndpointSums {
  * endpoint answered 410 or has failed continuously for longer than `disableAfterS`, its disabling
  * with a `gatehouse.endpoint.disabled` event.
  */
-async function writeBatch(trx: Executor, workerId: string, records: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+  // An endpoint deleted while its delivery was in flight takes the delivery with it: that attempt
+  // has nothing left to be recorded against, and must not fail the batch for the others. The rest
+  // are locked against deletion until this commits.
+  const present = await sql<{ id: string }>`
+    select id from webhook_deliveries where id = any(${all.map((r) => r.deliveryId)}::text[]) for key share`.execute(trx);
+  const kept = new Set(present.rows.map((r) => r.id));
+  const records = all.filter((r) => kept.has(r.deliveryId));
+  if (records.length === 0) return new Map();
   await trx
     .insertInto('webhook_attempts')
     .values(records.map((r) => ({
