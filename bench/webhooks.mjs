@@ -5,6 +5,7 @@
 //
 //   npm run bench:webhooks
 //   BENCH_EVENTS=500 BENCH_ANALYTICS_ROWS=100000 npm run bench:webhooks     (quicker)
+//   BENCH_CPU_PROF=1 npm run bench:webhooks                                 (profiles Gatehouse; paths printed)
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -170,7 +171,9 @@ async function runOn(kind, receiverUrl, dataDir) {
       await c.end();
     };
   }
-  const gh = await startGatehouse(gatehouseEnv(join(dataDir, kind), await freePort(), extra));
+  const profileDir = process.env.BENCH_CPU_PROF ? join(dataDir, `profile-${kind}`) : undefined;
+  const gh = await startGatehouse(gatehouseEnv(join(dataDir, kind), await freePort(), extra), profileDir);
+  if (profileDir) process.stderr.write(`${kind}: CPU profile in ${profileDir}\n`);
   try {
     const tenant = await setUp(gh, receiverUrl);
     process.stderr.write(`${kind}: throughput (${EVENTS * ENDPOINTS} deliveries)…\n`);

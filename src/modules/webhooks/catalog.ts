@@ -55,8 +55,3 @@ export async function registerType(db: Executor, workspaceId: string, name: stri
     .onConflict((oc) => oc.columns(['workspace_id', 'name']).doUpdateSet({ description }))
     .execute();
 }
-
-/** Does an endpoint's filter take this type? */
-export function matches(filters: readonly string[], type: string): boolean {
-  return filters.some((f) => f === '*' || f === type || (f.endsWith('.*') && type.startsWith(f.slice(0, -1))));
-}

@@ -46,7 +46,7 @@ export function createEventService({ db, audit, tenancy, endpoints }: { db: Kyse
         throw invalid(`unknown event type ${input.type}; register it with POST /v1/workspaces/${workspaceId}/event-types`, { field: 'type' });
       }
       const target = await targetOf(workspaceId, input);
-      const r = await db.transaction().execute((trx) => publish(trx, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target }));
+      const r = await publish(db, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target });
       return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
     },
 
@@ -54,7 +54,7 @@ export function createEventService({ db, audit, tenancy, endpoints }: { db: Kyse
     async test(actor: Actor, endpointId: string, input: { payload?: unknown }) {
       const ep = await endpoints.locate(actor, endpointId);
       const payload = input.payload ?? { message: 'a test message from Gatehouse', webhook_id: ep.id, sent_at: new Date().toISOString() };
-      const r = await db.transaction().execute((trx) => publish(trx, ep.workspace_id, { type: 'gatehouse.webhook.test', payload, target: { endpointId: ep.id } }));
+      const r = await publish(db, ep.workspace_id, { type: 'gatehouse.webhook.test', payload, target: { endpointId: ep.id } });
       if (r.deliveries.length === 0) throw invalid('the endpoint is disabled; enable it to test it', { field: 'enabled' });
       return { event_id: r.eventId, delivery_id: r.deliveries[0] };
     },

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import { newId } from '../../lib/ids.js';
-import { matches } from './catalog.js';
 
 export const DELIVERIES_CHANNEL = 'gatehouse_deliveries';
 
@@ -21,41 +20,50 @@ export interface Published {
 }
 
 /**
- * The event and one delivery per chosen endpoint, in the caller's transaction, so an accepted event
- * always has its deliveries (transactional outbox). The NOTIFY that wakes the delivery workers is
- * sent at commit. A targeted endpoint gets the event whatever its filter; a disabled one gets none.
+ * The event and one delivery per chosen endpoint in ONE statement (atomic on its own, or part of
+ * the caller's transaction), so an accepted event always has its deliveries (transactional outbox)
+ * and accepting one costs a single round trip. The NOTIFY that wakes the delivery workers goes out
+ * at commit. An endpoint's filter takes a type exactly, by `prefix.*` or by `*`; a targeted
+ * endpoint gets the event whatever its filter; a disabled one gets none. A delivery's id is its
+ * event's (time-ordered) with the endpoint's ordinal, so deliveries sort by event time.
  */
-export async function publish(trx: Executor, workspaceId: string, input: EventInput): Promise<Published> {
-  const inserted = await trx
-    .insertInto('events')
-    .values({ id: newId('msg'), workspace_id: workspaceId, type: input.type, payload: JSON.stringify(input.payload ?? {}), idempotency_key: input.idempotencyKey ?? null })
-    .onConflict((oc) => oc.columns(['workspace_id', 'idempotency_key']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  if (!inserted) {
-    const first = await trx
-      .selectFrom('events')
-      .select('id')
-      .where('workspace_id', '=', workspaceId)
-      .where('idempotency_key', '=', input.idempotencyKey!)
-      .executeTakeFirstOrThrow();
-    return { eventId: first.id, duplicate: true, deliveries: [] };
-  }
-
-  let q = trx.selectFrom('webhook_endpoints').select(['id', 'events', 'max_retries']).where('workspace_id', '=', workspaceId).where('enabled', '=', true);
-  if (input.target && input.target !== 'broadcast') q = q.where('id', '=', input.target.endpointId);
-  const endpoints = await q.execute();
-  const chosen = input.target ? endpoints : endpoints.filter((e) => matches(e.events, input.type));
-  const deliveries = chosen.map((e) => ({
-    id: newId('dlv'),
-    workspace_id: workspaceId,
-    endpoint_id: e.id,
-    event_id: inserted.id,
-    max_attempts: e.max_retries + 1,
-  }));
-  if (deliveries.length > 0) {
-    await trx.insertInto('webhook_deliveries').values(deliveries).execute();
-    await sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(trx);
-  }
-  return { eventId: inserted.id, duplicate: false, deliveries: deliveries.map((d) => d.id) };
+export async function publish(db: Executor, workspaceId: string, input: EventInput): Promise<Published> {
+  const id = newId('msg');
+  const { type } = input;
+  const chosen =
+    input.target === 'broadcast'
+      ? sql`true`
+      : input.target
+        ? sql`e.id = ${input.target.endpointId}`
+        : sql`(${type} = any(e.events) or '*' = any(e.events)
+            or exists (select 1 from unnest(e.events) f where f like '%.*' and starts_with(${type}, left(f, -1))))`;
+  const result = await sql<{ event_id: string | null; deliveries: string[] | null }>`
+    with ev as (
+      insert into events (id, workspace_id, type, payload, idempotency_key)
+      values (${id}, ${workspaceId}, ${type}, ${JSON.stringify(input.payload ?? {})}::jsonb, ${input.idempotencyKey ?? null})
+      on conflict (workspace_id, idempotency_key) do nothing
+      returning id
+    ),
+    eps as (
+      select e.id, e.max_retries, row_number() over (order by e.id) as n
+      from webhook_endpoints e
+      where e.workspace_id = ${workspaceId} and e.enabled and ${chosen}
+    ),
+    ins as (
+      insert into webhook_deliveries (id, workspace_id, endpoint_id, event_id, max_attempts)
+      select 'dlv_' || substr(ev.id, 5) || lpad(eps.n::text, 3, '0'), ${workspaceId}, eps.id, ev.id, eps.max_retries + 1
+      from ev, eps
+      returning id
+    ),
+    woken as (select pg_notify(${DELIVERIES_CHANNEL}, '') from (select 1 from ins limit 1) x)
+    select (select id from ev) as event_id, (select array_agg(id order by id) from ins) as deliveries, (select count(*) from woken) as woken`.execute(db);
+  const row = result.rows[0];
+  if (row?.event_id) return { eventId: row.event_id, duplicate: false, deliveries: row.deliveries ?? [] };
+  const first = await db
+    .selectFrom('events')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('idempotency_key', '=', input.idempotencyKey!)
+    .executeTakeFirstOrThrow();
+  return { eventId: first.id, duplicate: true, deliveries: [] };
 }
