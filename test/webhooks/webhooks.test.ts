@@ -219,6 +219,28 @@ describe('safety', () => {
         expect(res.body.error.details.field).toBe('url');
       }
       expect((await strict.call(strict.adminKey, 'POST', `/v1/workspaces/${workspace.id}/webhooks`, { url: 'https://hooks.example.com/x', events: ['*'] })).status).toBe(201);
+
+      // A workspace in test mode may use http:// and loopback, and its deliveries reach them.
+      const testMode = await strict.call(strict.adminKey, 'PATCH', `/v1/workspaces/${workspace.id}`, { test_mode: true });
+      expect(testMode.body.test_mode).toBe(true);
+      const local = await strict.call(strict.adminKey, 'POST', `/v1/workspaces/${workspace.id}/webhooks`, { url: `${rx.url}/test-mode`, events: ['lead.created'] });
+      expect(local.status, local.raw).toBe(201);
+      const strictWorker = await startDeliveryWorker(strict, { pollMs: 100 });
+      try {
+        await strict.call(strict.adminKey, 'POST', `/v1/workspaces/${workspace.id}/events`, { type: 'lead.created', payload: {} });
+        await eventually(async () => hits('/test-mode').length === 1);
+        // Out of test mode, a loopback endpoint that is already registered is refused at connect time.
+        await strict.call(strict.adminKey, 'PATCH', `/v1/workspaces/${workspace.id}`, { test_mode: false });
+        await strict.call(strict.adminKey, 'POST', `/v1/workspaces/${workspace.id}/events`, { type: 'lead.created', payload: {} });
+        const refused = await eventually(async () => {
+          const d = (await strict.call(strict.adminKey, 'GET', `/v1/webhooks/${local.body.id}/deliveries`)).body.data;
+          return d.find((x: { last_error: string | null }) => x.last_error) ?? null;
+        });
+        expect(refused.last_error).toMatch(/refused|private/);
+        expect(hits('/test-mode')).toHaveLength(1);
+      } finally {
+        await strictWorker.stop();
+      }
     } finally {
       await strict.close();
     }
