@@ -44,14 +44,20 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
   // most of what Gatehouse adds to a call (~1 ms on the embedded database). `settled()` waits for
   // every record started so far; the read routes of this process await it (so a caller always
   // reads its own calls back) and so does shutdown (so a clean stop loses none).
+  // Records are written one after another, in the order the calls were answered, so the call log's
+  // order (by id) is the calls' order even on a pool of connections.
   const pending = new Set<Promise<void>>();
+  let tail: Promise<void> = Promise.resolve();
   async function onCall(record: CallRecord) {
+    const previous = tail;
     const written = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => previous)
       .then(() => writeRecord(record))
       .catch((err) =>
         log.error({ err: (err as Error).message, workspace_id: record.credential.workspaceId, provider: record.credential.provider.id }, 'could not record an upstream call'),
       )
       .finally(() => pending.delete(written));
+    tail = written;
     pending.add(written);
   }
   async function settled() {
