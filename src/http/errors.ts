@@ -14,8 +14,14 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
-// Text PostgreSQL cannot store (a NUL character; \u0000 inside jsonb): the request's fault, so a 400, not a 500.
+// Text PostgreSQL cannot store (a NUL character; \u0000 or a lone surrogate escape inside jsonb): the
+// request's fault, so a 400, not a 500. 22P02 is taken only for its Unicode cases: any other invalid
+// representation would be Gatehouse's own bug and stays a 500.
 const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+const isUnstorableText = (err: unknown) => {
+  const e = err as { code?: string; detail?: string };
+  return UNSTORABLE_TEXT_CODES.has(e.code ?? '') || (e.code === '22P02' && /unicode|surrogate/i.test(e.detail ?? ''));
+};
 
 const byStatus: Record<number, ErrorCode> = {
   401: 'unauthenticated',
@@ -42,8 +48,8 @@ export function registerErrorHandling(app: FastifyInstance) {
     if (fe.validation) {
       return send(400, 'validation_failed', 'the request does not match the schema', { issues: validationIssues(fe.validation as ErrorObject[], fe.validationContext ?? '') });
     }
-    if (UNSTORABLE_TEXT_CODES.has((err as { code?: string }).code ?? '')) {
-      return send(400, 'validation_failed', 'the request holds characters that cannot be stored (such as NUL)');
+    if (isUnstorableText(err)) {
+      return send(400, 'validation_failed', 'the request holds characters that cannot be stored (such as NUL or a lone UTF-16 surrogate)');
     }
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: (err as Error).message }, 'database unavailable');

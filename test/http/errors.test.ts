@@ -464,6 +464,17 @@ function validBodies(): Record<string, Record<string, unknown>> {
     },
     'POST /v1/api-keys/{id}/rotate': { grace_s: 60 },
     'POST /v1/keys/verify': { key: seed.key, scope: 'keys:read' },
+    'POST /v1/workspaces/{id}/webhooks': {
+      url: 'https://hooks.example.com/in',
+      events: ['lead.*'],
+      name: 'fuzz',
+      timeout_s: 10,
+      max_retries: 2,
+      headers: { 'x-route': 'a' },
+      auth_token: 'fuzz-token-0123456789',
+    },
+    'POST /v1/workspaces/{id}/events': { type: 'lead.created', payload: { a: 1 }, idempotency_key: 'k', broadcast: true },
+    'POST /v1/workspaces/{id}/event-types': { name: 'fuzz.happened', description: 'x' },
   };
 }
 
