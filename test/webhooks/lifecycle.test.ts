@@ -132,3 +132,19 @@ describe('deletion mid-delivery', () => {
     expect(t.logs.join('\n')).not.toMatch(/violates foreign key/);
   });
 });
+
+describe('sealed secrets that cannot be opened', () => {
+  test('the attempt fails and is retried, logged with the reason; nothing is sent unsigned', async () => {
+    const ep = await create({ url: `${rx.url}/unsealable`, events: ['email.sent'] });
+    // Another master key's ciphertext, in effect: the wrapped data key no longer authenticates.
+    await t.db.database.db
+      .updateTable('webhook_endpoint_secrets')
+      .set({ wrapped_key: Buffer.alloc(60, 7).toString('base64') })
+      .where('endpoint_id', '=', ep.body.id)
+      .execute();
+    await t.call(key, 'POST', `/v1/workspaces/${ws.id}/events`, { type: 'email.sent', payload: {} });
+    const d = await eventually(async () => (await t.call(key, 'GET', `/v1/webhooks/${ep.body.id}/deliveries`)).body.data[0]?.last_error ? (await t.call(key, 'GET', `/v1/webhooks/${ep.body.id}/deliveries`)).body.data[0] : null);
+    expect(d.last_error).toMatch(/secrets cannot be decrypted/);
+    expect(rx.received.some((r) => r.url === '/unsealable')).toBe(false);
+  });
+});

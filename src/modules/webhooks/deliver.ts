@@ -59,20 +59,19 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
 
   async function attempt(d: ClaimedDelivery) {
     const body = messageBody(d);
-    const keys = await secrets.read(d.endpoint_id);
-    const headers: Record<string, string> = {
-      ...d.headers,
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
-      ...signatureHeaders(keys.signing, d.event_id, body),
-      ...(keys.authToken ? { authorization: `Bearer ${keys.authToken}` } : {}),
-    };
+    const headers: Record<string, string> = { ...d.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT };
     const started = performance.now();
     let status: number | null = null;
     let responseBody: string | null = null;
     let retryAfter: string | null = null;
     let error: string | null = null;
     try {
+      // Secrets that cannot be opened (a master key removed too early) fail this attempt like a
+      // network error: logged, retried, dead-lettered in the end, never sent unsigned.
+      const keys = await secrets.read(d.endpoint_id).catch((err: Error) => {
+        throw new Error(`the endpoint's secrets cannot be decrypted: ${err.message}`);
+      });
+      Object.assign(headers, signatureHeaders(keys.signing, d.event_id, body), keys.authToken ? { authorization: `Bearer ${keys.authToken}` } : {});
       // An IP literal is connected to without a lookup, so the connect-time guard cannot see it.
       assertPublicUrl(new URL(d.url), d.test_mode || o.allowPrivateTargets);
       const res: Dispatcher.ResponseData = await request(d.url, {
