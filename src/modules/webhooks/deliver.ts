@@ -50,7 +50,9 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const recorder = createAttemptRecorder(database.db, workerId, o.disableAfterS);
   const leaseMs = o.leaseMs ?? 330_000; // longer than the longest timeout (300 s)
   const pollMs = o.pollMs ?? 1000;
-  const agentFor = (relaxed: boolean) => new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
+  // No per-host connection cap below the worker's concurrency: a request queued inside the agent
+  // would spend its endpoint timeout waiting for a socket and fail as a false timeout.
+  const agentFor = (relaxed: boolean) => new Agent({ connections: null, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
   const strict = agentFor(o.allowPrivateTargets);
   // A test-mode workspace may reach a developer's receiver on a private address.
   const relaxed = o.allowPrivateTargets ? strict : agentFor(true);

@@ -51,7 +51,7 @@ export async function publish(db: Executor, workspaceId: string, input: EventInp
     ),
     ins as (
       insert into webhook_deliveries (id, workspace_id, endpoint_id, event_id, max_attempts)
-      select 'dlv_' || substr(ev.id, 5) || lpad(eps.n::text, 3, '0'), ${workspaceId}, eps.id, ev.id, eps.max_retries + 1
+      select 'dlv_' || substr(ev.id, 5) || '_' || eps.n, ${workspaceId}, eps.id, ev.id, eps.max_retries + 1
       from ev, eps
       returning id
     ),

@@ -30,7 +30,8 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
   if (opts.reclaim) await reclaimExpired(db);
   // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
   // served); an idle worker polls every second, so first a one-row index probe: anything due at all?
-  const due = await sql`select 1 from webhook_deliveries where status = 'pending' and next_attempt_at <= now() limit 1`.execute(db);
+  const due = await sql`select 1 from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+    where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled limit 1`.execute(db);
   if (due.rows.length === 0) return [];
   const result = await sql<ClaimedDelivery>`
     with busy as (
@@ -79,11 +80,15 @@ export async function reclaimExpired(db: Kysely<DB>) {
     where status = 'delivering' and locked_until < now()`.execute(db);
 }
 
-/** Deliveries due now that no worker holds, and how long the oldest has waited (for /metrics). */
+/**
+ * Deliveries due now that no worker holds, and how long the oldest has waited (for /metrics). A
+ * disabled endpoint's deliveries wait for it to be enabled again; they are not backlog.
+ */
 export async function queueDepth(db: Kysely<DB>) {
   const r = await sql<{ depth: number; oldest_s: number | null }>`
-    select count(*)::int as depth, extract(epoch from now() - min(next_attempt_at))::float8 as oldest_s
-    from webhook_deliveries where status = 'pending' and next_attempt_at <= now()`.execute(db);
+    select count(*)::int as depth, extract(epoch from now() - min(d.next_attempt_at))::float8 as oldest_s
+    from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+    where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled`.execute(db);
   return { depth: r.rows[0]?.depth ?? 0, oldestS: r.rows[0]?.oldest_s ?? 0 };
 }
 

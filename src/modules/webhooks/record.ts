@@ -166,7 +166,7 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
         latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
         latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))`.execute(trx);
 
-    const reason = s.gone ?? (endpoint?.failing_too_long ? `failing continuously for more than ${Math.round(disableAfterS / 3600)} h` : null);
+    const reason = s.gone ?? (endpoint?.failing_too_long ? `failing continuously for more than ${formatSpan(disableAfterS)}` : null);
     if (!reason || !endpoint?.enabled) continue;
     await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', endpointId).execute();
     await publish(trx, s.workspaceId, {
@@ -176,4 +176,12 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
     disabled.set(endpointId, reason);
   }
   return disabled;
+}
+
+/** A span as people read it in a reason: '90 s', '45 min', '5 d'. */
+export function formatSpan(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
 }

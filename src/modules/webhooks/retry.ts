@@ -6,7 +6,7 @@
  */
 export const DEFAULT_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 const JITTER = 0.2;
-/** A Retry-After beyond this is not honoured as such (the schedule's delay applies). */
+/** A Retry-After beyond this is capped to it: a receiver cannot park a delivery for longer. */
 const MAX_RETRY_AFTER_S = 24 * 3600;
 
 export type Verdict =
