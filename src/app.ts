@@ -12,6 +12,7 @@ import { jobRoutes } from './jobs/routes.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
 import { createVerifyFastPath } from './modules/apikeys/verify-http.js';
 import { auditRoutes } from './modules/audit/routes.js';
+import { inboundRoutes } from './modules/inbound/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { upstreamRoutes } from './modules/upstream/routes.js';
@@ -88,6 +89,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   systemRoutes(app as unknown as FastifyInstance, services);
+  // Providers call /hooks without an API key: the unguessable source id and the signature authenticate them.
+  await app.register(services.receiver.routes());
 
   await app.register(
     async (v1) => {
@@ -102,6 +105,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(jobRoutes({ db: services.database.db }));
       await v1.register(webhookRoutes(services));
       await v1.register(deliveryRoutes({ ...services, db: services.database.db }));
+      await v1.register(inboundRoutes({ ...services, db: services.database.db, silentAfterS: config.inboundSilentAfterS }));
     },
     { prefix: '/v1' },
   );

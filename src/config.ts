@@ -84,6 +84,12 @@ const envSchema = z.object({
     .describe('how long a rotated signing secret still signs (default 24 h)'),
   GATEHOUSE_DELIVERY_CONCURRENCY: positiveInt.default(32).describe('webhook deliveries one worker makes at once'),
   GATEHOUSE_WEBHOOK_RETENTION_DAYS: positiveInt.default(30).describe('finished deliveries and their attempts are pruned past this'),
+  GATEHOUSE_INBOUND_BODY_LIMIT: positiveInt.default(1_048_576).describe('largest inbound webhook body in bytes (413 past it)'),
+  GATEHOUSE_INBOUND_TOLERANCE_S: positiveInt.default(300).describe('how old a signed inbound timestamp may be, in seconds'),
+  GATEHOUSE_INBOUND_SILENT_AFTER_S: positiveInt
+    .default(86_400)
+    .describe('a source that usually receives alerts (gatehouse.inbound.silent) after this long without an event'),
+  GATEHOUSE_INBOUND_RETENTION_DAYS: positiveInt.default(30).describe('inbound events and rejections are pruned past this'),
   GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(25_000)
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
@@ -115,6 +121,10 @@ export interface Config {
   webhookSecretOverlapS: number;
   deliveryConcurrency: number;
   webhookRetentionDays: number;
+  inboundBodyLimit: number;
+  inboundToleranceS: number;
+  inboundSilentAfterS: number;
+  inboundRetentionDays: number;
 }
 
 export class ConfigError extends Error {}
@@ -160,5 +170,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecretOverlapS: e.GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S,
     deliveryConcurrency: e.GATEHOUSE_DELIVERY_CONCURRENCY,
     webhookRetentionDays: e.GATEHOUSE_WEBHOOK_RETENTION_DAYS,
+    inboundBodyLimit: e.GATEHOUSE_INBOUND_BODY_LIMIT,
+    inboundToleranceS: e.GATEHOUSE_INBOUND_TOLERANCE_S,
+    inboundSilentAfterS: e.GATEHOUSE_INBOUND_SILENT_AFTER_S,
+    inboundRetentionDays: e.GATEHOUSE_INBOUND_RETENTION_DAYS,
   };
 }

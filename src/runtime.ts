@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import { jobHandlers, schedules } from './jobs/handlers.js';
 import { createWorker, type Worker } from './jobs/worker.js';
 import { createDeliveryWorker, type DeliveryWorker } from './modules/webhooks/deliver.js';
+import { createInboundWorker, type InboundWorker } from './modules/inbound/process.js';
 import { createServices, type Services } from './services.js';
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
@@ -67,6 +68,7 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
   }
   let worker: Worker | undefined;
   let deliveries: DeliveryWorker | undefined;
+  let inbound: InboundWorker | undefined;
   if (opts.worker) {
     worker = createWorker({
       database,
@@ -88,6 +90,8 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
       allowPrivateTargets: config.allowPrivateTargets,
     });
     await deliveries.start();
+    inbound = createInboundWorker({ database, log });
+    await inbound.start();
   }
   return {
     app,
@@ -98,7 +102,7 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
     async stop() {
       await app?.close();
       await stopFlusher?.();
-      await Promise.all([worker?.stop(), deliveries?.stop()]);
+      await Promise.all([worker?.stop(), deliveries?.stop(), inbound?.stop()]);
       await services.close();
       await database.close();
     },

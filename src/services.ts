@@ -19,6 +19,9 @@ import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
+import { createInboundEventService } from './modules/inbound/events.js';
+import { createReceiver } from './modules/inbound/receive.js';
+import { createSourceService } from './modules/inbound/sources.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 
@@ -49,6 +52,11 @@ export async function createServices(config: Config, database: Database, log: Lo
   const events = createEventService({ db, audit, tenancy, endpoints });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
+  const sources = createSourceService({ db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS });
+  const inboundEvents = createInboundEventService({ db, audit, tenancy });
+  const receiver = await createReceiver({
+    database, ring, log, registry: metrics.registry, publicUrl: config.publicUrl, bodyLimit: config.inboundBodyLimit, toleranceS: config.inboundToleranceS,
+  });
   return {
     config,
     database,
@@ -72,8 +80,12 @@ export async function createServices(config: Config, database: Database, log: Lo
     events,
     recovery,
     webhookMetrics,
+    sources,
+    inboundEvents,
+    receiver,
     async close() {
       await stopListening();
+      await receiver.close();
       await stopVault();
       await upstream.close();
       await limiter.close();

@@ -107,7 +107,7 @@ export interface AuditLogTable {
   hash: string;
 }
 
-export interface DB extends DB002, DB004 {
+export interface DB extends DB002, DB004, DB005 {
   organizations: OrganizationsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
@@ -344,4 +344,70 @@ export interface DB004 {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   webhook_stats: WebhookStatsTable;
+}
+
+// ---- 005_inbound ----
+
+export interface InboundSourcesTable {
+  id: string;
+  workspace_id: string;
+  provider: string;
+  name: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  events: string[] | null;
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  silent_after_s: number | null;
+  silent_alerted_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface InboundSourceSecretsTable extends SealedColumns {
+  source_id: string;
+  purpose: 'signing' | 'signing_previous' | 'verify_token';
+  expires_at: NullableTimestamp;
+}
+
+export type InboundStatus = 'pending' | 'processing' | 'processed' | 'ignored' | 'failed';
+
+export interface InboundEventsTable {
+  id: string;
+  workspace_id: string;
+  source_id: string;
+  dedup_key: string;
+  status: ColumnType<InboundStatus, InboundStatus | undefined, InboundStatus>;
+  signature: 'verified' | 'token' | 'unsigned';
+  provider_type: string | null;
+  event_types: string[] | null;
+  published: string[] | null;
+  content_type: string | null;
+  headers: ColumnType<Record<string, string>, string | undefined, string>;
+  source_ip: string | null;
+  user_agent: string | null;
+  body: ColumnType<Uint8Array, Uint8Array, Uint8Array>;
+  attempts: ColumnType<number, number | undefined, number>;
+  replays: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  last_error: string | null;
+  received_at: Timestamp;
+  processed_at: NullableTimestamp;
+}
+
+export interface InboundRejectionsTable {
+  id: Generated<string>;
+  workspace_id: string;
+  source_id: string;
+  reason: string;
+  source_ip: string | null;
+  user_agent: string | null;
+  received_at: Timestamp;
+}
+
+export interface DB005 {
+  inbound_sources: InboundSourcesTable;
+  inbound_source_secrets: InboundSourceSecretsTable;
+  inbound_events: InboundEventsTable;
+  inbound_rejections: InboundRejectionsTable;
 }

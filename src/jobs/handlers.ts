@@ -1,4 +1,5 @@
 import { pruneFinishedDeliveries } from '../modules/webhooks/queue.js';
+import { alertSilentSources, pruneInbound } from '../modules/inbound/health.js';
 import type { Config } from '../config.js';
 import { systemActor } from '../http/actor.js';
 import type { Services } from '../services.js';
@@ -14,6 +15,8 @@ export const JOB = {
   syncEmailBison: 'emailbison.sync-all',
   pruneCallLog: 'upstream.prune-logs',
   generateTokens: 'emailbison.generate-tokens',
+  inboundSilent: 'inbound.alert-silent',
+  pruneInbound: 'inbound.prune',
 } as const;
 
 const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
@@ -48,6 +51,14 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
       const removed = await pruneFinishedDeliveries(services.database.db, new Date(Date.now() - services.config.webhookRetentionDays * 86400_000));
       if (removed) log.info({ deliveries: removed }, 'pruned finished webhook deliveries past retention');
     },
+    [JOB.inboundSilent]: async () => {
+      const n = await alertSilentSources(services.database.db, services.config.inboundSilentAfterS);
+      if (n) log.warn({ sources: n }, 'inbound sources went silent');
+    },
+    [JOB.pruneInbound]: async () => {
+      const removed = await pruneInbound(services.database.db, new Date(Date.now() - services.config.inboundRetentionDays * 86400_000));
+      if (removed) log.info({ removed }, 'pruned inbound events and rejections past retention');
+    },
     [JOB.pruneCallLog]: async () => {
       const cutoff = new Date(Date.now() - services.config.callLogRetentionDays * 86400_000);
       let removed = 0;
@@ -67,5 +78,7 @@ export function schedules(config: Config): Schedule[] {
     { kind: JOB.syncEmailBison, everyMs: config.syncIntervalMs },
     { kind: JOB.pruneCallLog, everyMs: 3600_000 },
     { kind: JOB.pruneWebhooks, everyMs: 3600_000 },
+    { kind: JOB.inboundSilent, everyMs: 5 * 60_000 },
+    { kind: JOB.pruneInbound, everyMs: 3600_000 },
   ];
 }

@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 
 /** Prefixed, time-sortable ids: a log line tells what an id refers to. */
-export type IdPrefix = 'org' | 'ws' | 'usr' | 'key' | 'aud' | 'req' | 'inst' | 'cred' | 'sync' | 'evt' | 'msg' | 'ep' | 'dlv';
+export type IdPrefix = 'org' | 'ws' | 'usr' | 'key' | 'aud' | 'req' | 'inst' | 'cred' | 'sync' | 'evt' | 'msg' | 'ep' | 'dlv' | 'iev';
 
 const next = monotonicFactory();
 
