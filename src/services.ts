@@ -52,7 +52,9 @@ export async function createServices(config: Config, database: Database, log: Lo
   const events = createEventService({ db, audit, tenancy, endpoints });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
-  const sources = createSourceService({ db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS });
+  const sources = createSourceService({
+    db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, onChanged: (id) => receiver.evict(id),
+  });
   const inboundEvents = createInboundEventService({ db, audit, tenancy });
   const receiver = await createReceiver({
     database, ring, log, registry: metrics.registry, publicUrl: config.publicUrl, bodyLimit: config.inboundBodyLimit, toleranceS: config.inboundToleranceS,

@@ -23,6 +23,30 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** A URL with the values of credential-like query parameters (token, verify_token, key…) masked. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  let changed = false;
+  for (const name of new Set(params.keys())) {
+    if (SECRET_NAME.test(name) && !SAFE_NAME.test(name)) {
+      params.set(name, '[redacted]');
+      changed = true;
+    }
+  }
+  return changed ? `${url.slice(0, q)}?${params.toString()}` : url;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  hostname?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -30,6 +54,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'gatehouse' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { log: (obj) => redactSecrets(obj) as Record<string, unknown> },
+      // A request line keeps its path but not a secret passed in the query (Meta's hub.verify_token, ?token=).
+      serializers: {
+        req: (req: LoggedRequest) => ({ method: req.method, url: redactUrl(req.url ?? ''), host: req.host ?? req.hostname, remoteAddress: req.ip, remotePort: req.socket?.remotePort }),
+      },
     },
     destination,
   );

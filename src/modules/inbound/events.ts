@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { DB } from '../../db/types.js';
+import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
@@ -52,10 +52,10 @@ const COLUMNS = ['e.id', 'e.workspace_id', 'e.source_id', 'e.dedup_key', 'e.stat
   'e.source_ip', 'e.user_agent', 'e.attempts', 'e.replays', 'e.next_attempt_at', 'e.locked_by', 'e.locked_until', 'e.last_error', 'e.received_at', 'e.processed_at', 's.provider'] as const;
 
 export function createInboundEventService({ db, audit, tenancy }: { db: Kysely<DB>; audit: AuditService; tenancy: TenancyService }) {
-  const base = () => db.selectFrom('inbound_events as e').innerJoin('inbound_sources as s', 's.id', 'e.source_id');
+  const base = (ex: Executor = db) => ex.selectFrom('inbound_events as e').innerJoin('inbound_sources as s', 's.id', 'e.source_id');
 
-  async function locate(actor: Actor, id: string) {
-    const row = await base().select(COLUMNS).select('e.body').where('e.id', '=', id).executeTakeFirst();
+  async function locate(actor: Actor, id: string, ex: Executor = db) {
+    const row = await base(ex).select(COLUMNS).select('e.body').where('e.id', '=', id).executeTakeFirst();
     if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('inbound event');
     return row;
   }
@@ -81,7 +81,7 @@ export function createInboundEventService({ db, audit, tenancy }: { db: Kysely<D
     /** Processes it again from its stored body; a processed event is published again (new outbound events). */
     async replay(actor: Actor, id: string) {
       return db.transaction().execute(async (trx) => {
-        const row = await locate(actor, id);
+        const row = await locate(actor, id, trx);
         const r = await trx
           .updateTable('inbound_events')
           .set((eb) => ({ status: 'pending', attempts: 0, replays: eb('replays', '+', 1), next_attempt_at: new Date(), last_error: null, processed_at: null }))

@@ -22,7 +22,7 @@ const JSON_ONLY = ['application/json'] as const;
 
 export const KINDS: Record<InboundProvider, InboundKind> = {
   standard: { scheme: 'standard', secret: 'generated', secretName: 'signing secret (whsec_…)', contentTypes: JSON_ONLY },
-  hmac: { scheme: 'hmac', secret: 'generated', secretName: 'HMAC secret', contentTypes: null },
+  hmac: { scheme: 'hmac', secret: 'generated', secretName: 'HMAC secret', contentTypes: JSON_ONLY },
   twilio: { scheme: 'twilio', secret: 'required', secretName: 'Twilio auth token', contentTypes: ['application/x-www-form-urlencoded', 'application/json'] },
   whatsapp: { scheme: 'meta', secret: 'required', secretName: 'Meta app secret', contentTypes: JSON_ONLY },
   vonage: { scheme: 'vonage_jwt', secret: 'required', secretName: 'Vonage signature secret', contentTypes: JSON_ONLY },

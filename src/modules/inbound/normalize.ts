@@ -5,7 +5,7 @@ export interface Normalized {
   /** The provider's own name for what happened (for filters and display). */
   providerType: string | null;
   /** The Gatehouse events it becomes; none means it is ignored. */
-  items: Array<{ type: string; data: unknown }>;
+  items: Array<{ type: string; data: unknown; context?: unknown }>;
 }
 
 const EMAILBISON: Record<string, string> = {
@@ -46,8 +46,10 @@ function whatsapp(payload: unknown): Normalized {
       const value = get(change, 'value');
       const messages = get(value, 'messages');
       const statuses = get(value, 'statuses');
-      for (const m of Array.isArray(messages) ? messages : []) items.push({ type: 'message.received', data: { ...(value as object), messages: undefined, statuses: undefined, message: m } });
-      for (const s of Array.isArray(statuses) ? statuses : []) items.push({ type: 'message.status', data: { ...(value as object), messages: undefined, statuses: undefined, status: s } });
+      // Each item goes out alone, with what the batch says about all of them (metadata, contacts).
+      const { messages: _m, statuses: _s, ...context } = (value ?? {}) as Record<string, unknown>;
+      for (const m of Array.isArray(messages) ? messages : []) items.push({ type: 'message.received', data: m, context });
+      for (const s of Array.isArray(statuses) ? statuses : []) items.push({ type: 'message.status', data: s, context });
     }
   }
   return { providerType: str(get(entries, '0', 'changes', '0', 'field')) ?? null, items };

@@ -89,7 +89,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
       await db.transaction().execute(async (trx) => {
         const published: string[] = [];
         for (const [i, it] of items.entries()) {
-          const payload = { inbound_event_id: ev.id, source: { id: ev.source_id, provider: ev.provider, name: ev.name }, provider_type: n.providerType, received_at: ev.received_at.toISOString(), data: it.data };
+          const payload = { inbound_event_id: ev.id, source: { id: ev.source_id, provider: ev.provider, name: ev.name }, provider_type: n.providerType, received_at: ev.received_at.toISOString(), data: it.data, ...(it.context ? { context: it.context } : {}) };
           // Keyed by event, replay and item: a retry after a crash finds the same event, a replay makes a new one.
           const r = await publish(trx, ev.workspace_id, { type: it.type, payload, idempotencyKey: `inbound:${ev.id}:${ev.replays}:${i}` });
           published.push(r.eventId);

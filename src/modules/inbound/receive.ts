@@ -131,12 +131,14 @@ export async function createReceiver(o: ReceiverOptions) {
         // The raw bytes, whatever the content type: signatures are over them, and they are stored as sent.
         app.removeAllContentTypeParsers();
         app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, payload, done) => done(null, payload));
-        const params = { type: 'object', properties: { source_id: { type: 'string', maxLength: 64 } }, required: ['source_id'] } as const;
+        const params = { type: 'object', properties: { source_id: { type: 'string' } }, required: ['source_id'] } as const;
         const tags = ['inbound'];
         app.post('/hooks/:source_id', { schema: { tags, params, summary: "A provider's webhook: verified, stored once, 200 after the commit (no API key: the source id is the address)" } as never }, receive);
         app.get('/hooks/:source_id', { schema: { tags, params, summary: "Meta's subscription handshake (WhatsApp sources): hub.mode, hub.verify_token, hub.challenge" } as never }, handshake);
       };
     },
+    /** Forget a source now (this process changed it; the NOTIFY reaches the others). */
+    evict: (id: string) => void cache.delete(id),
     close: stopListening,
   };
 }

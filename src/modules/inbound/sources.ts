@@ -58,6 +58,8 @@ interface Deps {
   tenancy: TenancyService;
   publicUrl: string;
   secretOverlapS: number;
+  /** Called after a change commits: this process's receiver forgets the source at once (others hear the NOTIFY). */
+  onChanged?: (sourceId: string) => void;
 }
 
 const isNameTaken = (err: unknown) => (err as { code?: string }).code === '23505';
@@ -76,11 +78,17 @@ function settingsOf(provider: InboundProvider, input: SourceInput, current: Sour
   return JSON.parse(JSON.stringify(next)) as SourceSettings;
 }
 
-export function createSourceService({ db, ring, audit, tenancy, publicUrl, secretOverlapS }: Deps) {
+export function createSourceService({ db, ring, audit, tenancy, publicUrl, secretOverlapS, onChanged = () => {} }: Deps) {
   async function locate(actor: Actor, id: string, trx: Executor = db): Promise<Source> {
     const row = await trx.selectFrom('inbound_sources').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('inbound source');
     return row;
+  }
+  /** A change to source `id` in one transaction; once committed, this process forgets its cached copy. */
+  async function committed<T>(id: string, work: (trx: Executor) => Promise<T>): Promise<T> {
+    const result = await db.transaction().execute(work);
+    onChanged(id);
+    return result;
   }
   const view = async (trx: Executor, row: Source) => sourceView(row, publicUrl, await secretMasks(trx, row.id));
   const auditOf = (row: Source, action: string) => ({ workspaceId: row.workspace_id, action, category: 'webhooks' as const, resource: { type: 'inbound_source', id: row.id } });
@@ -151,7 +159,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
 
     async update(actor: Actor, id: string, input: SourceInput) {
       try {
-        return await db.transaction().execute(async (trx) => {
+        return await committed(id, async (trx) => {
           const before = await locate(actor, id, trx);
           const provider = before.provider as InboundProvider;
           const settings = settingsOf(provider, input, before.settings as SourceSettings);
@@ -184,7 +192,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
     },
 
     async remove(actor: Actor, id: string) {
-      await db.transaction().execute(async (trx) => {
+      await committed(id, async (trx) => {
         const before = await locate(actor, id, trx);
         const v = await view(trx, before);
         await trx.deleteFrom('inbound_sources').where('id', '=', id).execute();
@@ -195,7 +203,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
 
     /** A new secret; the old one is still accepted for `overlap_s` (default 24 h) while the provider is switched over. */
     async rotate(actor: Actor, id: string, input: { secret?: string; overlap_s?: number }) {
-      return db.transaction().execute(async (trx) => {
+      return committed(id, async (trx) => {
         const row = await locate(actor, id, trx);
         const provider = row.provider as InboundProvider;
         const kind = KINDS[provider];
