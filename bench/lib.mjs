@@ -340,6 +340,8 @@ export function createRunner({ connections, duration: phaseDuration, rounds, per
       method: target.method,
       headers: target.headers,
       body: target.body,
+      // Per-request headers and bodies (e.g. a fresh signature each time), when the target has them.
+      ...(target.requests ? { requests: target.requests } : {}),
       ...(target.checkString ? { verifyBody: target.checkString } : { expectBody: target.expectBody }),
       connections,
       duration,

@@ -5,7 +5,7 @@ import type { Database } from '../../db/connect.js';
 import { newId } from '../../lib/ids.js';
 import { createClaimLoop } from '../../jobs/loop.js';
 import { isKnownType, isReserved } from '../webhooks/catalog.js';
-import { publish } from '../webhooks/publish.js';
+import { publishMany } from '../webhooks/publish.js';
 import { INBOUND_CHANNEL, type InboundProvider } from './kinds.js';
 import { normalize } from './normalize.js';
 
@@ -38,6 +38,8 @@ export interface InboundWorkerOptions {
   pollMs?: number;
   leaseMs?: number;
   retryScheduleS?: readonly number[];
+  /** Events claimed and committed together (default 100). */
+  batchSize?: number;
 }
 
 /**
@@ -52,10 +54,11 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   const schedule = o.retryScheduleS ?? INBOUND_RETRY_SCHEDULE_S;
   const maxAttempts = schedule.length + 1;
   const leaseMs = o.leaseMs ?? 60_000;
+  const batchSize = o.batchSize ?? 100;
   let lastReclaim = 0;
   let stopListening: (() => Promise<void>) | undefined;
 
-  async function claim(limit: number): Promise<Claimed[]> {
+  async function claimBatch(limit: number): Promise<Claimed[]> {
     if (Date.now() - lastReclaim > RECLAIM_EVERY_MS) {
       lastReclaim = Date.now();
       await sql`update inbound_events set locked_by = null, locked_until = null, next_attempt_at = now(),
@@ -76,56 +79,98 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     return r.rows;
   }
 
-  async function run(ev: Claimed) {
-    try {
-      const n = normalize(ev.provider, Buffer.from(ev.body), ev.content_type);
-      const items: typeof n.items = [];
-      for (const it of n.items) {
-        // A payload cannot speak in Gatehouse's name, and only catalogued types go out.
-        if (isReserved(it.type) || !(await isKnownType(db, ev.workspace_id, it.type))) continue;
-        if (ev.events && !matchesFilter(ev.events, it.type)) continue;
-        items.push(it);
-      }
-      await db.transaction().execute(async (trx) => {
-        const published: string[] = [];
-        for (const [i, it] of items.entries()) {
-          const payload = { inbound_event_id: ev.id, source: { id: ev.source_id, provider: ev.provider, name: ev.name }, provider_type: n.providerType, received_at: ev.received_at.toISOString(), data: it.data, ...(it.context ? { context: it.context } : {}) };
+  /** What an event becomes: its provider type and the Gatehouse events to publish (catalogued, within the source's filter). */
+  async function prepare(ev: Claimed, known: Map<string, Promise<boolean>>) {
+    const n = normalize(ev.provider, Buffer.from(ev.body), ev.content_type);
+    const items: typeof n.items = [];
+    for (const it of n.items) {
+      // A payload cannot speak in Gatehouse's name, and only catalogued types go out.
+      const key = `${ev.workspace_id}|${it.type}`;
+      if (!known.has(key)) known.set(key, isReserved(it.type) ? Promise.resolve(false) : isKnownType(db, ev.workspace_id, it.type));
+      if (!(await known.get(key))) continue;
+      if (ev.events && !matchesFilter(ev.events, it.type)) continue;
+      items.push(it);
+    }
+    return { ev, providerType: n.providerType, items, unmapped: n.items.length === 0 };
+  }
+  type Prepared = Awaited<ReturnType<typeof prepare>>;
+
+  /**
+   * Publishes the events' items and marks them done in ONE transaction: a crash anywhere leaves
+   * them claimed, to be retried when the lease ends, and the idempotency keys (event, replay, item)
+   * make that retry find what a lost attempt may have published.
+   */
+  async function commit(batch: Prepared[]) {
+    await db.transaction().execute(async (trx) => {
+      const events = batch.flatMap(({ ev, providerType, items }) =>
+        items.map((it, i) => ({
+          workspaceId: ev.workspace_id,
+          type: it.type,
+          payload: { inbound_event_id: ev.id, source: { id: ev.source_id, provider: ev.provider, name: ev.name }, provider_type: providerType,
+            received_at: ev.received_at.toISOString(), data: it.data, ...(it.context ? { context: it.context } : {}) },
           // Keyed by event, replay and item: a retry after a crash finds the same event, a replay makes a new one.
-          const r = await publish(trx, ev.workspace_id, { type: it.type, payload, idempotencyKey: `inbound:${ev.id}:${ev.replays}:${i}` });
-          published.push(r.eventId);
-        }
-        const done = await trx
-          .updateTable('inbound_events')
-          .set({
-            status: items.length ? 'processed' : 'ignored',
-            provider_type: n.providerType,
-            event_types: items.map((it) => it.type),
-            published,
-            processed_at: new Date(),
-            locked_by: null,
-            locked_until: null,
-            last_error: items.length || n.items.length ? null : 'no Gatehouse event type for this payload',
-          })
-          .where('id', '=', ev.id)
-          .where('locked_by', '=', workerId)
-          .executeTakeFirst();
-        if (Number(done.numUpdatedRows) === 0) throw new LeaseLost();
+          idempotencyKey: `inbound:${ev.id}:${ev.replays}:${i}`,
+        })),
+      );
+      const ids = await publishMany(trx, events);
+      let next = 0;
+      const rows = batch.map(({ ev, providerType, items, unmapped }) => {
+        const published = ids.slice(next, (next += items.length));
+        const note = unmapped ? 'no Gatehouse event type for this payload' : null;
+        return sql`(${ev.id}, ${items.length ? 'processed' : 'ignored'}, ${providerType}, ${items.map((it) => it.type)}::text[], ${published}::text[], ${note})`;
       });
-    } catch (err) {
-      if (err instanceof LeaseLost) return;
-      const last = ev.attempts >= maxAttempts;
-      const delayS = schedule[Math.min(ev.attempts, schedule.length) - 1] ?? 0;
-      o.log.warn({ inbound_event_id: ev.id, attempt: ev.attempts, err: (err as Error).message }, last ? 'inbound event failed for good' : 'inbound event processing failed; will retry');
-      await db
-        .updateTable('inbound_events')
-        .set({ status: last ? 'failed' : 'pending', last_error: (err as Error).message.slice(0, 1000), locked_by: null, locked_until: null, next_attempt_at: new Date(Date.now() + delayS * 1000) })
-        .where('id', '=', ev.id)
-        .where('locked_by', '=', workerId)
-        .execute();
+      const done = await sql`
+        update inbound_events e set status = x.status, provider_type = x.provider_type, event_types = x.event_types, published = x.published,
+          last_error = x.note, processed_at = now(), locked_by = null, locked_until = null
+        from (values ${sql.join(rows)}) as x(id, status, provider_type, event_types, published, note)
+        where e.id = x.id and e.locked_by = ${workerId}`.execute(trx);
+      // A lease lost meanwhile (another worker has the event now): undo all, and go one by one.
+      if (Number(done.numAffectedRows ?? 0) !== batch.length) throw new LeaseLost();
+    });
+  }
+
+  async function failed(ev: Claimed, err: unknown) {
+    const last = ev.attempts >= maxAttempts;
+    const delayS = schedule[Math.min(ev.attempts, schedule.length) - 1] ?? 0;
+    o.log.warn({ inbound_event_id: ev.id, attempt: ev.attempts, err: (err as Error).message }, last ? 'inbound event failed for good' : 'inbound event processing failed; will retry');
+    await db
+      .updateTable('inbound_events')
+      .set({ status: last ? 'failed' : 'pending', last_error: (err as Error).message.slice(0, 1000), locked_by: null, locked_until: null, next_attempt_at: new Date(Date.now() + delayS * 1000) })
+      .where('id', '=', ev.id)
+      .where('locked_by', '=', workerId)
+      .execute();
+  }
+
+  /** A claimed batch together; if that fails, each event alone, so one bad event fails by itself. */
+  async function run(batch: Claimed[]) {
+    const known = new Map<string, Promise<boolean>>();
+    const prepared = await Promise.allSettled(batch.map((ev) => prepare(ev, known)));
+    const ready = prepared.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+    try {
+      if (ready.length === batch.length) return await commit(ready);
+    } catch {
+      // fall through to one by one
+    }
+    for (const [i, ev] of batch.entries()) {
+      const p = prepared[i];
+      try {
+        if (p.status === 'rejected') throw p.reason;
+        await commit([p.value]);
+      } catch (err) {
+        if (!(err instanceof LeaseLost)) await failed(ev, err);
+      }
     }
   }
 
-  const loop = createClaimLoop({ claim, run, concurrency: o.concurrency ?? 8, pollMs: o.pollMs ?? 1000, log: o.log, what: 'inbound events' });
+  // Each claim takes a batch; `concurrency` batches run at once.
+  const loop = createClaimLoop({
+    claim: async (free) => (free > 0 ? [await claimBatch(batchSize)].filter((b) => b.length > 0) : []),
+    run,
+    concurrency: o.concurrency ?? 2,
+    pollMs: o.pollMs ?? 1000,
+    log: o.log,
+    what: 'inbound events',
+  });
   return {
     id: workerId,
     async start() {

@@ -8,6 +8,7 @@ import { RESYNC } from '../../db/connect.js';
 import type { DB } from '../../db/types.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
+import { createGroupCommit } from '../../lib/group-commit.js';
 import { newId } from '../../lib/ids.js';
 import { INBOUND_CHANNEL, KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
 import { openSourceSecrets, SOURCES_CHANNEL, type OpenedSecrets } from './secrets.js';
@@ -48,6 +49,8 @@ export async function createReceiver(o: ReceiverOptions) {
   const received = new Counter({ name: 'gatehouse_inbound_received_total', help: 'Inbound webhooks accepted, by provider and whether it was a repeat', labelNames: ['provider', 'duplicate'], registers: [o.registry] });
   const rejected = new Counter({ name: 'gatehouse_inbound_rejected_total', help: 'Inbound webhooks refused by verification, by provider and reason', labelNames: ['provider', 'reason'], registers: [o.registry] });
   const wake = createWaker(db, o.log);
+  // Concurrent requests share one INSERT (group commit): each still answers only after its row is committed.
+  const store = createGroupCommit((rows: Received[]) => insertReceived(db, rows), { isolateFailures: true });
 
   async function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
@@ -98,18 +101,11 @@ export async function createReceiver(o: ReceiverOptions) {
       throw new AppError('unauthenticated', `the request did not verify as coming from ${provider} (${verdict.reason})`, { reason: verdict.reason });
     }
     const headers = Object.fromEntries(KEPT_HEADERS.filter((h) => typeof req.headers[h] === 'string').map((h) => [h, req.headers[h] as string]));
-    const r = await sql<{ id: string }>`
-      insert into inbound_events (id, workspace_id, source_id, dedup_key, signature, content_type, headers, source_ip, user_agent, body)
-      values (${newId('iev')}, ${source.workspace_id}, ${source.id}, ${verdict.dedupKey}, ${verdict.signature}, ${contentType || null},
-        ${JSON.stringify(headers)}::jsonb, ${req.ip}, ${req.headers['user-agent'] ?? null}, ${body})
-      on conflict (source_id, dedup_key) do nothing
-      returning id`.execute(db);
-    let id = r.rows[0]?.id;
-    const duplicate = id === undefined;
-    if (duplicate) {
-      const first = await db.selectFrom('inbound_events').select('id').where('source_id', '=', source.id).where('dedup_key', '=', verdict.dedupKey).executeTakeFirst();
-      id = first?.id ?? '';
-    } else wake();
+    const { id, duplicate } = await store({
+      id: newId('iev'), workspaceId: source.workspace_id, sourceId: source.id, dedupKey: verdict.dedupKey, signature: verdict.signature,
+      contentType: contentType || null, headers: JSON.stringify(headers), ip: req.ip, userAgent: req.headers['user-agent'] ?? null, body,
+    });
+    if (!duplicate) wake();
     received.inc({ provider, duplicate: String(duplicate) });
     reply.header('x-gatehouse-inbound-event', id);
     // Twilio reads the answer as TwiML: an empty <Response/> means "nothing to do".
@@ -143,6 +139,42 @@ export async function createReceiver(o: ReceiverOptions) {
   };
 }
 export type Receiver = Awaited<ReturnType<typeof createReceiver>>;
+
+interface Received {
+  id: string;
+  workspaceId: string;
+  sourceId: string;
+  dedupKey: string;
+  signature: 'verified' | 'token' | 'unsigned';
+  contentType: string | null;
+  headers: string;
+  ip: string;
+  userAgent: string | null;
+  body: Buffer;
+}
+
+/**
+ * One statement for a batch of received events; a repeat (the same source and dedup key, earlier or
+ * in this very batch) inserts nothing and gets the first event's id.
+ */
+async function insertReceived(db: Kysely<DB>, rows: Received[]): Promise<Array<{ id: string; duplicate: boolean }>> {
+  const values = rows.map((r) => sql`(${r.id}, ${r.workspaceId}, ${r.sourceId}, ${r.dedupKey}, ${r.signature}, ${r.contentType}, ${r.headers}::jsonb, ${r.ip}, ${r.userAgent}, ${r.body})`);
+  const inserted = await sql<{ id: string }>`
+    insert into inbound_events (id, workspace_id, source_id, dedup_key, signature, content_type, headers, source_ip, user_agent, body)
+    values ${sql.join(values)}
+    on conflict (source_id, dedup_key) do nothing
+    returning id`.execute(db);
+  const fresh = new Set(inserted.rows.map((r) => r.id));
+  const repeats = rows.filter((r) => !fresh.has(r.id));
+  const firsts = new Map<string, string>();
+  if (repeats.length > 0) {
+    const keys = repeats.map((r) => sql`(${r.sourceId}, ${r.dedupKey})`);
+    const found = await sql<{ id: string; source_id: string; dedup_key: string }>`
+      select id, source_id, dedup_key from inbound_events where (source_id, dedup_key) in (${sql.join(keys)})`.execute(db);
+    for (const f of found.rows) firsts.set(`${f.source_id}|${f.dedup_key}`, f.id);
+  }
+  return rows.map((r) => (fresh.has(r.id) ? { id: r.id, duplicate: false } : { id: firsts.get(`${r.sourceId}|${r.dedupKey}`) ?? '', duplicate: true }));
+}
 
 /**
  * Wakes the processing workers (this process's too) with one NOTIFY per 50 ms at most, outside the

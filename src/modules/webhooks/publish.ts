@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import { newId } from '../../lib/ids.js';
 
@@ -19,6 +19,11 @@ export interface Published {
   deliveries: string[];
 }
 
+/** SQL: endpoint `e`'s filter takes the event type `type` (exactly, by `prefix.*`, or by `*`). */
+const filterTakes = (type: RawBuilder<unknown>) =>
+  sql`(${type} = any(e.events) or '*' = any(e.events)
+    or exists (select 1 from unnest(e.events) f where f like '%.*' and starts_with(${type}, left(f, -1))))`;
+
 /**
  * The event and one delivery per chosen endpoint in ONE statement (atomic on its own, or part of
  * the caller's transaction), so an accepted event always has its deliveries (transactional outbox)
@@ -35,8 +40,7 @@ export async function publish(db: Executor, workspaceId: string, input: EventInp
       ? sql`true`
       : input.target
         ? sql`e.id = ${input.target.endpointId}`
-        : sql`(${type} = any(e.events) or '*' = any(e.events)
-            or exists (select 1 from unnest(e.events) f where f like '%.*' and starts_with(${type}, left(f, -1))))`;
+        : filterTakes(sql`${type}`);
   const result = await sql<{ event_id: string | null; deliveries: string[] | null }>`
     with ev as (
       insert into events (id, workspace_id, type, payload, idempotency_key)
@@ -66,4 +70,55 @@ export async function publish(db: Executor, workspaceId: string, input: EventInp
     .where('idempotency_key', '=', input.idempotencyKey!)
     .executeTakeFirstOrThrow();
   return { eventId: first.id, duplicate: true, deliveries: [] };
+}
+
+export interface BatchEvent {
+  workspaceId: string;
+  type: string;
+  payload: unknown;
+  idempotencyKey: string;
+}
+
+/**
+ * Many events (of any workspaces) with their deliveries to the endpoints whose filters take them,
+ * in ONE statement: what `publish` does for one event, at the cost of one round trip for all. Each
+ * needs an idempotency key; a repeat creates nothing. Returns each event's id, in order (the first
+ * event's id for a repeat).
+ */
+export async function publishMany(db: Executor, events: BatchEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const input = events.map((e) => ({ id: newId('msg'), workspace_id: e.workspaceId, type: e.type, payload: e.payload ?? {}, idempotency_key: e.idempotencyKey }));
+  const result = await sql<{ inserted: string[] | null }>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as x(id text, workspace_id text, type text, payload jsonb, idempotency_key text)
+    ),
+    ev as (
+      insert into events (id, workspace_id, type, payload, idempotency_key)
+      select id, workspace_id, type, payload, idempotency_key from input
+      on conflict (workspace_id, idempotency_key) do nothing
+      returning id, workspace_id, type
+    ),
+    eps as (
+      select ev.id as event_id, ev.workspace_id, e.id as endpoint_id, e.max_retries, row_number() over (partition by ev.id order by e.id) as n
+      from ev join webhook_endpoints e on e.workspace_id = ev.workspace_id and e.enabled and ${filterTakes(sql`ev.type`)}
+    ),
+    ins as (
+      insert into webhook_deliveries (id, workspace_id, endpoint_id, event_id, max_attempts)
+      select 'dlv_' || substr(event_id, 5) || '_' || n, workspace_id, endpoint_id, event_id, max_retries + 1 from eps
+      returning id
+    ),
+    woken as (select pg_notify(${DELIVERIES_CHANNEL}, '') from (select 1 from ins limit 1) x)
+    select (select array_agg(id) from ev) as inserted, (select count(*) from woken) as woken`.execute(db);
+  const inserted = new Set(result.rows[0]?.inserted ?? []);
+  const repeats = input.filter((e) => !inserted.has(e.id));
+  const firsts = new Map<string, string>();
+  if (repeats.length > 0) {
+    const found = await db
+      .selectFrom('events')
+      .select(['id', 'workspace_id', 'idempotency_key'])
+      .where((eb) => eb.or(repeats.map((r) => eb.and([eb('workspace_id', '=', r.workspace_id), eb('idempotency_key', '=', r.idempotency_key)]))))
+      .execute();
+    for (const f of found) firsts.set(`${f.workspace_id}|${f.idempotency_key}`, f.id);
+  }
+  return input.map((e) => (inserted.has(e.id) ? e.id : (firsts.get(`${e.workspace_id}|${e.idempotency_key}`) ?? e.id)));
 }

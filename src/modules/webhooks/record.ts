@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { publish } from './publish.js';
+import { createGroupCommit } from '../../lib/group-commit.js';
 
 /** Upper bounds (ms) of the latency histogram kept per endpoint and period; the last bucket is open. */
 export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000];
@@ -36,32 +37,11 @@ export interface AttemptRecord {
  * once its attempt is committed. Endpoints disabled by the batch are returned with their reason.
  */
 export function createAttemptRecorder(db: Kysely<DB>, workerId: string, disableAfterS: number) {
-  let gathering: Array<{ r: AttemptRecord; done: (disabled: string | null) => void; fail: (e: unknown) => void }> = [];
-  let committing = false;
-
-  async function flush() {
-    committing = true;
-    while (gathering.length > 0) {
-      const batch = gathering;
-      gathering = [];
-      try {
-        const disabled = await db.transaction().execute((trx) => writeBatch(trx, workerId, batch.map((b) => b.r), disableAfterS));
-        for (const b of batch) b.done(disabled.get(b.r.endpointId) ?? null);
-      } catch (err) {
-        for (const b of batch) b.fail(err);
-      }
-    }
-    committing = false;
-  }
-
-  return {
-    record(r: AttemptRecord): Promise<string | null> {
-      return new Promise((done, fail) => {
-        gathering.push({ r, done, fail });
-        if (!committing) void flush();
-      });
-    },
-  };
+  const submit = createGroupCommit(async (batch: AttemptRecord[]) => {
+    const disabled = await db.transaction().execute((trx) => writeBatch(trx, workerId, batch, disableAfterS));
+    return batch.map((r) => disabled.get(r.endpointId) ?? null);
+  });
+  return { record: (r: AttemptRecord): Promise<string | null> => submit(r) };
 }
 
 interface EndpointSums {
