@@ -1,13 +1,20 @@
 /**
  * Group commit: a call made while a batch is being written joins the next batch, so under load one
- * statement (or transaction) writes many items and an idle system writes each at once, with no
- * timer adding latency. A call resolves with its item's result once its batch is committed.
+ * statement (or transaction) writes many items and an idle system writes each at once (after one
+ * turn of the event loop, no timer). A call resolves with its item's result once its batch is committed.
+ * Up to `writers` batches are written at once.
  * With `isolateFailures`, a failed batch is retried item by item, so one bad item fails alone.
  */
-export function createGroupCommit<I, O>(write: (batch: I[]) => Promise<O[]>, opts: { maxBatch?: number; isolateFailures?: boolean } = {}) {
+export function createGroupCommit<I, O>(
+  write: (batch: I[]) => Promise<O[]>,
+  opts: { maxBatch?: number; isolateFailures?: boolean; writers?: number } = {},
+) {
   const maxBatch = opts.maxBatch ?? 500;
+  // Batches written at once: on PostgreSQL a few overlap their round trips and commits.
+  const writers = opts.writers ?? 1;
   let gathering: Array<{ item: I; done: (o: O) => void; fail: (e: unknown) => void }> = [];
-  let writing = false;
+  let writing = 0;
+  let scheduled = false;
 
   async function writeAlone(entry: (typeof gathering)[number]) {
     try {
@@ -18,7 +25,8 @@ export function createGroupCommit<I, O>(write: (batch: I[]) => Promise<O[]>, opt
   }
 
   async function flush() {
-    writing = true;
+    scheduled = false;
+    writing++;
     while (gathering.length > 0) {
       const batch = gathering.slice(0, maxBatch);
       gathering = gathering.slice(maxBatch);
@@ -30,12 +38,16 @@ export function createGroupCommit<I, O>(write: (batch: I[]) => Promise<O[]>, opt
         else for (const b of batch) b.fail(err);
       }
     }
-    writing = false;
+    writing--;
   }
 
   return (item: I): Promise<O> =>
     new Promise<O>((done, fail) => {
       gathering.push({ item, done, fail });
-      if (!writing) void flush();
+      if (scheduled || writing >= writers) return;
+      scheduled = true;
+      // The first write waits one turn of the event loop, so requests that arrived together join it:
+      // on the embedded database a write runs synchronously, and nothing new arrives while it runs.
+      setImmediate(() => void flush());
     });
 }

@@ -50,7 +50,7 @@ export async function createReceiver(o: ReceiverOptions) {
   const rejected = new Counter({ name: 'gatehouse_inbound_rejected_total', help: 'Inbound webhooks refused by verification, by provider and reason', labelNames: ['provider', 'reason'], registers: [o.registry] });
   const wake = createWaker(db, o.log);
   // Concurrent requests share one INSERT (group commit): each still answers only after its row is committed.
-  const store = createGroupCommit((rows: Received[]) => insertReceived(db, rows), { isolateFailures: true });
+  const store = createGroupCommit((rows: Received[]) => insertReceived(db, rows), { isolateFailures: true, writers: o.database.kind === 'postgres' ? 4 : 1 });
 
   async function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
