@@ -11,6 +11,7 @@ import { normalize } from './normalize.js';
 /** Delays before each retry of a failed processing; the last failure marks the event failed. */
 export const INBOUND_RETRY_SCHEDULE_S = [5, 30, 120, 600, 3600];
 const RECLAIM_EVERY_MS = 5000;
+const BATCH_GAP_MS = 100;
 
 interface Due {
   id: string;
@@ -54,6 +55,9 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   const maxAttempts = schedule.length + 1;
   const batchSize = o.batchSize ?? 100;
   let lastReclaim = 0;
+  // When the last batch was not full, the next waits a moment (the receivers' next NOTIFY), so a
+  // steady stream is processed in batches rather than one small transaction after another.
+  let lastPartial = 0;
   let stopListening: (() => Promise<void>) | undefined;
 
   /** Anything due? (a one-row index probe, so an idle worker's poll costs next to nothing) */
@@ -125,9 +129,11 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   /** One transaction: take up to `limit` due events, publish, mark done. The ids it took, for a retry one by one. */
   async function processBatch(limit: number, only?: string): Promise<string[]> {
     const taken: string[] = [];
+    if (!only) lastPartial = 0;
     await db.transaction().execute(async (trx) => {
       const due = await takeDue(trx, limit, only);
       taken.push(...due.map((d) => d.id));
+      if (!only && due.length < limit) lastPartial = Date.now();
       if (due.length === 0) return;
       const known = new Map<string, boolean>();
       const prepared = [];
@@ -163,7 +169,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   }
 
   const loop = createClaimLoop({
-    claim: async (free) => (free > 0 && (await anythingDue()) ? [null] : []),
+    claim: async (free) => (free > 0 && Date.now() - lastPartial >= BATCH_GAP_MS && (await anythingDue()) ? [null] : []),
     run,
     concurrency: o.concurrency ?? 2,
     pollMs: o.pollMs ?? 1000,

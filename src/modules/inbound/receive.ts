@@ -177,17 +177,23 @@ async function insertReceived(db: Kysely<DB>, rows: Received[]): Promise<Array<{
 }
 
 /**
- * Wakes the processing workers (this process's too) with one NOTIFY per 50 ms at most, outside the
- * receiving statement: a NOTIFY in every commit would serialise the commits.
+ * Wakes the processing workers (this process's too): at once when they were last woken a while
+ * ago, else once at the end of the interval, so a burst costs a few NOTIFYs, not one per event, and
+ * the workers find it in batches. Outside the receiving statement: a NOTIFY in every commit would
+ * serialise the commits.
  */
-function createWaker(db: Kysely<DB>, log: Logger) {
-  let pending = false;
+function createWaker(db: Kysely<DB>, log: Logger, everyMs = 200) {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const notify = () => {
+    last = Date.now();
+    timer = undefined;
+    sql`select pg_notify(${INBOUND_CHANNEL}, '')`.execute(db).catch((err) => log.warn({ err: (err as Error).message }, 'could not notify the inbound workers; they find the work on their next poll'));
+  };
   return () => {
-    if (pending) return;
-    pending = true;
-    setTimeout(() => {
-      pending = false;
-      sql`select pg_notify(${INBOUND_CHANNEL}, '')`.execute(db).catch((err) => log.warn({ err: (err as Error).message }, 'could not notify the inbound workers; they find the work on their next poll'));
-    }, 50).unref();
+    if (timer) return;
+    const wait = last + everyMs - Date.now();
+    if (wait <= 0) notify();
+    else timer = setTimeout(notify, wait).unref();
   };
 }
