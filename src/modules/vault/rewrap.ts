@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { rewrapSecret, type MasterKeyRing, type Sealed } from '../../lib/envelope.js';
+import { sourceBinding } from '../inbound/secrets.js';
 import { endpointBinding } from '../webhooks/secrets.js';
 import { adminBinding, workspaceBinding } from './service.js';
 import * as store from './store.js';
@@ -9,7 +10,7 @@ export interface RewrapReport {
   active: string;
   total: number;
   rewrapped: number;
-  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; field: string; reason: string }>;
+  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; source_id?: string; field: string; reason: string }>;
   remaining: number;
 }
 
@@ -73,6 +74,14 @@ export async function rewrapDataKeys(db: Kysely<DB>, ring: MasterKeyRing, onProg
     table: 'webhook_endpoint_secrets',
     where: (s) => ({ endpoint_id: s.endpoint_id, purpose: s.purpose }),
     failure: (s, reason) => ({ endpoint_id: s.endpoint_id, field: s.purpose, reason }),
+  });
+  await pass({
+    batch: (skip) => store.staleSourceSecrets(db, ring.active, 200, skip),
+    keyOf: (s) => `${s.source_id}|${s.purpose}`,
+    binding: (s) => sourceBinding(s.source_id, s.purpose),
+    table: 'inbound_source_secrets',
+    where: (s) => ({ source_id: s.source_id, purpose: s.purpose }),
+    failure: (s, reason) => ({ source_id: s.source_id, field: s.purpose, reason }),
   });
   return { active: ring.active, total, rewrapped, failures, remaining: await store.countStale(db, ring.active) };
 }

@@ -101,7 +101,16 @@ export async function staleEndpointSecrets(db: Executor, active: string, limit: 
   return q.limit(limit).execute();
 }
 
-const SEALED_TABLES = ['credential_secrets', 'instance_admin_secrets', 'webhook_endpoint_secrets'] as const;
+export async function staleSourceSecrets(db: Executor, active: string, limit: number, skip: readonly string[]) {
+  let q = db
+    .selectFrom('inbound_source_secrets as s')
+    .select(['s.source_id', 's.purpose', 's.master_version', 's.wrapped_key', 's.ciphertext'])
+    .where('s.master_version', '!=', active);
+  if (skip.length) q = q.where((eb) => eb.not(eb(eb.fn('concat', ['s.source_id', eb.cast(eb.val('|'), 'text'), 's.purpose']), 'in', skip)));
+  return q.limit(limit).execute();
+}
+
+const SEALED_TABLES = ['credential_secrets', 'instance_admin_secrets', 'webhook_endpoint_secrets', 'inbound_source_secrets'] as const;
 
 export async function countStale(db: Executor, active: string) {
   let n = 0;
