@@ -82,3 +82,27 @@ test('the README quickstart works as written', () => {
   expect(lines[4].data.map((e: { action: string }) => e.action)).toEqual(['key.revoked', 'key.created', 'workspace.created']);
   expect(lines[5]).toMatchObject({ ok: true });
 });
+
+test("the README's inbound example works as written", async () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = readme.split('### Inbound webhooks: point a provider at Gatehouse')[1].split('```bash\n')[1].split('```')[0];
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (path: string, body: unknown) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return (await res.json()) as { id: string };
+  };
+  const org = await call('/v1/organizations', { name: 'Inbound Agency' });
+  const ws = await call(`/v1/organizations/${org.id}/workspaces`, { name: 'Inbound Client' });
+  // The shell the quickstart left: BASE, ADMIN, WS and the json helper.
+  const prelude = `BASE=${base}\nADMIN=${adminKey}\nWS=${ws.id}\njson() { node -pe "JSON.parse(require('fs').readFileSync(0, 'utf8'))$1"; }\n`;
+  const { BASH_ENV: _ignored, ...env } = process.env;
+  const run = spawnSync('bash', ['--noprofile', '--norc', '-euo', 'pipefail', '-c', prelude + block], { encoding: 'utf8', timeout: 60_000, env });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const lines = run.stdout.trim().split('\n');
+  const first = JSON.parse(lines[0]);
+  expect(first).toMatchObject({ duplicate: false });
+  expect(JSON.parse(lines[1])).toEqual({ id: first.id, duplicate: true });
+  expect(JSON.parse(lines[2])).toMatchObject({ error: { code: 'unauthenticated', details: { reason: 'missing_token' } } });
+  expect(lines[3]).toMatch(/^token (pending|processed)$/);
+});
