@@ -1,7 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import type { TestApp } from './app.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { createTestApp, seedWorkspace, type TestApp } from './app.js';
 
 // Requests to `POST|GET /hooks/:source_id` signed the way each provider signs them, built from the
 // providers' published algorithms with node:crypto (Standard Webhooks through its reference
@@ -258,7 +259,43 @@ export function inboundHarness(t: TestApp) {
     }
     return hits;
   }
-  return { api, createSource, hook, events, event, health, leaks, tablesContaining, seen };
+  /** The secrets met so far (given, or revealed once): none may show up anywhere else. */
+  const secrets: string[] = [];
+  /** A source in `wsId`; a secret we gave is the one to look for (views show it masked), one Gatehouse picked is revealed here, once. */
+  async function source(wsId: string, spec: Record<string, unknown>) {
+    const r = await createSource(wsId, spec);
+    for (const k of ['secret', 'verify_token']) {
+      const v = typeof spec[k] === 'string' ? spec[k] : r.body[k];
+      if (typeof v === 'string') secrets.push(v);
+    }
+    return r.body as { id: string; secret?: string; verify_token?: string };
+  }
+  return { api, createSource, source, secrets, hook, events, event, health, leaks, tablesContaining, seen };
+}
+export type InboundHarness = ReturnType<typeof inboundHarness>;
+
+// A test file's app (public URL set), harness and workspace: live bindings, set before its tests
+// (vitest gives each test file its own copy of this module).
+export let t: TestApp;
+export let h: InboundHarness;
+export let ws: { id: string };
+export function useInboundApp() {
+  beforeAll(async () => {
+    t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL });
+    h = inboundHarness(t);
+    ws = (await seedWorkspace(t)).workspace;
+  });
+  afterAll(() => t?.close());
+}
+/** A source in the file's workspace. */
+export const source = (spec: Record<string, unknown>) => h.source(ws.id, spec);
+
+/** A 401 unauthenticated, with `reason` (exact or matching) when given. */
+export function expectRejected(res: Res, reason?: string | RegExp) {
+  expect(res.status, res.raw).toBe(401);
+  expect(res.body.error.code).toBe('unauthenticated');
+  if (typeof reason === 'string') expect(res.body.error.details?.reason).toBe(reason);
+  else if (reason) expect(res.body.error.details?.reason).toMatch(reason);
 }
 
 /** Health's rejections_by_reason as a {reason: count} map, whether it is served as a map or a list. */

@@ -1,10 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
+import { describe, expect, test } from 'vitest';
 import {
   PUBLIC_URL,
   hmacRequest,
-  inboundHarness,
+  h,
+  source,
+  t,
+  useInboundApp,
+  ws,
+  expectRejected,
   jsonBody,
   marker,
   metaRequest,
@@ -21,23 +25,8 @@ import {
 // What an attacker would try: replays that skip verification, malformed signatures, a JWT that
 // names no algorithm, a Twilio JSON body whose URL carries no body hash.
 
-let t: TestApp;
-let h: ReturnType<typeof inboundHarness>;
-let ws: { id: string };
+useInboundApp();
 
-beforeAll(async () => {
-  t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL });
-  h = inboundHarness(t);
-  ({ workspace: ws } = await seedWorkspace(t));
-});
-afterAll(() => t?.close());
-
-const source = async (spec: Record<string, unknown>) => (await h.createSource(ws.id, spec)).body as { id: string; secret?: string };
-function expectRejected(res: Res, reason?: string) {
-  expect(res.status, res.raw).toBe(401);
-  expect(res.body.error.code).toBe('unauthenticated');
-  if (reason) expect(res.body.error.details?.reason).toBe(reason);
-}
 const withHeaders = (req: HookRequest, headers: Record<string, string>): HookRequest => ({ ...req, headers: { ...req.headers, ...headers } });
 
 describe('a repeat is only a repeat once it is verified', () => {

@@ -1,10 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import {
   PUBLIC_URL,
   byReason,
   hmacRequest,
   inboundHarness,
+  h,
+  source,
+  t,
+  useInboundApp,
+  ws,
+  expectRejected,
   jsonBody,
   marker,
   metaHandshake,
@@ -17,24 +23,8 @@ import {
 // The receiving path around verification: unknown and disabled sources, body limits, rotation,
 // and that an unknown id cannot be told from a bad signature by its answer time.
 
-let t: TestApp;
-let h: ReturnType<typeof inboundHarness>;
-let ws: { id: string };
-const secrets: string[] = [];
+useInboundApp();
 
-beforeAll(async () => {
-  t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL });
-  h = inboundHarness(t);
-  ({ workspace: ws } = await seedWorkspace(t));
-});
-afterAll(() => t?.close());
-
-async function source(spec: Record<string, unknown>) {
-  const r = await h.createSource(ws.id, spec);
-  // A secret we gave is the one to look for (the view shows it masked); one Gatehouse picked is revealed here, once.
-  for (const k of ['secret', 'verify_token']) secrets.push(...[typeof spec[k] === 'string' ? spec[k] : r.body[k]].filter((v): v is string => typeof v === 'string'));
-  return r.body as { id: string; secret?: string; verify_token?: string };
-}
 async function accepted(req: HookRequest) {
   const res = await h.hook(req);
   expect(res.status, res.raw).toBe(200);
@@ -183,7 +173,7 @@ describe('secret rotation', () => {
     const rotated = await h.api('POST', `/v1/inbound-sources/${src.id}/rotate-secret`, {}, { reveal: true });
     expect(rotated.status, rotated.raw).toBe(200);
     const fresh = rotated.body.secret as string;
-    secrets.push(fresh);
+    h.secrets.push(fresh);
     expect(fresh).toMatch(/^whsec_/);
     expect(fresh).not.toBe(old);
     expect(rotated.raw).not.toContain(old);
@@ -193,7 +183,7 @@ describe('secret rotation', () => {
     const again = await h.api('POST', `/v1/inbound-sources/${src.id}/rotate-secret`, { overlap_s: 0 }, { reveal: true });
     expect(again.status, again.raw).toBe(200);
     const newest = again.body.secret as string;
-    secrets.push(newest);
+    h.secrets.push(newest);
     await accepted(standardRequest({ sourceId: src.id, secret: newest, body: jsonBody().body }));
     for (const retired of [old, fresh]) {
       const res = await h.hook(standardRequest({ sourceId: src.id, secret: retired, body: jsonBody().body }));
@@ -207,7 +197,7 @@ describe('secret rotation', () => {
     const first = marker('app-old');
     const src = await source({ provider: 'whatsapp', name: 'wa-rot', secret: first });
     const second = marker('app-new');
-    secrets.push(second);
+    h.secrets.push(second);
     const rotated = await h.api('POST', `/v1/inbound-sources/${src.id}/rotate-secret`, { secret: second, overlap_s: 3600 }, { reveal: true });
     expect(rotated.status, rotated.raw).toBe(200);
     await accepted(metaRequest({ sourceId: src.id, appSecret: first, body: jsonBody().body }));
@@ -252,7 +242,7 @@ describe('what is kept of a rejection', () => {
     expect((await h.hook(metaHandshake({ sourceId: wa.id, verifyToken: `${wa.verify_token}-nope`, challenge: '78' }))).status).toBe(403);
     const list = await h.api('GET', `/v1/workspaces/${ws.id}/inbound-sources`);
     for (const s of list.body.data) await h.api('GET', `/v1/inbound-sources/${s.id}`);
-    expect(secrets.length).toBeGreaterThan(8);
-    expect(h.leaks(secrets)).toEqual([]);
+    expect(h.secrets.length).toBeGreaterThan(8);
+    expect(h.leaks(h.secrets)).toEqual([]);
   });
 });

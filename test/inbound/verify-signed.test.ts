@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
+import { describe, expect, test } from 'vitest';
 import {
-  PUBLIC_URL,
   byReason,
   hmacRequest,
-  inboundHarness,
+  h,
+  source,
+  t,
+  useInboundApp,
+  ws,
+  expectRejected,
   jsonBody,
   marker,
   metaHandshake,
@@ -23,24 +26,8 @@ import {
 // generic HMAC, Meta (WhatsApp), Vonage JWT and Vapi. Each request is signed here from the
 // provider's published algorithm, never with Gatehouse's own code.
 
-let t: TestApp;
-let h: ReturnType<typeof inboundHarness>;
-let ws: { id: string };
-const secrets: string[] = [];
+useInboundApp();
 
-beforeAll(async () => {
-  t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL });
-  h = inboundHarness(t);
-  ({ workspace: ws } = await seedWorkspace(t));
-});
-afterAll(() => t?.close());
-
-async function source(spec: Record<string, unknown>) {
-  const r = await h.createSource(ws.id, spec);
-  // A secret we gave is the one to look for (the view shows it masked); one Gatehouse picked is revealed here, once.
-  for (const k of ['secret', 'verify_token']) secrets.push(...[typeof spec[k] === 'string' ? spec[k] : r.body[k]].filter((v): v is string => typeof v === 'string'));
-  return r.body as { id: string; secret?: string; verify_token?: string };
-}
 
 /** 200 {id, duplicate:false}, the id in x-gatehouse-inbound-event, and the event stored with its raw body. */
 async function expectAccepted(req: HookRequest, sourceId: string, signature = 'verified') {
@@ -56,12 +43,6 @@ async function expectAccepted(req: HookRequest, sourceId: string, signature = 'v
   expect(listed.map((e) => e.id)).toContain(res.body.id);
   expect(listed.find((e) => e.id === res.body.id).signature).toBe(signature);
   return res.body.id as string;
-}
-function expectRejected(res: Res, reason: string | RegExp) {
-  expect(res.status, res.raw).toBe(401);
-  expect(res.body.error.code).toBe('unauthenticated');
-  if (typeof reason === 'string') expect(res.body.error.details?.reason).toBe(reason);
-  else expect(res.body.error.details?.reason).toMatch(reason);
 }
 /** The rejected requests left no event behind and their bodies are nowhere in the database. */
 async function expectNothingStored(sourceId: string, before: number, markers: string[]) {
@@ -211,9 +192,9 @@ describe('whatsapp (Meta)', () => {
 
   test('a given verify_token is used as given (and not echoed back)', async () => {
     const verifyToken = marker('vt');
-    secrets.push(verifyToken);
+    h.secrets.push(verifyToken);
     const appSecret = marker('appsecret');
-    secrets.push(appSecret);
+    h.secrets.push(appSecret);
     const created = await h.createSource(ws.id, { provider: 'whatsapp', name: 'wa-vt', secret: appSecret, verify_token: verifyToken });
     expect(created.raw).not.toContain(verifyToken);
     expect(created.raw).not.toContain(appSecret);
@@ -305,7 +286,7 @@ describe('rejections are counted, secrets never shown', () => {
     const list = await h.api('GET', `/v1/workspaces/${ws.id}/inbound-sources`);
     expect(list.status, list.raw).toBe(200);
     for (const s of list.body.data) expect((await h.api('GET', `/v1/inbound-sources/${s.id}`)).status).toBe(200);
-    expect(secrets.length).toBeGreaterThan(10);
-    expect(h.leaks(secrets)).toEqual([]);
+    expect(h.secrets.length).toBeGreaterThan(10);
+    expect(h.leaks(h.secrets)).toEqual([]);
   });
 });

@@ -1,9 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
+import { describe, expect, test } from 'vitest';
 import {
   PUBLIC_URL,
   byReason,
-  inboundHarness,
+  h,
+  source,
+  t,
+  useInboundApp,
+  ws,
+  expectRejected,
   marker,
   sha256Hex,
   tamper,
@@ -19,30 +23,8 @@ import {
 // Twilio (form and JSON bodies) and the unsigned providers (emailbison, http), seen from outside.
 // Twilio signs the public URL it called: GATEHOUSE_PUBLIC_URL + path + query.
 
-let t: TestApp;
-let h: ReturnType<typeof inboundHarness>;
-let ws: { id: string };
-const secrets: string[] = [];
+useInboundApp();
 
-beforeAll(async () => {
-  t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL });
-  h = inboundHarness(t);
-  ({ workspace: ws } = await seedWorkspace(t));
-});
-afterAll(() => t?.close());
-
-async function source(spec: Record<string, unknown>) {
-  const r = await h.createSource(ws.id, spec);
-  // A secret we gave is the one to look for (the view shows it masked); one Gatehouse picked is revealed here, once.
-  for (const k of ['secret', 'verify_token']) secrets.push(...[typeof spec[k] === 'string' ? spec[k] : r.body[k]].filter((v): v is string => typeof v === 'string'));
-  return r.body as { id: string; secret?: string };
-}
-function expectRejected(res: Res, reason: string | RegExp) {
-  expect(res.status, res.raw).toBe(401);
-  expect(res.body.error.code).toBe('unauthenticated');
-  if (typeof reason === 'string') expect(res.body.error.details?.reason).toBe(reason);
-  else expect(res.body.error.details?.reason).toMatch(reason);
-}
 async function expectStored(id: string, sourceId: string, req: HookRequest, signature: string) {
   const ev = await h.event(id);
   expect(ev).toMatchObject({ id, source_id: sourceId, signature });
@@ -225,7 +207,7 @@ describe('secrets never shown', () => {
     const created = await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.id}/inbound-sources`, { provider: 'twilio', name: 'tw-echo', secret: given });
     expect(created.status, created.raw).toBe(201);
     expect(created.raw).not.toContain(given);
-    secrets.push(given);
+    h.secrets.push(given);
     const list = await h.api('GET', `/v1/workspaces/${ws.id}/inbound-sources`);
     for (const s of list.body.data) {
       await h.api('GET', `/v1/inbound-sources/${s.id}`);
@@ -233,7 +215,7 @@ describe('secrets never shown', () => {
       await h.api('GET', `/v1/inbound-sources/${s.id}/health`);
     }
     // 4 Twilio auth tokens, the emailbison and http tokens, and the one given above.
-    expect(secrets.length).toBe(7);
-    expect(h.leaks(secrets)).toEqual([]);
+    expect(h.secrets.length).toBe(7);
+    expect(h.leaks(h.secrets)).toEqual([]);
   });
 });
