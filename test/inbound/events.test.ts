@@ -281,11 +281,13 @@ describe('the silent-source alert', () => {
 
 // Last: these call replay.
 describe('access', () => {
-  test('a webhooks:read key lists but cannot replay (403)', async () => {
-    const ro = await t.call(t.adminKey, 'POST', `/v1/workspaces/${wsA.id}/api-keys`, { name: 'ro', scopes: ['webhooks:read'] });
+  test('an inbound:read key lists but cannot replay (403); a webhooks:* key reaches none of it', async () => {
+    const ro = await t.call(t.adminKey, 'POST', `/v1/workspaces/${wsA.id}/api-keys`, { name: 'ro', scopes: ['inbound:read'] });
     expect(ro.status, ro.raw).toBe(201);
     expect((await t.call(ro.body.key, 'GET', `/v1/workspaces/${wsA.id}/inbound-events`)).status).toBe(200);
     expect((await t.call(ro.body.key, 'POST', `/v1/inbound-events/${created[0]}/replay`)).status).toBe(403);
+    const outbound = await t.call(t.adminKey, 'POST', `/v1/workspaces/${wsA.id}/api-keys`, { name: 'outbound', scopes: ['webhooks:*'] });
+    expect((await t.call(outbound.body.key, 'GET', `/v1/workspaces/${wsA.id}/inbound-sources`)).status).toBe(403);
   });
 
   test("another workspace's key gets 404 for the list, an event, its replay and the sources", async () => {

@@ -72,7 +72,7 @@ export const inboundRoutes =
   ({ sources, inboundEvents, db, silentAfterS }: { sources: SourceService; inboundEvents: InboundEventService; db: Kysely<DB>; silentAfterS: number }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.post('/workspaces/:id/inbound-sources', {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'inbound:write' },
       schema: {
         tags, security: bearer, params: IdParam, summary: 'Create an inbound source; its receiving URL, and any secret Gatehouse picked (shown this once)',
         body: Type.Object({
@@ -85,17 +85,17 @@ export const inboundRoutes =
     }, async (req, reply) => reply.status(201).send(await sources.create(req.actor, req.params.id, req.body)));
 
     app.get('/workspaces/:id/inbound-sources', {
-      config: { scope: 'webhooks:read' },
+      config: { scope: 'inbound:read' },
       schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(Source), ...errors() } },
     }, async (req) => ({ data: await sources.list(req.actor, req.params.id) }));
 
     app.get('/inbound-sources/:id', {
-      config: { scope: 'webhooks:read' },
+      config: { scope: 'inbound:read' },
       schema: { tags, security: bearer, params: IdParam, response: { 200: Source, ...errors() } },
     }, async (req) => sources.get(req.actor, req.params.id));
 
     app.patch('/inbound-sources/:id', {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'inbound:write' },
       schema: {
         tags, security: bearer, params: IdParam,
         body: Type.Partial(Type.Object({ name: Fields.name, enabled: Fields.enabled, events: Fields.events, verify_token: Fields.verify_token, provider_workspace_id: Fields.provider_workspace_id,
@@ -105,7 +105,7 @@ export const inboundRoutes =
     }, async (req) => sources.update(req.actor, req.params.id, req.body));
 
     app.delete('/inbound-sources/:id', {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'inbound:write' },
       schema: { tags, security: bearer, params: IdParam, summary: 'Delete a source with its events; its URL answers 404 from then on', response: { 204: Type.Null(), ...errors() } },
     }, async (req, reply) => {
       await sources.remove(req.actor, req.params.id);
@@ -113,7 +113,7 @@ export const inboundRoutes =
     });
 
     app.post('/inbound-sources/:id/rotate-secret', {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'inbound:write' },
       schema: {
         tags, security: bearer, params: IdParam, summary: 'A new secret; the old one is still accepted for overlap_s (default 24 h)',
         body: Type.Optional(Type.Object({ secret: Type.Optional(Fields.secret), overlap_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400 })) }, { additionalProperties: false })),
@@ -122,7 +122,7 @@ export const inboundRoutes =
     }, async (req) => sources.rotate(req.actor, req.params.id, req.body ?? {}));
 
     app.get('/inbound-sources/:id/health', {
-      config: { scope: 'webhooks:read' },
+      config: { scope: 'inbound:read' },
       schema: { tags, security: bearer, params: IdParam, summary: 'Last received, counts per day (30 days), verification failures by reason, silence' },
     }, async (req) => {
       const s = await sources.locate(req.actor, req.params.id);
@@ -130,7 +130,7 @@ export const inboundRoutes =
     });
 
     app.get('/workspaces/:id/inbound-events', {
-      config: { scope: 'webhooks:read' },
+      config: { scope: 'inbound:read' },
       schema: {
         tags, security: bearer, params: IdParam, summary: 'Events received, newest first; format=csv|json streams every match',
         querystring: Type.Object({
@@ -162,12 +162,12 @@ export const inboundRoutes =
     });
 
     app.get('/inbound-events/:id', {
-      config: { scope: 'webhooks:read' },
+      config: { scope: 'inbound:read' },
       schema: { tags, security: bearer, params: IdParam, summary: 'One event with its raw body as received', response: { 200: Type.Intersect([InboundEvent, Type.Object({ body: Type.String() })]), ...errors() } },
     }, async (req) => inboundEvents.get(req.actor, req.params.id));
 
     app.post('/inbound-events/:id/replay', {
-      config: { scope: 'webhooks:write' },
+      config: { scope: 'inbound:write' },
       schema: { tags, security: bearer, params: IdParam, summary: 'Process it again from the stored body (a processed event is published again)', response: { 202: Type.Object({ id: Type.String(), status: Type.String() }), ...errors(409) } },
     }, async (req, reply) => reply.status(202).send(await inboundEvents.replay(req.actor, req.params.id)));
   };
