@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,6 +14,7 @@ import { jobRoutes } from './jobs/routes.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
 import { createVerifyFastPath } from './modules/apikeys/verify-http.js';
 import { auditRoutes } from './modules/audit/routes.js';
+import { authRoutes } from './modules/auth/routes.js';
 import { inboundRoutes } from './modules/inbound/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { providerRoutes } from './modules/providers/routes.js';
@@ -74,6 +77,12 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     done();
   });
 
+  await app.register(cookie);
+  // Security headers on every answer: no inline script, never framed, no MIME sniffing.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } },
+    hsts: config.publicUrl.startsWith('https:'),
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -82,11 +91,16 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         version: '0.1.0',
         description: 'API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'gate_live_… or gate_test_… key' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'gate_live_… or gate_test_… key' },
+          session: { type: 'apiKey', in: 'cookie', name: 'gatehouse_session', description: 'a signed-in person (POST /v1/auth/login); send x-csrf-token on changes' },
+        },
+      },
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   systemRoutes(app as unknown as FastifyInstance, services);
   // Providers call /hooks without an API key: the unguessable source id and the signature authenticate them.
@@ -95,6 +109,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       registerAuth(v1, services);
+      await v1.register(authRoutes({ auth: services.auth, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(tenancyRoutes(services.tenancy));
       await v1.register(apiKeyRoutes(services));
       await v1.register(auditRoutes(services.audit));

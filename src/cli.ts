@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
@@ -68,6 +69,12 @@ async function withServices<T>(run: (services: Services) => Promise<T>): Promise
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 const program = new Command()
   .name('gatehouse')
   .description('API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS')
@@ -108,6 +115,22 @@ admin
   .action(async (opts) => {
     const created = await withServices((s) => s.apiKeys.createPlatformAdminKey(systemActor(), opts.name));
     console.log(created.key);
+  });
+
+admin
+  .command('create-user')
+  .description('create a person who signs in to the portal (the first platform admin, typically); prints a generated password once unless --password-stdin')
+  .requiredOption('--email <email>', 'their sign-in email')
+  .requiredOption('--name <name>', 'their name')
+  .option('--password-stdin', 'read the password from standard input instead of generating one')
+  .option('--no-platform-admin', 'an ordinary user (add them to workspaces afterwards)')
+  .action(async (opts) => {
+    const given = opts.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : undefined;
+    if (given !== undefined && given.length < 12) throw new Error('the password must be at least 12 characters');
+    const password = given ?? randomBytes(18).toString('base64url');
+    const user = await withServices((s) => s.tenancy.createUser(systemActor(), { email: opts.email, name: opts.name, password, platform_admin: opts.platformAdmin }));
+    console.log(`created ${user.email} (${user.id}${user.platform_admin ? ', platform admin' : ''})`);
+    if (given === undefined) console.log(`password (shown once): ${password}`);
   });
 
 const vault = program.command('vault').description('the secrets vault');

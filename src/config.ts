@@ -90,6 +90,10 @@ const envSchema = z.object({
     .default(86_400)
     .describe('a source that usually receives alerts (gatehouse.inbound.silent) after this long without an event'),
   GATEHOUSE_INBOUND_RETENTION_DAYS: positiveInt.default(30).describe('inbound events and rejections are pruned past this'),
+  GATEHOUSE_SESSION_IDLE_S: positiveInt.default(1800).describe('a portal session ends after this long without a request'),
+  GATEHOUSE_SESSION_MAX_S: positiveInt.default(43_200).describe('a portal session ends this long after sign-in, whatever happens'),
+  GATEHOUSE_LOGIN_LOCK_AFTER: positiveInt.default(5).describe('failed sign-ins in a row before an account locks'),
+  GATEHOUSE_LOGIN_LOCK_S: positiveInt.default(900).describe('the first lock, in seconds; each further failure doubles it (a day at most)'),
   GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(25_000)
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
@@ -125,6 +129,10 @@ export interface Config {
   inboundToleranceS: number;
   inboundSilentAfterS: number;
   inboundRetentionDays: number;
+  sessionIdleS: number;
+  sessionMaxS: number;
+  loginLockAfter: number;
+  loginLockS: number;
 }
 
 export class ConfigError extends Error {}
@@ -174,5 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundToleranceS: e.GATEHOUSE_INBOUND_TOLERANCE_S,
     inboundSilentAfterS: e.GATEHOUSE_INBOUND_SILENT_AFTER_S,
     inboundRetentionDays: e.GATEHOUSE_INBOUND_RETENTION_DAYS,
+    sessionIdleS: e.GATEHOUSE_SESSION_IDLE_S,
+    sessionMaxS: e.GATEHOUSE_SESSION_MAX_S,
+    loginLockAfter: e.GATEHOUSE_LOGIN_LOCK_AFTER,
+    loginLockS: e.GATEHOUSE_LOGIN_LOCK_S,
   };
 }

@@ -19,6 +19,8 @@ import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
+import { createAuthService } from './modules/auth/service.js';
+import { createSessionStore } from './modules/auth/sessions.js';
 import { createInboundEventService } from './modules/inbound/events.js';
 import { createReceiver } from './modules/inbound/receive.js';
 import { createSourceService } from './modules/inbound/sources.js';
@@ -52,6 +54,8 @@ export async function createServices(config: Config, database: Database, log: Lo
   const events = createEventService({ db, audit, tenancy, endpoints });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
+  const sessions = createSessionStore(db, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
+  const auth = createAuthService({ db, ring, audit, sessions, policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS } });
   const sources = createSourceService({
     db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, onChanged: (id) => receiver.evict(id),
   });
@@ -82,6 +86,8 @@ export async function createServices(config: Config, database: Database, log: Lo
     events,
     recovery,
     webhookMetrics,
+    sessions,
+    auth,
     sources,
     inboundEvents,
     receiver,

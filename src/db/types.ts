@@ -10,6 +10,7 @@ export interface OrganizationsTable {
   seat_limit: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  mfa_required: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface WorkspacesTable {
@@ -29,6 +30,9 @@ export interface UsersTable {
   password_hash: string | null;
   platform_admin: boolean;
   created_at: Timestamp;
+  failed_logins: ColumnType<number, number | undefined, number>;
+  locked_until: NullableTimestamp;
+  mfa_enabled: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface MembersTable {
@@ -107,7 +111,7 @@ export interface AuditLogTable {
   hash: string;
 }
 
-export interface DB extends DB002, DB004, DB005 {
+export interface DB extends DB002, DB004, DB005, DB006 {
   organizations: OrganizationsTable;
   workspaces: WorkspacesTable;
   users: UsersTable;
@@ -410,4 +414,28 @@ export interface DB005 {
   inbound_source_secrets: InboundSourceSecretsTable;
   inbound_events: InboundEventsTable;
   inbound_rejections: InboundRejectionsTable;
+}
+
+// ---- 006_portal ----
+
+export interface UserSecretsTable extends SealedColumns {
+  user_id: string;
+  purpose: 'totp' | 'totp_pending';
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  ended_at: NullableTimestamp;
+}
+
+export interface DB006 {
+  user_secrets: UserSecretsTable;
+  sessions: SessionsTable;
 }

@@ -1,4 +1,5 @@
 import { AppError } from '../lib/errors.js';
+import { ROLE_SCOPES } from '../modules/apikeys/scopes.js';
 
 /** Who is making a request: resolved once, at the edge, by the auth hook. */
 export interface Actor {
@@ -11,7 +12,13 @@ export interface Actor {
   ip: string | null;
   userAgent: string | null;
   requestId: string | null;
+  /** A signed-in person's role in each workspace they belong to (keys have none: one workspace, fixed scopes). */
+  memberships?: Readonly<Record<string, Role>>;
+  /** The scope the route being served needs: a person's role is checked against it per workspace. */
+  routeScope?: string;
 }
+
+export type Role = 'admin' | 'manager' | 'member' | 'read_only';
 
 export const systemActor = (requestId: string | null = null): Actor => ({
   type: 'system',
@@ -44,9 +51,28 @@ export function requireScope(actor: Actor, scope: string) {
   }
 }
 
-/** Another workspace's resources do not exist for this actor: 404, never 403. */
+/**
+ * Another workspace's resources do not exist for this actor: 404, never 403. A person sees the
+ * workspaces they are a member of, and there may do what their role grants: a role without the
+ * route's scope is a 403 (they can see the workspace, not change it).
+ */
 export function canSeeWorkspace(actor: Actor, workspaceId: string | null): boolean {
-  return actor.platformAdmin || (workspaceId !== null && actor.workspaceId === workspaceId);
+  if (actor.platformAdmin) return true;
+  if (workspaceId === null) return false;
+  if (!actor.memberships) return actor.workspaceId === workspaceId;
+  const role = actor.memberships[workspaceId];
+  if (!role) return false;
+  if (actor.routeScope && !scopeGranted(ROLE_SCOPES[role], actor.routeScope)) {
+    throw new AppError('forbidden', `your role in this workspace (${role}) does not allow this`, { role, required_scope: actor.routeScope });
+  }
+  return true;
+}
+
+/** The workspaces this actor may see; undefined: all of them (the platform admin). */
+export function visibleWorkspaceIds(actor: Actor): string[] | undefined {
+  if (actor.platformAdmin) return undefined;
+  if (actor.memberships) return Object.keys(actor.memberships);
+  return actor.workspaceId ? [actor.workspaceId] : [];
 }
 
 export function requirePlatformAdmin(actor: Actor) {

@@ -2,19 +2,28 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../modules/audit/service.js';
 import type { KeyVerifier, VerifyCode } from '../modules/apikeys/verify.js';
 import { AppError } from '../lib/errors.js';
-import type { Actor } from './actor.js';
+import { scopeGranted, type Actor } from './actor.js';
+import { personActor, SESSION_COOKIE, type OpenSession, type SessionStore } from '../modules/auth/sessions.js';
+import { safeEqual } from '../lib/safe-equal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor;
+    /** The signed-in person's session, when the request came with the session cookie. */
+    session?: { token: string; open: OpenSession };
   }
   interface FastifyContextConfig {
     /** No Authorization needed (the route authenticates by other means, e.g. the key in the body). */
     public?: boolean;
-    /** Scope the caller's key must hold. */
+    /** Scope the caller's key (or a signed-in person's role) must hold. */
     scope?: string;
+    /** For a signed-in person only (the session routes), not for API keys. */
+    session?: boolean;
   }
 }
+
+// Methods that change nothing: every other one, from a session, must carry the CSRF token.
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const FAILURE: Record<Exclude<VerifyCode, 'valid'>, { code: 'unauthenticated' | 'forbidden' | 'rate_limited'; message: string }> = {
   not_found: { code: 'unauthenticated', message: 'the API key is not valid' },
@@ -48,7 +57,7 @@ function bearerToken(request: FastifyRequest): string | null {
  * Every /v1 route: the same verification as POST /v1/keys/verify, then the route's scope.
  * Failures are audited (without the key) before the 401/403/429 goes out.
  */
-export function registerAuth(app: FastifyInstance, { verifier, audit }: { verifier: KeyVerifier; audit: AuditService }) {
+export function registerAuth(app: FastifyInstance, { verifier, audit, sessions }: { verifier: KeyVerifier; audit: AuditService; sessions: SessionStore }) {
   app.decorateRequest('actor', null as unknown as Actor);
   // Public routes skip the hook synchronously: the key-verification route is one of them, and
   // an async hook would cost it a promise per request for nothing.
@@ -57,9 +66,40 @@ export function registerAuth(app: FastifyInstance, { verifier, audit }: { verifi
     authenticate(request, reply).then(() => done(), done);
   });
 
+  /**
+   * A signed-in person (the portal): the session cookie, the CSRF token on anything that changes
+   * state, then the route's scope against their roles. Returns false when there is no open session.
+   */
+  async function fromSession(request: FastifyRequest, cookie: string): Promise<boolean> {
+    const config = request.routeOptions.config;
+    const open = await sessions.read(cookie);
+    if (!open) return false;
+    const csrf = request.headers['x-csrf-token'];
+    const refuse = async (reason: string, message: string) => {
+      await audit.record(anonymousActor(request), { workspaceId: null, action: 'auth.failed', category: 'auth', severity: 'warning', outcome: 'failure',
+        resource: { type: 'user', id: open.userId }, after: { reason, route: `${request.method} ${request.routeOptions.url ?? ''}` } });
+      throw new AppError('forbidden', message, { reason });
+    };
+    if (!SAFE_METHODS.has(request.method) && (typeof csrf !== 'string' || !safeEqual(csrf, open.csrfToken))) {
+      await refuse('csrf', 'this request changes something: it must carry the x-csrf-token header of the session');
+    }
+    if (open.mfaPending && !config.session) await refuse('mfa_required', 'your organization requires two-factor sign-in: set it up first (POST /v1/auth/mfa/enroll)');
+    request.session = { token: cookie, open };
+    request.actor = personActor(open, request, config.scope);
+    if (config.scope && !scopeGranted(request.actor.scopes, config.scope)) {
+      throw new AppError('forbidden', `none of your roles allows this (${config.scope})`, { reason: 'insufficient_scope', required_scope: config.scope });
+    }
+    return true;
+  }
+
   async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     const config = request.routeOptions.config;
     const token = bearerToken(request);
+    const cookie = token === null ? request.cookies?.[SESSION_COOKIE] : undefined;
+    if (cookie && (await fromSession(request, cookie))) return;
+    if (config.session) {
+      throw new AppError('unauthenticated', cookie ? 'the session has ended: sign in again' : 'sign in first (POST /v1/auth/login)', { reason: cookie ? 'session_expired' : 'no_session' });
+    }
     const verification = token ? await verifier.verify(token, { scope: config.scope, ip: request.ip }) : null;
     const code = verification?.code ?? 'not_found';
     if (verification?.ratelimit) {

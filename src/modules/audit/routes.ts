@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { requirePlatformAdmin } from '../../http/actor.js';
+import { canSeeWorkspace, requirePlatformAdmin, visibleWorkspaceIds } from '../../http/actor.js';
 import { bearer, errors } from '../../http/schemas.js';
 import { invalid, notFound } from '../../lib/errors.js';
 import { attachment } from '../../lib/export.js';
@@ -63,12 +63,13 @@ export const auditRoutes =
     }, async (req, reply) => {
       const q = req.query;
       const actor = req.actor;
-      // A workspace key reads only its own workspace's trail; asking for another is an empty 404.
-      if (!actor.platformAdmin && q.workspace_id && q.workspace_id !== actor.workspaceId) throw notFound('workspace');
-      // Anyone below the platform admin reads exactly one workspace's trail, never an unfiltered one.
-      if (!actor.platformAdmin && !actor.workspaceId) throw notFound('workspace');
+      // Anyone below the platform admin reads exactly one workspace's trail, never an unfiltered one:
+      // a workspace key its own, a person one they belong to (the only one, or the one they name).
+      const visible = visibleWorkspaceIds(actor);
+      const workspaceId = visible === undefined ? q.workspace_id : (q.workspace_id ?? (visible.length === 1 ? visible[0] : undefined));
+      if (visible !== undefined && (!workspaceId || !canSeeWorkspace(actor, workspaceId))) throw notFound('workspace');
       const filter = {
-        workspaceId: actor.platformAdmin ? q.workspace_id : actor.workspaceId!,
+        workspaceId,
         actor: q.actor,
         action: q.action,
         from: queryDate(q.from, 'from'),

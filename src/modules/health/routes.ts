@@ -5,6 +5,7 @@ import type { TenancyService } from '../tenancy/service.js';
 import type { UpstreamService } from '../upstream/service.js';
 import type { OnboardingService } from './onboarding.js';
 import type { HealthService } from './service.js';
+import { visibleWorkspaceIds } from '../../http/actor.js';
 
 const tags = ['health'];
 const Status = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('failing'), Type.Literal('no_key')]);
@@ -50,7 +51,7 @@ export const healthRoutes =
         tags, security: bearer, summary: 'Active workspaces per health status, with percentages (a workspace key sees its own)',
         response: { 200: Type.Object({ total: Type.Integer(), counts: Counts, percentages: Counts }), ...errors() },
       },
-    }, async (req) => health.summary(req.actor.platformAdmin ? undefined : (req.actor.workspaceId ?? '')));
+    }, async (req) => health.summary(visibleWorkspaceIds(req.actor)));
 
     app.get('/coverage', {
       config: { scope: 'credentials:read' },
@@ -67,7 +68,7 @@ export const healthRoutes =
           ...errors(),
         },
       },
-    }, async (req) => health.coverage(req.actor.platformAdmin ? undefined : (req.actor.workspaceId ?? '')));
+    }, async (req) => health.coverage(visibleWorkspaceIds(req.actor)));
 
     app.get('/workspaces/:id/onboarding', {
       config: { scope: 'workspaces:read' },

@@ -82,8 +82,8 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
     },
 
     /** Counts and percentages of active workspaces per status (a workspace takes its worst credential's). */
-    async summary(onlyWorkspaceId?: string) {
-      const rows = (await store.fleet(db)).filter((r) => !onlyWorkspaceId || r.workspace_id === onlyWorkspaceId);
+    async summary(only?: readonly string[]) {
+      const rows = (await store.fleet(db)).filter((r) => !only || only.includes(r.workspace_id));
       const byWorkspace = new Map<string, HealthStatus[]>();
       for (const r of rows) {
         const list = byWorkspace.get(r.workspace_id) ?? [];
@@ -101,8 +101,8 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
     },
 
     /** Per provider (and per Email Bison instance): active workspaces with and without a credential. */
-    async coverage(onlyWorkspaceId?: string) {
-      const rows = (await store.fleet(db)).filter((r) => !onlyWorkspaceId || r.workspace_id === onlyWorkspaceId);
+    async coverage(only?: readonly string[]) {
+      const rows = (await store.fleet(db)).filter((r) => !only || only.includes(r.workspace_id));
       const workspaces = new Set(rows.map((r) => r.workspace_id));
       const instances = await db.selectFrom('provider_instances').select(['id', 'name', 'provider']).execute();
       const providers = PROVIDER_IDS.map((provider) => {

@@ -1,6 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import { safeEqual } from '../../lib/safe-equal.js';
 import { SECRET_PREFIX } from '../webhooks/signing.js';
 
 /** How a source's requests prove where they come from. */
@@ -57,14 +58,6 @@ const hmac = (algorithm: string, key: string | Buffer, ...parts: Array<string | 
   for (const p of parts) h.update(p);
   return h.digest();
 };
-
-/**
- * Constant time whatever the inputs: both sides are hashed first, so neither a length difference
- * nor a matching prefix shows in the timing.
- */
-export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];

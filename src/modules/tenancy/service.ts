@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { canSeeWorkspace, requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, type Actor } from '../../http/actor.js';
 import { AppError, conflict, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
@@ -50,10 +50,13 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     return ws;
   }
 
-  async function visibleOrganizationId(actor: Actor): Promise<string | undefined> {
-    if (actor.platformAdmin) return undefined;
-    const ws = actor.workspaceId ? await store.getWorkspace(db, actor.workspaceId) : undefined;
-    return ws?.organization_id ?? '';
+  /** The organizations of the workspaces this actor sees; undefined: all (the platform admin). */
+  async function visibleOrganizationIds(actor: Actor): Promise<string[] | undefined> {
+    const workspaces = visibleWorkspaceIds(actor);
+    if (workspaces === undefined) return undefined;
+    if (workspaces.length === 0) return [];
+    const rows = await db.selectFrom('workspaces').select('organization_id').distinct().where('id', 'in', workspaces).execute();
+    return rows.map((r) => r.organization_id);
   }
 
   return {
@@ -80,13 +83,12 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     async listOrganizations(actor: Actor) {
-      const only = await visibleOrganizationId(actor);
-      return (await store.listOrganizations(db, only)).map(orgView);
+      return (await store.listOrganizations(db, await visibleOrganizationIds(actor))).map(orgView);
     },
 
     async getOrganization(actor: Actor, id: string) {
-      const only = await visibleOrganizationId(actor);
-      const org = only === undefined || only === id ? await store.getOrganization(db, id) : undefined;
+      const only = await visibleOrganizationIds(actor);
+      const org = only === undefined || only.includes(id) ? await store.getOrganization(db, id) : undefined;
       if (!org) throw notFound('organization');
       return orgView(org);
     },
@@ -113,8 +115,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     async listWorkspaces(actor: Actor, filter: { organization_id?: string }) {
-      const onlyId = actor.platformAdmin ? undefined : (actor.workspaceId ?? '');
-      return (await store.listWorkspaces(db, { organizationId: filter.organization_id, onlyId })).map(workspaceView);
+      return (await store.listWorkspaces(db, { organizationId: filter.organization_id, onlyIds: visibleWorkspaceIds(actor) })).map(workspaceView);
     },
 
     async getWorkspace(actor: Actor, workspaceId: string) {

@@ -13,10 +13,13 @@ export async function getOrganization(db: Executor, id: string, forUpdate = fals
   return q.executeTakeFirst();
 }
 
-export async function listOrganizations(db: Executor, onlyId?: string) {
+/** `onlyIds` undefined: every organization; [] (a caller bound to none) matches nothing. */
+export async function listOrganizations(db: Executor, onlyIds?: readonly string[]) {
   let q = db.selectFrom('organizations').selectAll().orderBy('created_at', 'asc');
-  // '' (a caller bound to no workspace) must match nothing, not drop the filter.
-  if (onlyId !== undefined) q = q.where('id', '=', onlyId);
+  if (onlyIds !== undefined) {
+    if (onlyIds.length === 0) return [];
+    q = q.where('id', 'in', onlyIds);
+  }
   return q.execute();
 }
 
@@ -28,10 +31,13 @@ export async function getWorkspace(db: Executor, workspaceId: string) {
   return db.selectFrom('workspaces').selectAll().where('id', '=', workspaceId).executeTakeFirst();
 }
 
-export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyId?: string }) {
+export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyIds?: readonly string[] }) {
   let q = db.selectFrom('workspaces').selectAll().orderBy('created_at', 'asc');
   if (filter.organizationId) q = q.where('organization_id', '=', filter.organizationId);
-  if (filter.onlyId !== undefined) q = q.where('id', '=', filter.onlyId);
+  if (filter.onlyIds !== undefined) {
+    if (filter.onlyIds.length === 0) return [];
+    q = q.where('id', 'in', filter.onlyIds);
+  }
   return q.execute();
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { rewrapSecret, type MasterKeyRing, type Sealed } from '../../lib/envelope.js';
+import { userBinding } from '../auth/service.js';
 import { sourceBinding } from '../inbound/secrets.js';
 import { endpointBinding } from '../webhooks/secrets.js';
 import { adminBinding, workspaceBinding } from './service.js';
@@ -10,7 +11,7 @@ export interface RewrapReport {
   active: string;
   total: number;
   rewrapped: number;
-  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; source_id?: string; field: string; reason: string }>;
+  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; source_id?: string; user_id?: string; field: string; reason: string }>;
   remaining: number;
 }
 
@@ -82,6 +83,14 @@ export async function rewrapDataKeys(db: Kysely<DB>, ring: MasterKeyRing, onProg
     table: 'inbound_source_secrets',
     where: (s) => ({ source_id: s.source_id, purpose: s.purpose }),
     failure: (s, reason) => ({ source_id: s.source_id, field: s.purpose, reason }),
+  });
+  await pass({
+    batch: (skip) => store.staleUserSecrets(db, ring.active, 200, skip),
+    keyOf: (s) => `${s.user_id}|${s.purpose}`,
+    binding: (s) => userBinding(s.user_id),
+    table: 'user_secrets',
+    where: (s) => ({ user_id: s.user_id, purpose: s.purpose }),
+    failure: (s, reason) => ({ user_id: s.user_id, field: s.purpose, reason }),
   });
   return { active: ring.active, total, rewrapped, failures, remaining: await store.countStale(db, ring.active) };
 }

@@ -110,7 +110,13 @@ export async function staleSourceSecrets(db: Executor, active: string, limit: nu
   return q.limit(limit).execute();
 }
 
-const SEALED_TABLES = ['credential_secrets', 'instance_admin_secrets', 'webhook_endpoint_secrets', 'inbound_source_secrets'] as const;
+export async function staleUserSecrets(db: Executor, active: string, limit: number, skip: readonly string[]) {
+  let q = db.selectFrom('user_secrets as s').select(['s.user_id', 's.purpose', 's.master_version', 's.wrapped_key', 's.ciphertext']).where('s.master_version', '!=', active);
+  if (skip.length) q = q.where((eb) => eb.not(eb(eb.fn('concat', ['s.user_id', eb.cast(eb.val('|'), 'text'), 's.purpose']), 'in', skip)));
+  return q.limit(limit).execute();
+}
+
+const SEALED_TABLES = ['credential_secrets', 'instance_admin_secrets', 'webhook_endpoint_secrets', 'inbound_source_secrets', 'user_secrets'] as const;
 
 export async function countStale(db: Executor, active: string) {
   let n = 0;
