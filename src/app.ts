@@ -2,6 +2,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -25,6 +28,9 @@ import { webhookRoutes } from './modules/webhooks/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
 import type { Services } from './services.js';
+
+// The portal's build (vite, into dist/web) beside the compiled server.
+const PORTAL_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
   const { config, log, metrics } = services;
@@ -57,7 +63,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema));
   app.addSchema(ErrorBody);
 
-  registerErrorHandling(app);
+  const portal = existsSync(PORTAL_DIR);
+  registerErrorHandling(app, portal ? { page: (_req, reply) => reply.type('text/html').sendFile('index.html') } : {});
   app.addHook('preClose', (done) => {
     closing = true;
     done();
@@ -80,7 +87,13 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(cookie);
   // Security headers on every answer: no inline script, never framed, no MIME sniffing.
   await app.register(helmet, {
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"],
+        // Served over plain HTTP (a laptop, a private network), https:// upgrades would break every asset.
+        upgradeInsecureRequests: config.publicUrl.startsWith('https:') ? [] : null,
+      },
+    },
     hsts: config.publicUrl.startsWith('https:'),
   });
   await app.register(swagger, {
@@ -103,6 +116,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   systemRoutes(app as unknown as FastifyInstance, services);
+  // The portal's files at / (built by vite into dist/web; absent when the tests run from src/).
+  if (portal) await app.register(fastifyStatic, { root: PORTAL_DIR, prefix: '/', wildcard: false, index: ['index.html'] });
   // Providers call /hooks without an API key: the unguessable source id and the signature authenticate them.
   await app.register(services.receiver.routes());
 

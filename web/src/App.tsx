@@ -1,0 +1,83 @@
+import { Alert, AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, Route, Routes, useLocation } from 'react-router';
+import { api, ApiError, setCsrfToken, type Me } from './api';
+import { AuditLog } from './pages/AuditLog';
+import { Overview } from './pages/Overview';
+import { Settings } from './pages/Settings';
+import { SignIn } from './pages/SignIn';
+import { Workspaces } from './pages/Workspaces';
+
+const NAV = [
+  { to: '/', label: 'Overview' },
+  { to: '/workspaces', label: 'Workspaces' },
+  { to: '/audit', label: 'Audit log' },
+  { to: '/settings', label: 'Settings' },
+];
+
+export function App() {
+  const queries = useQueryClient();
+  const location = useLocation();
+  const [navOpen, nav] = useDisclosure(false);
+  const me = useQuery({
+    queryKey: ['me'],
+    queryFn: async () => {
+      try {
+        const m = await api<Me>('GET', '/v1/auth/me');
+        setCsrfToken(m.csrf_token);
+        return m;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) return null;
+        throw err;
+      }
+    },
+  });
+
+  if (me.isPending) return <Center h="100vh"><Loader role="status" aria-label="Loading" /></Center>;
+  if (me.isError) return <Center h="100vh"><Alert variant="outline" color="red.9" title="Gatehouse cannot be reached">{(me.error as Error).message}</Alert></Center>;
+  if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(['me'], m); }} />;
+
+  const signOut = async () => {
+    await api('POST', '/v1/auth/logout').catch(() => undefined);
+    setCsrfToken(null);
+    // Back to the sign-in page; nothing of this person's data stays in memory.
+    queries.setQueryData(['me'], null);
+    queries.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+  };
+
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !navOpen } }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group>
+            <Burger opened={navOpen} onClick={nav.toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Title order={3}>Gatehouse</Title>
+          </Group>
+          <Group>
+            <Text size="sm" visibleFrom="sm">{me.data.user.email}</Text>
+            <Button variant="default" size="xs" onClick={signOut}>Sign out</Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" component="nav" aria-label="Main">
+        {NAV.map((n) => (
+          <NavLink key={n.to} component={Link} to={n.to} label={n.label} variant="filled" onClick={nav.close} active={n.to === '/' ? location.pathname === '/' : location.pathname.startsWith(n.to)} />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        {me.data.user.mfa_required ? (
+          <Settings me={me.data} />
+        ) : (
+          <Routes>
+            <Route path="/" element={<Overview />} />
+            <Route path="/workspaces" element={<Workspaces />} />
+            <Route path="/audit" element={<AuditLog me={me.data} />} />
+            <Route path="/settings" element={<Settings me={me.data} />} />
+            <Route path="*" element={<Alert variant="outline" color="gray.9" title="Not found">There is no page here.</Alert>} />
+          </Routes>
+        )}
+      </AppShell.Main>
+    </AppShell>
+  );
+}
