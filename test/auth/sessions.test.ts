@@ -174,7 +174,9 @@ describe('two-factor sign-in', () => {
 
   test('an organization that requires MFA: a member without it can only set it up', async () => {
     const p = await person('admin');
-    await sql`update organizations set mfa_required = true where id = ${wsA.organization_id}`.execute(t.db.database.db);
+    const on = await t.call(t.adminKey, 'PATCH', `/v1/organizations/${wsA.organization_id}`, { mfa_required: true });
+    expect(on.status, on.raw).toBe(200);
+    expect(on.body.mfa_required).toBe(true);
     try {
       const r = await signIn(p.email);
       expect(r.status).toBe(200);
@@ -184,7 +186,7 @@ describe('two-factor sign-in', () => {
       expect(blocked.body.error.details.reason).toBe('mfa_required');
       expect((await as(r.browser, 'POST', '/v1/auth/mfa/enroll')).status).toBe(200);
     } finally {
-      await sql`update organizations set mfa_required = false where id = ${wsA.organization_id}`.execute(t.db.database.db);
+      await t.call(t.adminKey, 'PATCH', `/v1/organizations/${wsA.organization_id}`, { mfa_required: false });
     }
   });
 });

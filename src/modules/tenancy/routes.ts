@@ -12,6 +12,7 @@ const Organization = Type.Object({
   name: Type.String(),
   plan: Plan,
   seat_limit: Type.Union([Type.Integer(), Type.Null()]),
+  mfa_required: Type.Boolean({ description: 'members must use two-factor sign-in in the portal' }),
   created_at: Timestamp,
 });
 const Workspace = Type.Object({
@@ -48,6 +49,15 @@ export const tenancyRoutes =
       config: { scope: 'organizations:read' },
       schema: { tags, security: bearer, params: IdParam, response: { 200: Organization, ...errors() } },
     }, async (req) => tenancy.getOrganization(req.actor, req.params.id));
+
+    app.patch('/organizations/:id', {
+      schema: {
+        tags, security: bearer, params: IdParam, summary: 'Change an organization: plan, seats, whether its members must use two-factor sign-in (platform admin)',
+        body: Type.Object({ name: Type.Optional(Name), plan: Type.Optional(Plan), seat_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+          mfa_required: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
+        response: { 200: Organization, ...errors() },
+      },
+    }, async (req) => tenancy.updateOrganization(req.actor, req.params.id, req.body));
 
     app.post('/organizations/:id/workspaces', {
       schema: {

@@ -18,6 +18,7 @@ const orgView = (o: Selectable<DB['organizations']>) => ({
   name: o.name,
   plan: o.plan,
   seat_limit: o.seat_limit ?? PLAN_SEATS[o.plan],
+  mfa_required: o.mfa_required,
   created_at: o.created_at.toISOString(),
 });
 
@@ -79,6 +80,26 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
           after: orgView(org),
         });
         return orgView(org);
+      });
+    },
+
+    /** Name, plan, seats, and whether members must sign in with two factors (platform admin). */
+    async updateOrganization(actor: Actor, id: string, patch: { name?: string; plan?: Plan; seat_limit?: number | null; mfa_required?: boolean }) {
+      requirePlatformAdmin(actor);
+      return db.transaction().execute(async (trx) => {
+        const before = await store.getOrganization(trx, id);
+        if (!before) throw notFound('organization');
+        const after = await trx.updateTable('organizations').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await audit.append(trx, actor, {
+          workspaceId: null,
+          action: 'organization.updated',
+          category: 'tenancy',
+          severity: patch.mfa_required === false ? 'warning' : 'info',
+          resource: { type: 'organization', id },
+          before: orgView(before),
+          after: orgView(after),
+        });
+        return orgView(after);
       });
     },
 
