@@ -34,9 +34,7 @@ const byStatus: Record<number, ErrorCode> = {
 };
 
 /** One place turns every failure into `{error: {code, message, details?, request_id}}`; nothing else re-shapes errors. */
-const API_PATH = /^\/(v1|hooks|docs|openapi\.json|metrics|healthz|readyz)(\/|\?|$)/;
-
-export function registerErrorHandling(app: FastifyInstance, opts: { page?: (request: FastifyRequest, reply: FastifyReply) => unknown } = {}) {
+export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     const requestId = request.id;
     const send = (status: number, code: string, message: string, details?: Record<string, unknown>) =>
@@ -68,8 +66,6 @@ export function registerErrorHandling(app: FastifyInstance, opts: { page?: (requ
   });
 
   app.setNotFoundHandler((request, reply) => {
-    // A page of the portal (it routes in the browser); the API's own paths keep their JSON 404.
-    if (opts.page && request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !API_PATH.test(request.url)) return opts.page(request, reply);
     reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, request_id: request.id } });
   });
 }

@@ -95,7 +95,12 @@ async function accessibilityProblems(page: Page) {
 describe('signing in', () => {
   test('the sign-in page: Email, Password, Sign in; a wrong password is refused with a readable message', async () => {
     const page = await newPage();
-    await page.goto(base + '/');
+    const answer = await page.goto(base + '/');
+    // The portal's security headers: no inline script, never framed, no MIME sniffing.
+    const headers = answer!.headers();
+    expect(headers['content-security-policy']).toMatch(/script-src 'self';/);
+    expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(headers['x-content-type-options']).toBe('nosniff');
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     expect(await accessibilityProblems(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
