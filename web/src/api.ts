@@ -21,7 +21,13 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  const json = text ? JSON.parse(text) : undefined;
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not Gatehouse's answer (a proxy's error page, say): report the status, not a parse error.
+    json = undefined;
+  }
   if (!res.ok) {
     const e = json?.error ?? {};
     throw new ApiError(res.status, e.code ?? 'error', e.message ?? `the server answered ${res.status}`, e.details);

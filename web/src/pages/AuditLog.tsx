@@ -1,8 +1,8 @@
-import { Alert, Badge, Button, Group, Select, Stack, Table, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Select, Stack, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, type Me } from '../api';
-import { Loaded } from './common';
+import { DataTable, Loaded } from './common';
 
 interface Entry { id: string; at: string; workspace_id: string | null; actor: { type: string; id: string | null; ip: string | null }; action: string; outcome: string; resource: { type: string; id: string | null } | null }
 
@@ -31,24 +31,13 @@ export function AuditLog({ me }: { me: Me }) {
       </Group>
       <Loaded query={entries} empty={(d) => d.data.length === 0}>
         {(d) => (
-          <Table.ScrollContainer minWidth={700}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr><Table.Th>When</Table.Th><Table.Th>Actor</Table.Th><Table.Th>Action</Table.Th><Table.Th>Resource</Table.Th><Table.Th>Outcome</Table.Th></Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {d.data.map((e) => (
-                  <Table.Tr key={e.id}>
-                    <Table.Td>{new Date(e.at).toLocaleString()}</Table.Td>
-                    <Table.Td>{e.actor.type} {e.actor.id}</Table.Td>
-                    <Table.Td><code>{e.action}</code></Table.Td>
-                    <Table.Td>{e.resource ? `${e.resource.type} ${e.resource.id ?? ''}` : '–'}</Table.Td>
-                    <Table.Td><Badge color={e.outcome === 'success' ? 'teal.9' : 'red.9'}>{e.outcome}</Badge></Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <DataTable minWidth={700} rows={d.data} rowKey={(e) => e.id} columns={[
+            ['When', (e) => new Date(e.at).toLocaleString()],
+            ['Actor', (e) => `${e.actor.type} ${e.actor.id ?? ''}`],
+            ['Action', (e) => <code>{e.action}</code>],
+            ['Resource', (e) => (e.resource ? `${e.resource.type} ${e.resource.id ?? ''}` : '–')],
+            ['Outcome', (e) => <Badge color={e.outcome === 'success' ? 'teal.9' : 'red.9'}>{e.outcome}</Badge>],
+          ]} />
         )}
       </Loaded>
     </Stack>

@@ -1,7 +1,7 @@
-import { Card, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Card, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../api';
-import { Loaded } from './common';
+import { DataTable, Loaded } from './common';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
 interface Summary { total: number; counts: Record<Status, number>; percentages: Record<Status, number> }
@@ -33,20 +33,12 @@ export function Overview() {
       <Title order={3}>Credential coverage</Title>
       <Loaded query={coverage}>
         {(c) => (
-          <Table.ScrollContainer minWidth={400}>
-            <Table>
-              <Table.Thead>
-                <Table.Tr><Table.Th>Provider</Table.Th><Table.Th>With a credential</Table.Th><Table.Th>Without</Table.Th><Table.Th>Coverage</Table.Th></Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {c.providers.map((p) => (
-                  <Table.Tr key={p.provider}>
-                    <Table.Td>{p.provider}</Table.Td><Table.Td>{p.with_credential}</Table.Td><Table.Td>{p.without_credential}</Table.Td><Table.Td>{p.coverage_pct}%</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <DataTable minWidth={400} rows={c.providers} rowKey={(p) => p.provider} columns={[
+            ['Provider', (p) => p.provider],
+            ['With a credential', (p) => p.with_credential],
+            ['Without', (p) => p.without_credential],
+            ['Coverage', (p) => `${p.coverage_pct}%`],
+          ]} />
         )}
       </Loaded>
     </Stack>
