@@ -8,6 +8,8 @@ import { Overview } from './pages/Overview';
 import { Settings } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
 import { Workspaces } from './pages/Workspaces';
+import { WorkspacePage } from './pages/workspace/WorkspacePage';
+import { MeContext } from './session';
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -66,17 +68,20 @@ export function App() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
+        <MeContext.Provider value={me.data}>
         {me.data.user.mfa_required ? (
           <Settings me={me.data} />
         ) : (
           <Routes>
             <Route path="/" element={<Overview />} />
             <Route path="/workspaces" element={<Workspaces />} />
+            <Route path="/workspaces/:id/:tab?" element={<WorkspacePage />} />
             <Route path="/audit" element={<AuditLog me={me.data} />} />
             <Route path="/settings" element={<Settings me={me.data} />} />
             <Route path="*" element={<Alert variant="outline" color="gray.9" title="Not found">There is no page here.</Alert>} />
           </Routes>
         )}
+        </MeContext.Provider>
       </AppShell.Main>
     </AppShell>
   );

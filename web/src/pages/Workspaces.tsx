@@ -1,4 +1,5 @@
-import { Badge, Stack, TextInput, Title } from '@mantine/core';
+import { Anchor, Badge, Stack, TextInput, Title } from '@mantine/core';
+import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../api';
@@ -17,7 +18,7 @@ export function Workspaces() {
       <Loaded query={list} empty={(d) => d.data.length === 0}>
         {(d) => (
           <DataTable rows={d.data.filter((w) => `${w.name} ${w.id}`.toLowerCase().includes(search.toLowerCase()))} rowKey={(w) => w.id} columns={[
-            ['Name', (w) => w.name],
+            ['Name', (w) => <Anchor component={Link} to={`/workspaces/${w.id}`}>{w.name}</Anchor>],
             ['Id', (w) => <code>{w.id}</code>],
             ['Status', (w) => <Badge color={w.status === 'active' ? 'teal.9' : 'gray.8'}>{w.status}</Badge>],
             ['Created', (w) => new Date(w.created_at).toLocaleString()],

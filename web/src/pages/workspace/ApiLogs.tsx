@@ -1,0 +1,5 @@
+import { Text } from '@mantine/core';
+
+export function ApiLogsTab({ workspaceId }: { workspaceId: string }) {
+  return <Text>Coming: ApiLogs of {workspaceId}</Text>;
+}
