@@ -16,6 +16,8 @@ function expectCliAccepts(args: string[]) {
   const verb = args.filter((a) => !a.startsWith('-'));
   const res = spawnSync(process.execPath, [CLI, ...verb, '--help'], { encoding: 'utf8' });
   expect(res.status, `gatehouse ${verb.join(' ')} --help: ${res.stderr}`).toBe(0);
+  // An unknown verb with --help prints the top-level help and exits 0 too: check whose help it is.
+  expect(res.stdout).toMatch(new RegExp(`^Usage: gatehouse ${verb.join(' ')} `));
   for (const flag of args.filter((a) => a.startsWith('-'))) expect(res.stdout, `gatehouse ${verb.join(' ')} has ${flag}`).toContain(flag);
 }
 
