@@ -46,6 +46,9 @@ const envSchema = z.object({
     .default(60_000)
     .describe('upper bound on how long a verified key is cached (NOTIFY invalidates sooner)'),
   GATEHOUSE_WORKER_CONCURRENCY: positiveInt.default(8).describe('jobs one worker runs at once'),
+  GATEHOUSE_WORKER_PORT: port
+    .optional()
+    .describe('port on which `gatehouse worker` answers /healthz, /readyz and /metrics; unset: no listener'),
   GATEHOUSE_MASTER_KEYS: z
     .string()
     .optional()
@@ -113,6 +116,7 @@ export interface Config {
   usageFlushMs: number;
   keyCacheTtlMs: number;
   workerConcurrency: number;
+  workerPort?: number;
   shutdownTimeoutMs: number;
   masterKeys?: string;
   credentialCacheMs: number;
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     usageFlushMs: e.GATEHOUSE_USAGE_FLUSH_MS,
     keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
+    workerPort: e.GATEHOUSE_WORKER_PORT,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
     masterKeys: e.GATEHOUSE_MASTER_KEYS,
     credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { buildApp } from './app.js';
@@ -9,6 +9,9 @@ import { createWorker, type Worker } from './jobs/worker.js';
 import { createDeliveryWorker, type DeliveryWorker } from './modules/webhooks/deliver.js';
 import { createInboundWorker, type InboundWorker } from './modules/inbound/process.js';
 import { createServices, type Services } from './services.js';
+import { registerErrorHandling } from './http/errors.js';
+import { ErrorBody } from './http/schemas.js';
+import { opsRoutes } from './modules/system/routes.js';
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   const database = await connectDatabase(
@@ -53,6 +56,16 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+async function listenOps(services: Services, port: number, host: string): Promise<FastifyInstance> {
+  // Probes and scrapes every few seconds are not worth a log line each: warnings and errors only.
+  const ops = Fastify({ loggerInstance: services.log.child({ listener: 'ops' }, { level: 'warn' }) as FastifyBaseLogger });
+  ops.addSchema(ErrorBody);
+  registerErrorHandling(ops);
+  opsRoutes(ops, services);
+  await ops.listen({ port, host });
+  return ops;
+}
+
 /** The API (and by default the worker) in this process; `stop` drains requests and jobs, then closes. */
 export async function startProcess(config: Config, log: Logger, opts: { api: boolean; worker: boolean }): Promise<Running & { bootstrapKey: string | null }> {
   const database = await openDatabase(config, log);
@@ -92,6 +105,8 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
     await deliveries.start();
     inbound = createInboundWorker({ database, log });
     await inbound.start();
+    // A worker-only process has no API; it still answers probes and Prometheus when asked to.
+    if (!opts.api && config.workerPort !== undefined) app = await listenOps(services, config.workerPort, config.host);
   }
   return {
     app,

@@ -18,6 +18,7 @@ import { createUpstreamService } from './modules/upstream/service.js';
 import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
+import { createHealthMetrics } from './modules/health/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
 import { createAuthService } from './modules/auth/service.js';
 import { createSessionStore } from './modules/auth/sessions.js';
@@ -54,6 +55,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const events = createEventService({ db, audit, tenancy, endpoints });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
+  createHealthMetrics(metrics.registry, db);
   const sessions = createSessionStore(db, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
   const auth = createAuthService({ db, ring, audit, sessions, policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS } });
   const sources = createSourceService({

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,10 +117,11 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `gatehouse serve` on a free port; resolves once /healthz answers. */
-async function serve(extra: Record<string, string>, args: string[] = []): Promise<Server> {
+/** `gatehouse serve` (or `worker`, with its ops port) on a free port; resolves once /healthz answers. */
+async function serve(extra: Record<string, string>, args: string[] = [], verb: 'serve' | 'worker' = 'serve'): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: root, env: cliEnv({ ...extra, GATEHOUSE_PORT: String(port) }) });
+  const portVar = verb === 'serve' ? 'GATEHOUSE_PORT' : 'GATEHOUSE_WORKER_PORT';
+  const child = spawn(process.execPath, [CLI, verb, ...args], { cwd: root, env: cliEnv({ ...extra, [portVar]: String(port) }) });
   children.add(child);
   let out = '';
   let err = '';
@@ -391,6 +392,41 @@ describe.runIf(TEST_DB === 'postgres')('two processes sharing one PostgreSQL dat
     console.log(`cross-process rotation (grace_s 0) seen by process 2 after ${delay} ms`);
     expect(delay).toBeLessThanOrEqual(1000);
     expect((await api(p2.base, rotated.body.key, 'GET', `/v1/workspaces/${workspaceId}`)).status).toBe(200);
+  }, SLOW);
+
+  test('a worker-only process answers /healthz, /readyz and /metrics on GATEHOUSE_WORKER_PORT, with its delivery counters; SIGTERM exits 0', async () => {
+    // Process 1 runs a worker too: stop it (its clean exit is checked below) so only the
+    // worker-only process can make the delivery this test counts.
+    await stop(p1.child);
+    const w = await serve({ DATABASE_URL: testDb.url! }, [], 'worker');
+    const received: string[] = [];
+    const rx = createHttpServer((req, res) => {
+      req.on('data', () => undefined).on('end', () => {
+        received.push(String(req.headers['webhook-id']));
+        res.end('ok');
+      });
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => rx.once('listening', r));
+    try {
+      expect((await (await fetch(`${w.base}/readyz`)).json())).toEqual({ status: 'ready', database: 'postgres' });
+      expect((await fetch(`${w.base}/v1/workspaces`)).status, 'no API on the ops port').toBe(404);
+      const url = `http://127.0.0.1:${(rx.address() as { port: number }).port}/hook`;
+      expect((await api(p2.base, admin, 'PATCH', `/v1/workspaces/${workspaceId}`, { test_mode: true })).status).toBe(200);
+      expect((await api(p2.base, admin, 'POST', `/v1/workspaces/${workspaceId}/webhooks`, { url, events: ['lead.created'] })).status).toBe(201);
+      expect((await api(p2.base, admin, 'POST', `/v1/workspaces/${workspaceId}/events`, { type: 'lead.created', payload: { n: 1 } })).status).toBe(202);
+      const deadline = Date.now() + 20_000;
+      let metrics = '';
+      while (!/gatehouse_webhook_deliveries_total\{outcome="succeeded"\} [1-9]/.test(metrics)) {
+        if (Date.now() > deadline) throw new Error(`no succeeded delivery counted by a worker: ${metrics.slice(0, 500)}`);
+        await sleep(200);
+        metrics = await (await fetch(`${w.base}/metrics`)).text();
+      }
+      expect(received.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      rx.close();
+      await stop(w.child);
+    }
+    expect(await w.exited).toEqual({ code: 0, signal: null });
   }, SLOW);
 
   test('both processes stop cleanly on SIGTERM', async () => {

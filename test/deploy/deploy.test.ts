@@ -24,7 +24,7 @@ function expectCliAccepts(args: string[]) {
 describe('deploy/Dockerfile', () => {
   const file = read('deploy/Dockerfile');
   const lines = file.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-  const final = lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
+  const final = lines.slice(lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
 
   test('multi-stage, on the Node major the project runs on, ending as a non-root user', () => {
     const froms = lines.filter((l) => l.startsWith('FROM '));
@@ -49,6 +49,9 @@ describe('deploy/Dockerfile', () => {
 
   test('every ENV it sets is a variable the configuration reads', () => {
     for (const name of file.match(ENV_NAME) ?? []) expect(KNOWN_ENV, name).toContain(name);
+    // The one health check serves `worker` containers too: their ops listener is on the same port.
+    expect(file).toMatch(/GATEHOUSE_WORKER_PORT=8080/);
+    expect(file).toMatch(/GATEHOUSE_PORT=8080/);
   });
 });
 
@@ -94,15 +97,19 @@ describe('deploy/kubernetes', () => {
   test('every manifest parses and names only known variables and real CLI verbs', () => {
     expect(docs.every((d) => d.apiVersion && d.kind && d.metadata?.name)).toBe(true);
     for (const key of Object.keys(config)) expect(KNOWN_ENV, key).toContain(key);
+    for (const d of of('Deployment')) for (const e of container(d).env ?? []) expect(KNOWN_ENV, e.name).toContain(e.name);
     for (const d of [...of('Deployment'), ...of('Job')]) expectCliAccepts(container(d).args);
   });
 
-  test('API probes: readiness on /readyz, liveness on /healthz; grace period above the drain timeout', () => {
-    const api = deployments['gatehouse-api'];
-    expect(container(api).args).toEqual(['serve', '--no-worker']);
-    expect(container(api).readinessProbe.httpGet.path).toBe('/readyz');
-    expect(container(api).livenessProbe.httpGet.path).toBe('/healthz');
+  test('API and worker probes: readiness on /readyz, liveness on /healthz; grace period above the drain timeout', () => {
+    expect(container(deployments['gatehouse-api']).args).toEqual(['serve', '--no-worker']);
+    const worker = container(deployments['gatehouse-worker']);
+    expect(worker.args).toEqual(['worker']);
+    // A worker has no API: its probes need the ops listener.
+    expect(worker.env.find((e: any) => e.name === 'GATEHOUSE_WORKER_PORT').value).toBe(String(worker.ports[0].containerPort));
     for (const d of Object.values<any>(deployments)) {
+      expect(container(d).readinessProbe.httpGet.path).toBe('/readyz');
+      expect(container(d).livenessProbe.httpGet.path).toBe('/healthz');
       expect(d.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(config.GATEHOUSE_SHUTDOWN_TIMEOUT_MS));
       expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     }

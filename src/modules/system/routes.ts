@@ -7,7 +7,13 @@ import type { Metrics } from '../../lib/metrics.js';
 const tags = ['service'];
 
 /** Liveness, readiness, metrics and the OpenAPI document: open, and never audited. */
-export function systemRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }) {
+export function systemRoutes(app: FastifyInstance, deps: { database: Database; metrics: Metrics }) {
+  opsRoutes(app, deps);
+  app.get('/openapi.json', { schema: { tags, hide: true } }, async () => app.swagger());
+}
+
+/** What an orchestrator and Prometheus need from any process, the API's or a worker's. */
+export function opsRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }) {
   app.get('/healthz', { schema: { tags, summary: 'The process is up' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
@@ -29,6 +35,4 @@ export function systemRoutes(app: FastifyInstance, { database, metrics }: { data
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-
-  app.get('/openapi.json', { schema: { tags, hide: true } }, async () => app.swagger());
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
-import { queueDepth } from './queue.js';
+import { deadLetterCount, queueDepth } from './queue.js';
 
 /** Delivery metrics on the app's registry; the queue gauges are read from the database on scrape. */
 export function createWebhookMetrics(registry: Registry, db: Kysely<DB>) {
@@ -22,6 +22,14 @@ export function createWebhookMetrics(registry: Registry, db: Kysely<DB>) {
     registers: [registry],
     async collect() {
       this.set((await read()).oldestS);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_webhook_dead_letters',
+    help: 'Webhook deliveries in the dead-letter list (every try failed; replayable until pruned)',
+    registers: [registry],
+    async collect() {
+      this.set(await deadLetterCount(db));
     },
   });
   return {

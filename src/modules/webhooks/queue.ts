@@ -92,6 +92,11 @@ export async function queueDepth(db: Kysely<DB>) {
   return { depth: r.rows[0]?.depth ?? 0, oldestS: r.rows[0]?.oldest_s ?? 0 };
 }
 
+export async function deadLetterCount(db: Kysely<DB>): Promise<number> {
+  const r = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where status = 'dead'`.execute(db);
+  return r.rows[0]?.n ?? 0;
+}
+
 /**
  * Retention: finished deliveries (with their attempts) older than `olderThan`, in bounded batches,
  * never one huge DELETE. Events that no delivery refers to any more go with them. Roll-ups stay.
