@@ -151,7 +151,7 @@ vault
       return r;
     });
     console.log(`active master key ${report.active}: ${report.rewrapped} re-wrapped, ${report.failures.length} failed, ${report.remaining} still on older keys`);
-    for (const f of report.failures) console.log(`  failed ${f.credential_id ?? f.instance_id} ${f.field}: ${f.reason}`);
+    for (const f of report.failures) console.log(`  failed ${f.table} ${Object.values(f.id).join(' ')}: ${f.reason}`);
     if (report.remaining === 0) console.log('every secret is on the active key; older master keys can be removed from GATEHOUSE_MASTER_KEYS');
     if (report.failures.length) process.exitCode = 1;
   });

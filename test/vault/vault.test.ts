@@ -666,8 +666,8 @@ describe('vault rewrap', () => {
       expect(report.rewrapped).toBe(fixture.rows - 2);
       expect(report.remaining).toBe(2);
       expect(report.failures).toEqual([
-        { credential_id: cred.id, field: 'signature_secret', reason: expect.stringMatching(/does not authenticate/) },
-        { instance_id: fixture.admin.instanceId, field: 'api_key', reason: expect.stringMatching(/v0 is not configured/) },
+        { table: 'credential_secrets', id: { credential_id: cred.id, field: 'signature_secret' }, reason: expect.stringMatching(/does not authenticate/) },
+        { table: 'instance_admin_secrets', id: { instance_id: fixture.admin.instanceId }, reason: expect.stringMatching(/v0 is not configured/) },
       ]);
       expect(await versions(db)).toEqual({ v0: 1, v1: 1, v2: fixture.rows - 2 });
       // The rest reads with v2 alone.
@@ -706,7 +706,7 @@ describe('vault rewrap', () => {
       const report = await rewrapDataKeys(db, ring21);
       expect(report.total).toBe(N);
       expect(report.rewrapped).toBe(N - bad.length);
-      expect(report.failures.map((f) => f.field).sort()).toEqual(bad);
+      expect(report.failures.map((f) => f.id.field).sort()).toEqual(bad);
       expect(report.remaining).toBe(bad.length);
       const ring2 = parseMasterKeys(`v2:${K2}`);
       const rows = await db.selectFrom('credential_secrets').selectAll().where('credential_id', '=', 'cred_bulk').execute();
@@ -754,7 +754,7 @@ describe(`the CLI: gatehouse vault rewrap (${TEST_DB})`, () => {
       const failing = await runCli(['vault', 'rewrap'], { ...target.env, GATEHOUSE_MASTER_KEYS: `v3:${K3},v2:${K2}` });
       expect(failing.code, `${failing.stdout}\n${failing.stderr}`).toBe(1);
       expect(failing.stdout).toContain(`active master key v3: ${fixture.rows - 1} re-wrapped, 1 failed, 1 still on older keys`);
-      expect(failing.stdout).toMatch(/failed cred_\S+ auth_token: ciphertext does not authenticate/);
+      expect(failing.stdout).toMatch(/failed credential_secrets cred_\S+ auth_token: ciphertext does not authenticate/);
       expect(failing.stdout).not.toContain('older master keys can be removed');
     } finally {
       await target.drop();

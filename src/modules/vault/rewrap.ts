@@ -1,19 +1,28 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import { rewrapSecret, type MasterKeyRing, type Sealed } from '../../lib/envelope.js';
-import { userBinding } from '../auth/service.js';
-import { sourceBinding } from '../inbound/secrets.js';
-import { endpointBinding } from '../webhooks/secrets.js';
-import { adminBinding, workspaceBinding } from './service.js';
-import * as store from './store.js';
+import { decryptSecret, rewrapSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { countSealed, replaceWrappedKey, SEALED_TABLES, walkSealed, type Row } from './sealed.js';
+
+export interface SecretFailure {
+  table: string;
+  /** The row's key columns, e.g. `{credential_id, field}`. */
+  id: Record<string, string>;
+  reason: string;
+}
 
 export interface RewrapReport {
   active: string;
   total: number;
   rewrapped: number;
-  failures: Array<{ credential_id?: string; instance_id?: string; endpoint_id?: string; source_id?: string; user_id?: string; field: string; reason: string }>;
+  failures: SecretFailure[];
   remaining: number;
 }
+
+const failure = (table: { table: string; keys: readonly string[] }, row: Row, reason: string): SecretFailure => ({
+  table: table.table,
+  id: Object.fromEntries(table.keys.map((k) => [k, row[k]!])),
+  reason,
+});
 
 /**
  * Moves every data key to the active master key, a batch at a time. Only the wrapped data key
@@ -21,76 +30,44 @@ export interface RewrapReport {
  * running and an interrupted run simply continues where it stopped when started again.
  */
 export async function rewrapDataKeys(db: Kysely<DB>, ring: MasterKeyRing, onProgress?: (done: number, total: number) => void): Promise<RewrapReport> {
-  const total = await store.countStale(db, ring.active);
-  const failures: RewrapReport['failures'] = [];
+  const total = await countSealed(db, { notOn: ring.active });
+  const failures: SecretFailure[] = [];
   let rewrapped = 0;
   const progress = () => onProgress?.(rewrapped + failures.length, total);
   progress();
-
-  /** One table: batches of stale rows until none is left but those that failed (skipped by key). */
-  async function pass<R extends Sealed>(p: {
-    batch: (skip: string[]) => Promise<R[]>;
-    keyOf: (r: R) => string;
-    binding: (r: R) => string;
-    table: Parameters<typeof store.replaceWrappedKey>[1];
-    where: (r: R) => Record<string, string>;
-    failure: (r: R, reason: string) => RewrapReport['failures'][number];
-  }) {
-    const skip: string[] = [];
-    for (;;) {
-      const batch = await p.batch(skip);
-      if (batch.length === 0) return;
-      for (const r of batch) {
+  for (const t of SEALED_TABLES) {
+    for await (const batch of walkSealed(db, t, { notOn: ring.active })) {
+      for (const row of batch) {
         try {
-          if (await store.replaceWrappedKey(db, p.table, p.where(r), r, rewrapSecret(ring, r, p.binding(r)))) rewrapped++;
+          if (await replaceWrappedKey(db, t, row, rewrapSecret(ring, row, t.binding(row)))) rewrapped++;
         } catch (err) {
-          failures.push(p.failure(r, (err as Error).message));
-          skip.push(p.keyOf(r));
+          failures.push(failure(t, row, (err as Error).message));
         }
         progress();
       }
     }
   }
+  return { active: ring.active, total, rewrapped, failures, remaining: await countSealed(db, { notOn: ring.active }) };
+}
 
-  await pass({
-    batch: (skip) => store.staleWorkspaceSecrets(db, ring.active, 200, skip),
-    keyOf: (s) => `${s.credential_id}|${s.field}`,
-    binding: (s) => workspaceBinding(s.workspace_id, s.provider, s.field),
-    table: 'credential_secrets',
-    where: (s) => ({ credential_id: s.credential_id, field: s.field }),
-    failure: (s, reason) => ({ credential_id: s.credential_id, field: s.field, reason }),
-  });
-  await pass({
-    batch: (skip) => store.staleAdminSecrets(db, ring.active, 200, skip),
-    keyOf: (s) => s.instance_id,
-    binding: (s) => adminBinding(s.instance_id, s.provider),
-    table: 'instance_admin_secrets',
-    where: (s) => ({ instance_id: s.instance_id }),
-    failure: (s, reason) => ({ instance_id: s.instance_id, field: 'api_key', reason }),
-  });
-  await pass({
-    batch: (skip) => store.staleEndpointSecrets(db, ring.active, 200, skip),
-    keyOf: (s) => `${s.endpoint_id}|${s.purpose}`,
-    binding: (s) => endpointBinding(s.endpoint_id, s.purpose),
-    table: 'webhook_endpoint_secrets',
-    where: (s) => ({ endpoint_id: s.endpoint_id, purpose: s.purpose }),
-    failure: (s, reason) => ({ endpoint_id: s.endpoint_id, field: s.purpose, reason }),
-  });
-  await pass({
-    batch: (skip) => store.staleSourceSecrets(db, ring.active, 200, skip),
-    keyOf: (s) => `${s.source_id}|${s.purpose}`,
-    binding: (s) => sourceBinding(s.source_id, s.purpose),
-    table: 'inbound_source_secrets',
-    where: (s) => ({ source_id: s.source_id, purpose: s.purpose }),
-    failure: (s, reason) => ({ source_id: s.source_id, field: s.purpose, reason }),
-  });
-  await pass({
-    batch: (skip) => store.staleUserSecrets(db, ring.active, 200, skip),
-    keyOf: (s) => `${s.user_id}|${s.purpose}`,
-    binding: (s) => userBinding(s.user_id),
-    table: 'user_secrets',
-    where: (s) => ({ user_id: s.user_id, purpose: s.purpose }),
-    failure: (s, reason) => ({ user_id: s.user_id, field: s.purpose, reason }),
-  });
-  return { active: ring.active, total, rewrapped, failures, remaining: await store.countStale(db, ring.active) };
+/**
+ * Opens every sealed secret with the master keys at hand and reports those that do not open:
+ * after a restore, proof that the database and the key file belong together.
+ */
+export async function checkSecrets(db: Kysely<DB>, ring: MasterKeyRing): Promise<{ total: number; opened: number; failures: SecretFailure[] }> {
+  const failures: SecretFailure[] = [];
+  let opened = 0;
+  for (const t of SEALED_TABLES) {
+    for await (const batch of walkSealed(db, t)) {
+      for (const row of batch) {
+        try {
+          decryptSecret(ring, row, t.binding(row));
+          opened++;
+        } catch (err) {
+          failures.push(failure(t, row, (err as Error).message));
+        }
+      }
+    }
+  }
+  return { total: opened + failures.length, opened, failures };
 }
