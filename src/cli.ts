@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { importCredentials } from './modules/vault/import.js';
-import { rewrapDataKeys } from './modules/vault/rewrap.js';
+import { checkSecrets, rewrapDataKeys } from './modules/vault/rewrap.js';
+import { backupEmbedded, BackupRefused, PG_DUMP_RECIPE, restoreEmbedded } from './db/backup.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { pendingMigrations } from './db/migrate.js';
 import { connectDatabase } from './db/connect.js';
@@ -192,6 +193,64 @@ program
     console.log(report.ok ? (report.dry_run ? `all ${report.rows.length} rows valid (dry run: nothing written)` : `imported ${report.imported} credentials`) : 'nothing imported: fix the invalid rows and run again');
     if (!report.ok) process.exitCode = 1;
   });
+
+program
+  .command('backup')
+  .description('copy the embedded database (and its master key file) while the service is stopped')
+  .option('--out <file>', 'archive to write', `gatehouse-backup-${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}.tar.gz`)
+  .option('--key-out <file>', 'where the copy of the master key file goes (default: <out>.master.key)')
+  .option('--force', 'copy even though the database looks open (only when no process is running on it)')
+  .action(async (opts) => {
+    const cfg = config();
+    if (cfg.databaseUrl) {
+      console.error(PG_DUMP_RECIPE);
+      process.exit(2);
+    }
+    const keyOut = opts.keyOut ?? `${opts.out}.master.key`;
+    const { keyCopied } = await backupEmbedded(cfg.dataDir, opts.out, keyOut, { force: opts.force }).catch(refused);
+    console.log(`database: ${opts.out}`);
+    if (keyCopied) {
+      console.log(`master key: ${keyOut}`);
+      console.error(`Store ${keyOut} apart from ${opts.out} (another place, another access list): together they open every secret; the archive alone opens none.`);
+    } else {
+      console.error('The master key is in GATEHOUSE_MASTER_KEYS, not in the data directory: keep it in your secret store, apart from this archive.');
+    }
+  });
+
+program
+  .command('restore [file]')
+  .description('restore a backup into GATEHOUSE_DATA_DIR, then check the audit chain and that every secret opens')
+  .option('--key <file>', 'the master key file saved by `gatehouse backup`')
+  .option('--force', 'move an existing database (and a different key file) aside instead of refusing')
+  .option('--check', 'restore nothing: check the configured database (e.g. after pg_restore)')
+  .action(async (file: string | undefined, opts) => {
+    const cfg = config();
+    if (!opts.check) {
+      if (!file) fail('name the backup archive, or pass --check');
+      if (cfg.databaseUrl) fail(`restore unpacks an embedded database; for PostgreSQL:\n${PG_DUMP_RECIPE}`);
+      const { movedAside, hasKeyFile } = await restoreEmbedded(file!, cfg.dataDir, { keyFile: opts.key, force: opts.force }).catch(refused);
+      if (movedAside) console.log(`the database that was there is now ${movedAside}`);
+      // Without a key the first open would make a new one, and no restored secret would ever open.
+      if (!hasKeyFile && !cfg.masterKeys) fail('restored the database, but there is no master key: pass --key FILE, or set GATEHOUSE_MASTER_KEYS');
+      console.log(`restored ${file} into ${cfg.dataDir}`);
+    }
+    const { chain, secrets } = await withServices(async (s) => ({ chain: await s.audit.verify(), secrets: await checkSecrets(s.database.db, s.ring) }));
+    console.log(chain.ok ? `audit chain: ok ${chain.entries} entries` : `audit chain: BROKEN at entry ${chain.first_bad?.seq} (${chain.first_bad?.id}): ${chain.first_bad?.reason}`);
+    console.log(`secrets: ${secrets.opened} of ${secrets.total} open with the master key`);
+    for (const f of secrets.failures.slice(0, 20)) console.log(`  does not open: ${f.table} ${Object.values(f.id).join(' ')}: ${f.reason}`);
+    if (!chain.ok || secrets.failures.length) process.exitCode = 1;
+  });
+
+/** A refusal (wrong folder, open database, existing data) is the operator's to fix: exit 2 with the reason. */
+function refused(err: unknown): never {
+  if (err instanceof BackupRefused) fail(err.message);
+  throw err;
+}
+
+function fail(message: string): never {
+  console.error(`gatehouse: ${message}`);
+  process.exit(2);
+}
 
 const audit = program.command('audit').description('the audit trail');
 audit

@@ -1,0 +1,67 @@
+import { PGlite } from '@electric-sql/pglite';
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MASTER_KEY_FILE } from '../modules/vault/master-keys.js';
+
+/** The embedded database's folder inside the data directory (see connect.ts). */
+export const pgdataOf = (dataDir: string) => join(dataDir, 'pgdata');
+
+export class BackupRefused extends Error {}
+
+export const PG_DUMP_RECIPE = `gatehouse backup copies the embedded database. With DATABASE_URL (PostgreSQL) use its own tools:
+  pg_dump --format=custom --file=gatehouse.dump "$DATABASE_URL"
+  pg_restore --clean --if-exists --no-owner --dbname="$NEW_DATABASE_URL" gatehouse.dump
+  DATABASE_URL="$NEW_DATABASE_URL" gatehouse restore --check
+Keep GATEHOUSE_MASTER_KEYS in your secret store, apart from the dumps: a dump holds sealed secrets only.`;
+
+/**
+ * A consistent copy of the embedded database (PGlite's own tar of its folder) and, when the
+ * master key lives in the data directory, a copy of the key file beside the given path.
+ * PGlite belongs to one process, so the service must be stopped: a live folder is refused.
+ */
+export async function backupEmbedded(dataDir: string, out: string, keyOut: string, opts: { force?: boolean } = {}) {
+  const pgdata = pgdataOf(dataDir);
+  if (!existsSync(join(pgdata, 'PG_VERSION'))) throw new BackupRefused(`no embedded database in ${dataDir}`);
+  // PGlite writes postmaster.pid while a process has the folder open and removes it on close.
+  if (existsSync(join(pgdata, 'postmaster.pid')) && !opts.force) {
+    throw new BackupRefused(`the embedded database in ${dataDir} is open (a gatehouse serve or worker is running on it, or one stopped without closing it): stop it first, or pass --force if none is running`);
+  }
+  const client = await PGlite.create(pgdata);
+  try {
+    const archive = await client.dumpDataDir('gzip');
+    writeFileSync(out, Buffer.from(await archive.arrayBuffer()), { mode: 0o600, flag: 'wx' });
+  } finally {
+    await client.close();
+  }
+  const keyFile = join(dataDir, MASTER_KEY_FILE);
+  const keyCopied = existsSync(keyFile);
+  if (keyCopied) copyFileSync(keyFile, keyOut);
+  return { keyCopied };
+}
+
+/**
+ * Unpacks a backup into an empty data directory (an existing database is moved aside only with
+ * `force`), and puts the key file in place when one is given.
+ */
+export async function restoreEmbedded(archive: string, dataDir: string, opts: { keyFile?: string; force?: boolean } = {}) {
+  const pgdata = pgdataOf(dataDir);
+  let movedAside: string | undefined;
+  if (existsSync(pgdata) && readdirSync(pgdata).length > 0) {
+    if (!opts.force) throw new BackupRefused(`${pgdata} already holds a database: restore into an empty GATEHOUSE_DATA_DIR, or pass --force to move it aside`);
+    movedAside = `${pgdata}.before-restore-${Date.now()}`;
+    renameSync(pgdata, movedAside);
+  }
+  const keyPath = join(dataDir, MASTER_KEY_FILE);
+  if (opts.keyFile) {
+    const key = readFileSync(opts.keyFile, 'utf8');
+    if (existsSync(keyPath) && readFileSync(keyPath, 'utf8') !== key) {
+      if (!opts.force) throw new BackupRefused(`${keyPath} holds a different master key: pass --force to replace it (the old one is kept beside it)`);
+      renameSync(keyPath, `${keyPath}.before-restore-${Date.now()}`);
+    }
+  }
+  const blob = new Blob([readFileSync(archive)]);
+  const client = await PGlite.create({ dataDir: pgdata, loadDataDir: blob });
+  await client.close();
+  if (opts.keyFile) writeFileSync(keyPath, readFileSync(opts.keyFile, 'utf8'), { mode: 0o600 });
+  return { movedAside, hasKeyFile: existsSync(keyPath) };
+}
