@@ -46,6 +46,10 @@ const envSchema = z.object({
     .default(60_000)
     .describe('upper bound on how long a verified key is cached (NOTIFY invalidates sooner)'),
   GATEHOUSE_WORKER_CONCURRENCY: positiveInt.default(8).describe('jobs one worker runs at once'),
+  GATEHOUSE_TRACING: z
+    .enum(['off', 'otlp'])
+    .default('off')
+    .describe('otlp: OpenTelemetry traces from event accept to delivery attempt, sent to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)'),
   GATEHOUSE_WORKER_PORT: port
     .optional()
     .describe('port on which `gatehouse worker` answers /healthz, /readyz and /metrics; unset: no listener'),
@@ -117,6 +121,7 @@ export interface Config {
   keyCacheTtlMs: number;
   workerConcurrency: number;
   workerPort?: number;
+  tracing: 'off' | 'otlp';
   shutdownTimeoutMs: number;
   masterKeys?: string;
   credentialCacheMs: number;
@@ -171,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
     workerPort: e.GATEHOUSE_WORKER_PORT,
+    tracing: e.GATEHOUSE_TRACING,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
     masterKeys: e.GATEHOUSE_MASTER_KEYS,
     credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,

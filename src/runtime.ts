@@ -12,6 +12,7 @@ import { createServices, type Services } from './services.js';
 import { registerErrorHandling } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
 import { opsRoutes } from './modules/system/routes.js';
+import { startTracing } from './lib/tracing.js';
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   const database = await connectDatabase(
@@ -68,6 +69,7 @@ async function listenOps(services: Services, port: number, host: string): Promis
 
 /** The API (and by default the worker) in this process; `stop` drains requests and jobs, then closes. */
 export async function startProcess(config: Config, log: Logger, opts: { api: boolean; worker: boolean }): Promise<Running & { bootstrapKey: string | null }> {
+  const stopTracing = config.tracing === 'otlp' ? startTracing() : undefined;
   const database = await openDatabase(config, log);
   const services = await createServices(config, database, log);
   let bootstrapKey: string | null = null;
@@ -120,6 +122,8 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
       await Promise.all([worker?.stop(), deliveries?.stop(), inbound?.stop()]);
       await services.close();
       await database.close();
+      // Last: the spans of the work just drained are flushed to the collector.
+      await stopTracing?.();
     },
   };
 }

@@ -238,6 +238,7 @@ export interface EventsTable {
   type: string;
   payload: ColumnType<unknown, string, string>;
   idempotency_key: string | null;
+  trace_parent: Generated<string | null>;
   created_at: Timestamp;
 }
 

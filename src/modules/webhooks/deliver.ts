@@ -15,6 +15,7 @@ import { createAttemptRecorder } from './record.js';
 import { retryDelayMs, verdictOf } from './retry.js';
 import { createSecretReader, ENDPOINTS_CHANNEL } from './secrets.js';
 import { signatureHeaders } from './signing.js';
+import { inSpan, parentFrom, SpanKind, SpanStatusCode } from '../../lib/tracing.js';
 
 const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
@@ -59,7 +60,22 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   let stopListening: Array<() => Promise<void>> = [];
   let lastReclaim = 0;
 
-  async function attempt(d: ClaimedDelivery) {
+  /** One attempt, traced as a client span in the trace of the request that accepted the event. */
+  const attempt = (d: ClaimedDelivery) =>
+    inSpan('gatehouse.webhook.attempt', {
+      kind: SpanKind.CLIENT,
+      parent: parentFrom(d.event_trace_parent),
+      attributes: {
+        'gatehouse.workspace_id': d.workspace_id, 'gatehouse.endpoint_id': d.endpoint_id, 'gatehouse.delivery_id': d.id,
+        'gatehouse.event_id': d.event_id, 'gatehouse.attempt': d.attempts, 'http.request.method': 'POST', 'server.address': hostOf(d.url),
+      },
+    }, async (span) => {
+      const r = await attemptOnce(d);
+      span.setAttributes({ 'gatehouse.outcome': r.outcome, 'gatehouse.duration_ms': r.durationMs, ...(r.status === null ? {} : { 'http.response.status_code': r.status }) });
+      if (r.outcome !== 'succeeded') span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ?? r.outcome });
+    });
+
+  async function attemptOnce(d: ClaimedDelivery) {
     const body = messageBody(d);
     const headers: Record<string, string> = { ...d.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT };
     const started = performance.now();
@@ -121,6 +137,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     metrics.deliveries.inc({ outcome });
     metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
     if (disabled) log.warn({ endpoint_id: d.endpoint_id, reason: disabled }, 'webhook endpoint disabled');
+    return { outcome, status, durationMs, error };
   }
 
   const loop = createClaimLoop({
@@ -160,6 +177,15 @@ export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
  * The signature is a credential for this one message, the bearer token a standing one, and a custom
  * header named like a secret is masked as in every endpoint view.
  */
+/** The receiver's host alone: a URL's path or query may carry a token. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return 'invalid';
+  }
+}
+
 function redactHeaders(h: Record<string, string>): Record<string, string> {
   const out = headersView(h);
   if (out['webhook-signature']) out['webhook-signature'] = '[redacted]';

@@ -7,6 +7,7 @@ import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import { publish } from './publish.js';
+import { currentTraceParent, inSpan } from '../../lib/tracing.js';
 
 export interface SendInput {
   type: string;
@@ -46,8 +47,11 @@ export function createEventService({ db, audit, tenancy, endpoints }: { db: Kyse
         throw invalid(`unknown event type ${input.type}; register it with POST /v1/workspaces/${workspaceId}/event-types`, { field: 'type' });
       }
       const target = await targetOf(workspaceId, input);
-      const r = await publish(db, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target });
-      return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
+      return inSpan('gatehouse.event.accept', { attributes: { 'gatehouse.workspace_id': workspaceId, 'gatehouse.event_type': input.type } }, async (span) => {
+        const r = await publish(db, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target, traceParent: currentTraceParent() });
+        span.setAttributes({ 'gatehouse.event_id': r.eventId, 'gatehouse.duplicate': r.duplicate, 'gatehouse.deliveries': r.deliveries.length });
+        return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
+      });
     },
 
     /** A sample message to one endpoint, signed and logged like any other. */

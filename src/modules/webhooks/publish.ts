@@ -10,6 +10,8 @@ export interface EventInput {
   idempotencyKey?: string | null;
   /** Default: every enabled endpoint whose filter takes the type. */
   target?: { endpointId: string } | 'broadcast';
+  /** The accepting request's trace, continued by each delivery attempt. */
+  traceParent?: string | null;
 }
 
 export interface Published {
@@ -43,8 +45,8 @@ export async function publish(db: Executor, workspaceId: string, input: EventInp
         : filterTakes(sql`${type}`);
   const result = await sql<{ event_id: string | null; deliveries: string[] | null }>`
     with ev as (
-      insert into events (id, workspace_id, type, payload, idempotency_key)
-      values (${id}, ${workspaceId}, ${type}, ${JSON.stringify(input.payload ?? {})}::jsonb, ${input.idempotencyKey ?? null})
+      insert into events (id, workspace_id, type, payload, idempotency_key, trace_parent)
+      values (${id}, ${workspaceId}, ${type}, ${JSON.stringify(input.payload ?? {})}::jsonb, ${input.idempotencyKey ?? null}, ${input.traceParent ?? null})
       on conflict (workspace_id, idempotency_key) do nothing
       returning id
     ),

@@ -17,6 +17,7 @@ export interface ClaimedDelivery {
   timeout_s: number;
   headers: Record<string, string>;
   test_mode: boolean;
+  event_trace_parent: string | null;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
     from locked l, events ev, webhook_endpoints e, workspaces w
     where d.id = l.id and ev.id = d.event_id and e.id = d.endpoint_id and w.id = d.workspace_id
     returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts,
-      ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at,
+      ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at, ev.trace_parent as event_trace_parent,
       e.url, e.timeout_s, e.headers, w.test_mode`.execute(db);
   return result.rows;
 }

@@ -4,6 +4,7 @@ import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, Timestamp
 import { FILTER_PATTERN, TYPE_PATTERN } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import type { EventService } from './events.js';
+import { withRemoteParent } from '../../lib/tracing.js';
 
 const tags = ['webhooks'];
 
@@ -122,7 +123,7 @@ export const webhookRoutes =
         }, { additionalProperties: false, required: ['type', 'payload'] }),
         response: { 202: Type.Object({ event_id: Type.String(), duplicate: Type.Boolean(), deliveries: Type.Integer() }), ...errors() },
       },
-    }, async (req, reply) => reply.status(202).send(await events.send(req.actor, req.params.id, req.body)));
+    }, async (req, reply) => reply.status(202).send(await withRemoteParent(req.headers, () => events.send(req.actor, req.params.id, req.body))));
 
     app.get('/event-types', {
       config: { scope: 'webhooks:read' },
