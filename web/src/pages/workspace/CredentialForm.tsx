@@ -10,6 +10,8 @@ import { useCanWrite, useMe } from '../../session';
 import { EmailBisonActions } from './EmailBisonActions';
 
 type Values = Record<string, string>;
+// Mantine's dimmed descriptions are below WCAG AA contrast; the masks live there, so they must be readable.
+const DESCRIPTION_STYLES = { description: { color: 'var(--mantine-color-gray-8)' } };
 interface Props { workspaceId: string; provider: CatalogProvider; stored?: StoredCredential; instances: Array<{ id: string; name: string }> }
 
 /**
@@ -56,6 +58,7 @@ export function CredentialForm({ workspaceId, provider, stored, instances }: Pro
       label: f.label,
       withAsterisk: isRequired(provider, f, stored),
       error: form.formState.errors[f.name]?.message,
+      styles: DESCRIPTION_STYLES,
     };
     if (f.secret) {
       const mask = stored?.secrets[f.name]?.set ? stored.secrets[f.name].mask : null;

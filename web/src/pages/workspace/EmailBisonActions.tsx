@@ -20,8 +20,8 @@ export function EmailBisonActions({ workspaceId, canGenerate, body, onChanged }:
   return (
     <Stack gap="xs">
       <Group>
-        {canGenerate && <Button variant="light" onClick={() => generate.mutate()} loading={generate.isPending}>Generate token</Button>}
-        <Button variant="light" onClick={() => sync.mutate()} loading={sync.isPending}>Sync sender emails</Button>
+        {canGenerate && <Button variant="default" onClick={() => generate.mutate()} loading={generate.isPending}>Generate token</Button>}
+        <Button variant="default" onClick={() => sync.mutate()} loading={sync.isPending}>Sync sender emails</Button>
       </Group>
       {canGenerate && <Text size="xs" c="gray.8">Generate token mints a new api-user token for the Email Bison workspace id with the instance's admin credential and stores it here.</Text>}
       {generate.data && <Alert variant="outline" color="teal.9" title="Token generated">A new token is stored: {generate.data.secrets.api_key?.mask}</Alert>}
