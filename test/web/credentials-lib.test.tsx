@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
+import { WARNING_COLOR } from '../../web/src/lib/colors';
 import { credentialSchema, credentialStatus, describeSync, describeTest, initialValues, savePayload, sections, testColor, visibleFields, type CatalogProvider, type StoredCredential } from '../../web/src/lib/credentials';
 
 const field = (name: string, secret = false, required = false, extra: object = {}) => ({ name, label: name.replace('_', ' '), secret, required, ...extra });
@@ -60,7 +61,7 @@ describe('status and results', () => {
     expect(describeTest({ ok: true, status_code: 200, latency_ms: 41, detail: 'authenticated as a@b.example' })).toBe('HTTP 200 · 41 ms · authenticated as a@b.example');
     expect(describeTest({ ok: false, status_code: null, latency_ms: 5000, detail: 'no answer: timeout' })).toBe('no response · 5000 ms · no answer: timeout');
     expect(testColor({ ok: true, status_code: 200, latency_ms: 2000, detail: '' })).toBe('teal.9');
-    expect(testColor({ ok: true, status_code: 200, latency_ms: 2001, detail: '' })).toBe('orange.9');
+    expect(testColor({ ok: true, status_code: 200, latency_ms: 2001, detail: '' })).toBe(WARNING_COLOR);
     expect(testColor({ ok: false, status_code: 401, latency_ms: 10, detail: '' })).toBe('red.9');
   });
 

@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
+import { WARNING_COLOR } from '../../web/src/lib/colors';
 import { filterProblem, localToIso, logQuery, NO_FILTERS, statusColor } from '../../web/src/lib/apiLogs';
 import { firstOpen, nextAction, tabLink } from '../../web/src/lib/onboarding';
 
@@ -24,7 +25,7 @@ describe('the API Logs filters', () => {
   });
 
   test('status colours: 2xx teal, 4xx orange, 5xx and no answer red', () => {
-    expect([200, 204, 401, 429, 500, 503, null].map(statusColor)).toEqual(['teal.9', 'teal.9', 'orange.9', 'orange.9', 'red.9', 'red.9', 'red.9']);
+    expect([200, 204, 401, 429, 500, 503, null].map(statusColor)).toEqual(['teal.9', 'teal.9', WARNING_COLOR, WARNING_COLOR, 'red.9', 'red.9', 'red.9']);
   });
 });
 
@@ -44,4 +45,14 @@ describe('the onboarding next steps', () => {
     expect(firstOpen([step('a', true)])).toBeNull();
     expect(tabLink('ws_1', 'credentials')).toBe('/workspaces/ws_1/credentials');
   });
+});
+
+test('the warning colour passes WCAG AA contrast (4.5:1) on white and on a striped row', () => {
+  const luminance = (hex: string) => {
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = (a: string, b: string) => (Math.max(luminance(a), luminance(b)) + 0.05) / (Math.min(luminance(a), luminance(b)) + 0.05);
+  expect(contrast(WARNING_COLOR, '#ffffff')).toBeGreaterThanOrEqual(4.5);
+  expect(contrast(WARNING_COLOR, '#f8f9fa')).toBeGreaterThanOrEqual(4.5);
 });

@@ -1,4 +1,5 @@
 /** The API Logs tab's filters as the API's query string, and how a call's outcome is coloured. */
+import { WARNING_COLOR } from './colors';
 
 export interface LogFilters { status: string; provider: string; from: string; to: string }
 export const NO_FILTERS: LogFilters = { status: '', provider: '', from: '', to: '' };
@@ -39,7 +40,7 @@ export function filterProblem(f: LogFilters): string | null {
 export function statusColor(code: number | null): string {
   if (code === null) return 'red.9';
   if (code < 300) return 'teal.9';
-  if (code < 500) return 'orange.9';
+  if (code < 500) return WARNING_COLOR;
   return 'red.9';
 }
 

@@ -1,4 +1,5 @@
 /** The rules behind the credential forms: which fields show, what is required, what is sent. */
+import { WARNING_COLOR } from './colors';
 import { z } from 'zod';
 
 export interface CatalogField { name: string; label: string; secret: boolean; required: boolean; description?: string; default?: string; options?: string[] }
@@ -95,7 +96,7 @@ export function describeTest(r: TestResult): string {
 /** Green when it worked, orange when it worked slowly (over 2 s), red when it did not. */
 export function testColor(r: TestResult): string {
   if (!r.ok) return 'red.9';
-  return r.latency_ms > 2000 ? 'orange.9' : 'teal.9';
+  return r.latency_ms > 2000 ? WARNING_COLOR : 'teal.9';
 }
 
 export interface SyncResult { fetched: number; unique: number; provider_total: number | null; duplicates: number; pages: number; status: string }

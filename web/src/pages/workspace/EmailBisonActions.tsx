@@ -1,6 +1,7 @@
 import { Alert, Button, Group, Stack, Text } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
 import { client, unwrap } from '../../api';
+import { WARNING_COLOR } from '../../lib/colors';
 import { describeSync } from '../../lib/credentials';
 
 interface Props {
@@ -26,7 +27,7 @@ export function EmailBisonActions({ workspaceId, canGenerate, body, onChanged }:
       {canGenerate && <Text size="xs" c="gray.8">Generate token mints a new api-user token for the Email Bison workspace id with the instance's admin credential and stores it here.</Text>}
       {generate.data && <Alert variant="outline" color="teal.9" title="Token generated">A new token is stored: {generate.data.secrets.api_key?.mask}</Alert>}
       {sync.data && (
-        <Alert variant="outline" color={sync.data.status === 'ok' ? 'teal.9' : 'orange.9'} title={sync.data.status === 'ok' ? 'Sender emails synced' : 'Synced, but the counts disagree'}>
+        <Alert variant="outline" color={sync.data.status === 'ok' ? 'teal.9' : WARNING_COLOR} title={sync.data.status === 'ok' ? 'Sender emails synced' : 'Synced, but the counts disagree'}>
           {describeSync(sync.data)}
         </Alert>
       )}
