@@ -1,4 +1,4 @@
-import { Badge, Group, Paper, SegmentedControl, Stack, Text, Title } from '@mantine/core';
+import { Badge, Group, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { client, unwrap } from '../../api';
@@ -39,6 +39,7 @@ export function CredentialsTab({ workspaceId }: { workspaceId: string }) {
             <Text size="sm" c="gray.8">
               Each workspace calls providers with its own credentials. Secrets are stored encrypted and shown only masked; leave a secret blank to keep the stored one.
             </Text>
+            <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
             {sections(providers).map((s) =>
               s.kind === 'single' ? (
                 <ProviderCard key={s.provider.id} title={s.provider.name} description={s.provider.description} status={<StatusBadge {...props(s.provider)} />}>
@@ -48,6 +49,7 @@ export function CredentialsTab({ workspaceId }: { workspaceId: string }) {
                 <SmsCard key="sms" providers={s.providers} props={props} />
               ),
             )}
+            </SimpleGrid>
           </Stack>
         );
       }}

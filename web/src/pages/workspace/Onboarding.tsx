@@ -1,4 +1,4 @@
-import { Anchor, Badge, Group, List, Paper, Progress, Stack, Text, ThemeIcon } from '@mantine/core';
+import { Anchor, Badge, Group, Paper, Progress, Stack, Text, ThemeIcon } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { client, unwrap } from '../../api';
@@ -22,11 +22,11 @@ export function OnboardingTab({ workspaceId }: { workspaceId: string }) {
               {next ? <Text size="sm" c="gray.8">Next: {next.label}</Text> : <Badge color="teal.9">Onboarding complete</Badge>}
             </Group>
             <Progress value={(100 * d.completed) / Math.max(d.total, 1)} color="teal.9" aria-label={`${d.completed} of ${d.total} steps done`} />
-            <List spacing="sm" listStyleType="none" aria-label="Onboarding steps">
+            <Stack component="ol" gap="sm" aria-label="Onboarding steps" p={0} m={0} style={{ listStyle: 'none' }}>
               {d.steps.map((step) => {
                 const action = nextAction(step);
                 return (
-                  <List.Item key={step.id}>
+                  <li key={step.id}>
                     <Paper withBorder p="sm">
                       <Group wrap="nowrap" align="start">
                         <ThemeIcon color={step.done ? 'teal.9' : 'gray.8'} variant={step.done ? 'filled' : 'outline'} radius="xl" size="sm" aria-hidden>
@@ -47,10 +47,10 @@ export function OnboardingTab({ workspaceId }: { workspaceId: string }) {
                         </Stack>
                       </Group>
                     </Paper>
-                  </List.Item>
+                  </li>
                 );
               })}
-            </List>
+            </Stack>
           </Stack>
         );
       }}
