@@ -1,5 +1,5 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import { Alert, Button, Fieldset, Group, Modal, PasswordInput, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Group, Modal, PasswordInput, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
@@ -59,6 +59,7 @@ export function CredentialForm({ workspaceId, provider, stored, instances }: Pro
       withAsterisk: isRequired(provider, f, stored),
       error: form.formState.errors[f.name]?.message,
       styles: DESCRIPTION_STYLES,
+      disabled: !canWrite,
     };
     if (f.secret) {
       const mask = stored?.secrets[f.name]?.set ? stored.secrets[f.name].mask : null;
@@ -94,9 +95,7 @@ export function CredentialForm({ workspaceId, provider, stored, instances }: Pro
   return (
     <form onSubmit={form.handleSubmit((v) => save.mutate(v))} noValidate>
       <Stack gap="sm">
-        <Fieldset variant="unstyled" disabled={!canWrite}>
-          <Stack gap="sm">{visibleFields(provider, values).map(input)}</Stack>
-        </Fieldset>
+        {visibleFields(provider, values).map(input)}
         <Text size="xs" c="gray.8">Test connection: {provider.test}</Text>
         {canWrite && (
           <Group>
