@@ -69,7 +69,7 @@ export function CredentialForm({ workspaceId, provider, stored, instances }: Pro
           {...common}
           {...form.register(f.name)}
           description={mask ? `Current: ${mask}` : f.description}
-          placeholder={mask ? 'leave blank to keep' : undefined}
+          placeholder={mask && canWrite ? 'leave blank to keep' : undefined}
           autoComplete="new-password"
           visibilityToggleButtonProps={{ 'aria-label': `Show or hide ${f.label}` }}
         />
