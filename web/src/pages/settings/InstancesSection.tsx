@@ -67,12 +67,11 @@ function AdminCredentialButton({ instance }: { instance: Instance }) {
     mutationFn: (body: z.infer<typeof AdminKey>) => unwrap(client.PUT('/v1/instances/{id}/admin-credential', { params: { path: { id: instance.id } }, body })),
     onSuccess: () => { form.reset({ api_key: '' }); close(); return queries.invalidateQueries({ queryKey: ['instances'] }); },
   });
+  const action = instance.admin_credential.set ? 'Replace admin credential' : 'Set admin credential';
   const dismiss = () => { form.reset({ api_key: '' }); save.reset(); close(); };
   return (
     <>
-      <Button size="xs" variant="default" onClick={open} aria-label={`Set admin credential of ${instance.name}`}>
-        {instance.admin_credential.set ? 'Replace admin credential' : 'Set admin credential'}
-      </Button>
+      <Button size="xs" variant="default" onClick={open} aria-label={`${action} of ${instance.name}`}>{action}</Button>
       <Modal opened={opened} onClose={dismiss} title={`Admin credential of ${instance.name}`} centered>
         <form onSubmit={form.handleSubmit((v) => save.mutate(v))}>
           <Stack>

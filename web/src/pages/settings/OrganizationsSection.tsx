@@ -75,7 +75,7 @@ function PlanButton({ org }: { org: Org }) {
   });
   return (
     <>
-      <Button size="xs" variant="default" onClick={open} aria-label={`Change plan of ${org.name}`}>Plan and seats</Button>
+      <Button size="xs" variant="default" onClick={open} aria-label={`Plan and seats of ${org.name}`}>Plan and seats</Button>
       <Modal opened={opened} onClose={() => { save.reset(); close(); }} title={`Plan and seats of ${org.name}`} centered>
         <form onSubmit={form.handleSubmit((v) => save.mutate(v))}>
           <Stack>
