@@ -125,7 +125,7 @@ describe('admin sections', () => {
       }
       await page.context().close();
     }
-  });
+  }, 120_000);
 
   test('an instance is created and its admin credential set; the key is never shown again', async () => {
     const secret = `ebadmin_${randomBytes(16).toString('hex')}`;
@@ -140,6 +140,7 @@ describe('admin sections', () => {
     await page.getByRole('button', { name: 'Set admin credential of Agency One Bison' }).click();
     const field = page.getByLabel('Admin API key');
     expect(await field.inputValue()).toBe('');
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
     await field.fill(secret);
     await page.getByRole('button', { name: 'Save credential' }).click();
     await page.getByRole('dialog').waitFor({ state: 'detached' });
@@ -151,6 +152,7 @@ describe('admin sections', () => {
     // Reopened, the field is empty again: the key is not kept anywhere in the page.
     await page.getByRole('button', { name: 'Replace admin credential of Agency One Bison' }).click();
     expect(await page.getByLabel('Admin API key').inputValue()).toBe('');
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
     expect(await page.content()).not.toContain(secret);
     await page.context().close();
   });
@@ -161,17 +163,22 @@ describe('admin sections', () => {
     await settings(page, 'Organizations');
     await page.getByRole('button', { name: 'Plan and seats of Northwind' }).click();
     const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
     await choose(page, 'Plan', 'Professional', dialog);
-    await dialog.getByLabel('Seats').fill('25');
+    await dialog.getByLabel(/^Seats/).fill('25');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.waitFor({ state: 'detached' });
     const row = page.getByRole('row').filter({ hasText: 'Northwind' });
     await row.getByText('of 25 seats').waitFor();
     await row.getByText('Professional').waitFor();
     expect(await portal.call('GET', `/v1/organizations/${north.org.id}`)).toMatchObject({ plan: 'professional', seat_limit: 25, mfa_required: false });
-    await page.getByRole('switch', { name: 'MFA required in Northwind' }).click({ force: true });
+    const mfa = page.getByRole('switch', { name: 'MFA required in Northwind' });
+    await mfa.click({ force: true });
     await expect.poll(async () => (await portal.call('GET', `/v1/organizations/${north.org.id}`)).mfa_required).toBe(true);
-    await page.getByRole('switch', { name: 'MFA required in Northwind' }).click({ force: true });
+    await expect.poll(() => mfa.isEnabled()).toBe(true);
+    expect(await mfa.isChecked()).toBe(true);
+    await mfa.click({ force: true });
     await expect.poll(async () => (await portal.call('GET', `/v1/organizations/${north.org.id}`)).mfa_required).toBe(false);
     await portal.shot(page, 'settings');
     await page.context().close();

@@ -72,10 +72,10 @@ function AdminCredentialButton({ instance }: { instance: Instance }) {
   return (
     <>
       <Button size="xs" variant="default" onClick={open} aria-label={`${action} of ${instance.name}`}>{action}</Button>
-      <Modal opened={opened} onClose={dismiss} title={`Admin credential of ${instance.name}`} centered>
+      <Modal opened={opened} onClose={dismiss} title={`Admin credential of ${instance.name}`} centered closeButtonProps={{ 'aria-label': 'Close' }}>
         <form onSubmit={form.handleSubmit((v) => save.mutate(v))}>
           <Stack>
-            {instance.admin_credential.set && <Alert variant="outline" color="orange.9">This replaces the stored credential ({instance.admin_credential.mask}).</Alert>}
+            {instance.admin_credential.set && <Alert variant="outline" color="red.9">This replaces the stored credential ({instance.admin_credential.mask}).</Alert>}
             <PasswordInput label="Admin API key" autoComplete="off" data-1p-ignore {...form.register('api_key')} error={form.formState.errors.api_key?.message} />
             <ErrorAlert error={save.error} />
             <Group justify="flex-end">

@@ -42,7 +42,8 @@ export function OrganizationsSection() {
             ['Plan', (o) => planData.find((p) => p.value === o.plan)?.label],
             ['Seats', (o) => seatsText(o.seats_used, o.seat_limit)],
             ['MFA required', (o) => (
-              <Switch checked={o.mfa_required} aria-label={`MFA required in ${o.name}`} disabled={mfa.isPending}
+              // Shows the change asked for until the list comes back with it, and takes no second click meanwhile.
+              <Switch checked={mfa.isPending && mfa.variables.id === o.id ? mfa.variables.on : o.mfa_required} aria-label={`MFA required in ${o.name}`} disabled={mfa.isPending || orgs.isFetching}
                 onChange={(e) => mfa.mutate({ id: o.id, on: e.currentTarget.checked })} />
             )],
             ['', (o) => <Group gap="xs" wrap="nowrap"><PlanButton org={o} /><WorkspaceButton org={o} /></Group>],
@@ -76,14 +77,14 @@ function PlanButton({ org }: { org: Org }) {
   return (
     <>
       <Button size="xs" variant="default" onClick={open} aria-label={`Plan and seats of ${org.name}`}>Plan and seats</Button>
-      <Modal opened={opened} onClose={() => { save.reset(); close(); }} title={`Plan and seats of ${org.name}`} centered>
+      <Modal opened={opened} onClose={() => { save.reset(); close(); }} title={`Plan and seats of ${org.name}`} centered closeButtonProps={{ 'aria-label': 'Close' }}>
         <form onSubmit={form.handleSubmit((v) => save.mutate(v))}>
           <Stack>
             <Controller control={form.control} name="plan" render={({ field }) => (
               <Select label="Plan" data={planData} value={field.value} onChange={(v) => v && field.onChange(v)} allowDeselect={false} />
             )} />
             <Controller control={form.control} name="seats" render={({ field, fieldState }) => (
-              <NumberInput label="Seats" description="Leave empty for the plan's own number" min={1} allowDecimal={false} value={field.value}
+              <NumberInput label="Seats (empty: the plan's own number)" min={1} allowDecimal={false} value={field.value}
                 onChange={(v) => field.onChange(typeof v === 'number' ? v : '')} error={fieldState.error?.message} />
             )} />
             {org.seats_used !== undefined && <Alert variant="outline" color="gray.8">{seatsText(org.seats_used, org.seat_limit)} now. Fewer seats than people removes nobody; it stops new people joining.</Alert>}
@@ -110,7 +111,7 @@ function WorkspaceButton({ org }: { org: Org }) {
   return (
     <>
       <Button size="xs" variant="default" onClick={open} aria-label={`New workspace in ${org.name}`}>New workspace</Button>
-      <Modal opened={opened} onClose={() => { create.reset(); close(); }} title={`New workspace in ${org.name}`} centered>
+      <Modal opened={opened} onClose={() => { create.reset(); close(); }} title={`New workspace in ${org.name}`} centered closeButtonProps={{ 'aria-label': 'Close' }}>
         <form onSubmit={form.handleSubmit((v) => create.mutate(v))}>
           <Stack>
             <TextInput label="Workspace name" {...form.register('name')} error={form.formState.errors.name?.message} />

@@ -31,10 +31,10 @@ export function UsersSection() {
       <SectionHead title="Users">People who sign in to the portal. What they may do comes from their role in each workspace (Members).</SectionHead>
       <Loaded query={users} empty={(d) => d.data.length === 0}>
         {(d) => (
-          <DataTable rows={d.data} rowKey={(u) => u.id} minWidth={640} columns={[
+          <DataTable rows={d.data} rowKey={(u) => u.id} minWidth={340} columns={[
             ['Name', (u) => u.name],
             ['Email', (u) => u.email],
-            ['Platform admin', (u) => (u.platform_admin ? <Badge variant="outline" color="orange.9">platform admin</Badge> : '')],
+            ['Platform admin', (u) => (u.platform_admin ? <Badge variant="outline" color="violet.9">platform admin</Badge> : '')],
             ['Two-factor', (u) => (u.mfa_enabled ? <Badge variant="outline" color="teal.9">on</Badge> : <Badge variant="outline" color="gray.8">off</Badge>)],
           ]} />
         )}
@@ -44,7 +44,7 @@ export function UsersSection() {
           <Text fw={600}>New user</Text>
           <TextInput label="Full name" {...form.register('name')} error={form.formState.errors.name?.message} />
           <TextInput label="Email address" type="email" {...form.register('email')} error={form.formState.errors.email?.message} />
-          <PasswordInput label="Initial password" description="At least 12 characters; give it to them privately" autoComplete="new-password" {...form.register('password')} error={form.formState.errors.password?.message} />
+          <PasswordInput label="Initial password (12 characters or more)" autoComplete="new-password" {...form.register('password')} error={form.formState.errors.password?.message} />
           <Checkbox label="Platform admin (every workspace, every setting)" {...form.register('platform_admin')} />
           <ErrorAlert error={create.error} />
           <Button type="submit" loading={create.isPending} w="fit-content">Create user</Button>

@@ -25,7 +25,7 @@ export function ConfirmButton({ label, title, children, onConfirm, busy }: { lab
   return (
     <>
       <Button size="xs" variant="outline" color="red.9" onClick={open} loading={busy}>{label}</Button>
-      <Modal opened={opened} onClose={close} title={title} centered>
+      <Modal opened={opened} onClose={close} title={title} centered closeButtonProps={{ 'aria-label': 'Close' }}>
         <Stack>
           <Text size="sm">{children}</Text>
           <Group justify="flex-end">
