@@ -38,7 +38,7 @@ export function ImportSection() {
   return (
     <Stack>
       <SectionHead title="Bulk import">Credentials for many workspaces from one CSV file: columns workspace_id, provider, name, then the provider's fields (as in the Credentials tab). Every row is checked before any is written; one bad row and nothing is imported.</SectionHead>
-      <Code block>{EXAMPLE}</Code>
+      <Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{EXAMPLE}</Code>
       <Stack maw={720} gap="xs">
         <FileInput label="CSV file" accept=".csv,text/csv" value={file} onChange={pick} clearable />
         <Textarea label="Or paste the CSV" autosize minRows={4} maxRows={12} value={file ? '' : csv} disabled={!!file} onChange={(e) => setCsv(e.currentTarget.value)}
