@@ -180,6 +180,8 @@ describe('admin sections', () => {
     expect(await mfa.isChecked()).toBe(true);
     await mfa.click({ force: true });
     await expect.poll(async () => (await portal.call('GET', `/v1/organizations/${north.org.id}`)).mfa_required).toBe(false);
+    await expect.poll(() => mfa.isEnabled()).toBe(true);
+    expect(await mfa.isChecked()).toBe(false);
     await portal.shot(page, 'settings');
     await page.context().close();
   });

@@ -49,7 +49,7 @@ export function ImportSection() {
       <ErrorAlert error={run.error} title="Nothing imported" />
       {outcome && (
         <Stack gap="xs">
-          <Alert variant="outline" color={outcome.ok ? 'teal.9' : 'red.9'} role="status" title={outcome.ok ? 'Done' : 'Nothing imported'}>{outcome.summary}</Alert>
+          <Alert variant="outline" color={outcome.ok ? 'teal.9' : 'red.9'} role="status" title={outcome.ok ? 'Done' : 'The file was refused'}>{outcome.summary}</Alert>
           {outcome.rows.length > 0 && (
             <DataTable rows={outcome.rows} rowKey={(r) => String(r.row)} minWidth={640} columns={[
               ['Row', (r) => r.row],
