@@ -72,7 +72,7 @@ describe('two-factor sign-in', () => {
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
     expect((await portal.call('GET', '/v1/users')).data.find((u: { id: string }) => u.id === ed.id).mfa_enabled).toBe(true);
     await page.context().close();
-  });
+  }, 60_000);
 
   test('an organization requiring it sends a member without it to the enrollment page, whatever they open', async () => {
     const org = await portal.call('POST', '/v1/organizations', { name: 'Strict Co', plan: 'starter' });
@@ -108,7 +108,7 @@ test('lockout: repeated wrong passwords lock the account; the right one is refus
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
   await page.context().close();
-});
+}, 60_000);
 
 describe('admin sections', () => {
   test('every section passes axe, at desktop and phone width', async () => {
