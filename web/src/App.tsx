@@ -5,7 +5,7 @@ import { Link, Route, Routes, useLocation } from 'react-router';
 import { api, ApiError, setCsrfToken, type Me } from './api';
 import { AuditLog } from './pages/AuditLog';
 import { Overview } from './pages/Overview';
-import { Settings } from './pages/Settings';
+import { SettingsPage } from './pages/settings/SettingsPage';
 import { SignIn } from './pages/SignIn';
 import { Workspaces } from './pages/Workspaces';
 import { WorkspacePage } from './pages/workspace/WorkspacePage';
@@ -70,14 +70,14 @@ export function App() {
       <AppShell.Main>
         <MeContext.Provider value={me.data}>
         {me.data.user.mfa_required ? (
-          <Settings me={me.data} />
+          <SettingsPage />
         ) : (
           <Routes>
             <Route path="/" element={<Overview />} />
             <Route path="/workspaces" element={<Workspaces />} />
             <Route path="/workspaces/:id/:tab?" element={<WorkspacePage />} />
             <Route path="/audit" element={<AuditLog me={me.data} />} />
-            <Route path="/settings" element={<Settings me={me.data} />} />
+            <Route path="/settings/:section?" element={<SettingsPage />} />
             <Route path="*" element={<Alert variant="outline" color="gray.9" title="Not found">There is no page here.</Alert>} />
           </Routes>
         )}

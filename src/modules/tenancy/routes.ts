@@ -13,6 +13,7 @@ const Organization = Type.Object({
   plan: Plan,
   seat_limit: Type.Union([Type.Integer(), Type.Null()]),
   mfa_required: Type.Boolean({ description: 'members must use two-factor sign-in in the portal' }),
+  seats_used: Type.Optional(Type.Integer({ description: 'distinct people across its workspaces (in lists)' })),
   created_at: Timestamp,
 });
 const Workspace = Type.Object({
@@ -24,7 +25,8 @@ const Workspace = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
 });
-const User = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String(), platform_admin: Type.Boolean(), created_at: Timestamp });
+const User = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String(), platform_admin: Type.Boolean(), mfa_enabled: Type.Boolean(), created_at: Timestamp });
+const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), user_id: Type.String({ minLength: 1, maxLength: 64 }) });
 const Member = Type.Object({ workspace_id: Type.String(), user_id: Type.String(), role: Role, email: Type.String(), name: Type.String(), created_at: Timestamp });
 
 const tags = ['tenancy'];
@@ -103,6 +105,10 @@ export const tenancyRoutes =
       },
     }, async (req, reply) => reply.status(201).send(await tenancy.createUser(req.actor, req.body)));
 
+    app.get('/users', {
+      schema: { tags, security: bearer, summary: 'Every user (platform admin)', response: { 200: ListOf(User), ...errors() } },
+    }, async (req) => ({ data: await tenancy.listUsers(req.actor) }));
+
     app.post('/workspaces/:id/members', {
       config: { scope: 'members:write' },
       schema: {
@@ -116,4 +122,21 @@ export const tenancyRoutes =
       config: { scope: 'members:read' },
       schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(Member), ...errors() } },
     }, async (req) => ({ data: await tenancy.listMembers(req.actor, req.params.id) }));
+  
+    app.patch('/workspaces/:id/members/:user_id', {
+      config: { scope: 'members:write' },
+      schema: {
+        tags, security: bearer, summary: "Change a member's role", params: MemberParams,
+        body: Type.Object({ role: Role }, { additionalProperties: false }),
+        response: { 200: Member, ...errors() },
+      },
+    }, async (req) => tenancy.changeMemberRole(req.actor, req.params.id, req.params.user_id, req.body.role));
+
+    app.delete('/workspaces/:id/members/:user_id', {
+      config: { scope: 'members:write' },
+      schema: { tags, security: bearer, summary: 'Remove a member from the workspace', params: MemberParams, response: { 204: Type.Null(), ...errors() } },
+    }, async (req, reply) => {
+      await tenancy.removeMember(req.actor, req.params.id, req.params.user_id);
+      return reply.status(204).send(null);
+    });
   };

@@ -37,6 +37,7 @@ const userView = (u: Selectable<DB['users']>) => ({
   email: u.email,
   name: u.name,
   platform_admin: u.platform_admin,
+  mfa_enabled: u.mfa_enabled,
   created_at: u.created_at.toISOString(),
 });
 
@@ -104,7 +105,9 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     async listOrganizations(actor: Actor) {
-      return (await store.listOrganizations(db, await visibleOrganizationIds(actor))).map(orgView);
+      const orgs = await store.listOrganizations(db, await visibleOrganizationIds(actor));
+      const used = await store.seatsUsedByOrganization(db, orgs.map((o) => o.id));
+      return orgs.map((o) => ({ ...orgView(o), seats_used: used.get(o.id) ?? 0 }));
     },
 
     async getOrganization(actor: Actor, id: string) {
@@ -192,6 +195,12 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       });
     },
 
+    /** Every person who can sign in (platform admin): no password hash, no secret, only who they are. */
+    async listUsers(actor: Actor) {
+      requirePlatformAdmin(actor);
+      return (await store.listUsers(db)).map(userView);
+    },
+
     /** Adds or re-roles a member; the organization row is locked so two adds cannot both take the last seat. */
     async addMember(actor: Actor, workspaceId: string, input: { user_id: string; role: Role }) {
       return db.transaction().execute(async (trx) => {
@@ -221,6 +230,44 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
           after: { role: member.role },
         });
         return { workspace_id: workspaceId, user_id: user.id, role: member.role, email: user.email, name: user.name, created_at: member.created_at.toISOString() };
+      });
+    },
+
+    /** A new role for an existing member; seats are people, so a role change takes none. */
+    async changeMemberRole(actor: Actor, workspaceId: string, userId: string, role: Role) {
+      return db.transaction().execute(async (trx) => {
+        await requireWorkspace(actor, workspaceId, trx);
+        const before = await store.getMember(trx, workspaceId, userId);
+        if (!before) throw notFound('member');
+        const member = (await store.updateMemberRole(trx, workspaceId, userId, role))!;
+        const user = (await store.getUser(trx, userId))!;
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: 'member.role_changed',
+          category: 'tenancy',
+          resource: { type: 'user', id: userId },
+          before: { role: before.role },
+          after: { role: member.role },
+        });
+        return { workspace_id: workspaceId, user_id: userId, role: member.role, email: user.email, name: user.name, created_at: member.created_at.toISOString() };
+      });
+    },
+
+    /** Takes a person out of a workspace; their open sessions lose it on their next request. */
+    async removeMember(actor: Actor, workspaceId: string, userId: string) {
+      await db.transaction().execute(async (trx) => {
+        await requireWorkspace(actor, workspaceId, trx);
+        const removed = await store.deleteMember(trx, workspaceId, userId);
+        if (!removed) throw notFound('member');
+        await audit.append(trx, actor, {
+          workspaceId,
+          action: 'member.removed',
+          category: 'tenancy',
+          severity: 'warning',
+          resource: { type: 'user', id: userId },
+          before: { role: removed.role },
+          after: null,
+        });
       });
     },
 

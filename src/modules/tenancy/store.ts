@@ -71,6 +71,18 @@ export async function upsertMember(trx: Executor, workspaceId: string, userId: s
     .executeTakeFirstOrThrow();
 }
 
+export async function listUsers(db: Executor) {
+  return db.selectFrom('users').selectAll().orderBy('created_at', 'asc').execute();
+}
+
+export async function updateMemberRole(trx: Executor, workspaceId: string, userId: string, role: DB['members']['role']) {
+  return trx.updateTable('members').set({ role }).where('workspace_id', '=', workspaceId).where('user_id', '=', userId).returningAll().executeTakeFirst();
+}
+
+export async function deleteMember(trx: Executor, workspaceId: string, userId: string) {
+  return trx.deleteFrom('members').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).returningAll().executeTakeFirst();
+}
+
 export async function getMember(db: Executor, workspaceId: string, userId: string) {
   return db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
 }
@@ -94,6 +106,19 @@ export async function seatsUsed(db: Executor, organizationId: string, excludingU
     .where('w.organization_id', '=', organizationId);
   if (excludingUserId) q = q.where('m.user_id', '!=', excludingUserId);
   return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+/** Seats taken per organization, for a list of them (one query, not one per organization). */
+export async function seatsUsedByOrganization(db: Executor, organizationIds: readonly string[]): Promise<Map<string, number>> {
+  if (organizationIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('members as m')
+    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
+    .select(['w.organization_id', (eb) => eb.fn.count<string>('m.user_id').distinct().as('n')])
+    .where('w.organization_id', 'in', organizationIds)
+    .groupBy('w.organization_id')
+    .execute();
+  return new Map(rows.map((r) => [r.organization_id, Number(r.n)]));
 }
 
 export async function isOrgMember(db: Executor, organizationId: string, userId: string) {

@@ -27,6 +27,9 @@ export const MaskedCredential = Type.Object({
 export const vaultRoutes =
   ({ db, vault, tenancy, upstream }: { db: Kysely<DB>; vault: VaultService; tenancy: TenancyService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
   async (app) => {
+    // The import also takes the file itself (`content-type: text/csv`), as `curl --data-binary @file.csv` sends it.
+    app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, { csv: body }));
+
     app.put('/workspaces/:id/credentials/:provider', {
       config: { scope: 'credentials:write' },
       schema: {
@@ -62,7 +65,7 @@ export const vaultRoutes =
       config: { scope: 'credentials:write' },
       schema: {
         tags, security: bearer,
-        summary: 'Bulk import from CSV (columns workspace_id, provider, name, then provider fields): every row validated before any is written',
+        summary: 'Bulk import from CSV (columns workspace_id, provider, name, then provider fields): every row validated before any is written. The body is JSON {csv} or the file as text/csv',
         body: Type.Object({ csv: Type.String({ minLength: 1, maxLength: 10 * 1024 * 1024 }), dry_run: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
         response: {
           200: Type.Object({

@@ -1,6 +1,7 @@
 import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type Me } from '../api';
+import { signInErrorText } from '../lib/signin';
 
 /** Email and password, then the authenticator code when the account has two-factor sign-in. */
 export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
@@ -19,7 +20,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
       onSignedIn(await api<Me>('POST', '/v1/auth/login', { email, password, ...(askCode ? { totp } : {}) }));
     } catch (err) {
       if (err instanceof ApiError && err.details?.reason === 'totp_required') setAskCode(true);
-      setError(err instanceof Error ? err.message : String(err));
+      setError(signInErrorText(err));
     } finally {
       setBusy(false);
     }
