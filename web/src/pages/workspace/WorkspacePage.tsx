@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import type { ComponentType } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { client, unwrap } from '../../api';
+import { WARNING_COLOR } from '../../lib/colors';
 import { Loaded } from '../common';
 import { ApiKeysTab } from './ApiKeys';
 import { ApiLogsTab } from './ApiLogs';
@@ -58,5 +59,5 @@ export function WorkspacePage() {
   );
 }
 
-const HEALTH_COLORS: Record<string, string> = { healthy: 'teal.9', degraded: 'orange.9', failing: 'red.9', no_key: 'gray.8' };
+const HEALTH_COLORS: Record<string, string> = { healthy: 'teal.9', degraded: WARNING_COLOR, failing: 'red.9', no_key: 'gray.8' };
 export const HealthBadge = ({ status }: { status: string }) => <Badge color={HEALTH_COLORS[status] ?? 'gray.8'}>{status.replace('_', ' ')}</Badge>;
