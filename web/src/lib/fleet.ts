@@ -23,6 +23,12 @@ export function successRate(succeeded: number, total: number): number | null {
   return Math.round((succeeded / total) * 1000) / 10;
 }
 
+/** Green from 99 %, orange from 90 %, red below; grey when there was nothing to rate. */
+export function rateColour(rate: number | null): string {
+  if (rate === null) return 'gray.8';
+  return rate >= 99 ? 'teal.9' : rate >= 90 ? 'orange.9' : 'red.9';
+}
+
 export const formatRate = (rate: number | null): string => (rate === null ? '—' : `${rate}%`);
 
 /** Calls today and how many of them succeeded. */
