@@ -28,7 +28,7 @@ export function ConfirmAction({ label, title, children, confirmLabel, onConfirm,
   return (
     <>
       <Button size="xs" variant="default" onClick={open} {...buttonProps}>{label}</Button>
-      <Modal opened={opened} onClose={close} title={title} centered>
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title={title} centered>
         <Stack>
           <Text size="sm" component="div">{children}</Text>
           {error !== null && <ErrorNote error={error} />}

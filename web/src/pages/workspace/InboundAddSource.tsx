@@ -64,7 +64,7 @@ export function AddSourceButton({ workspaceId }: { workspaceId: string }) {
   return (
     <>
       <Button onClick={open}>Add source</Button>
-      <Modal opened={opened} onClose={finish} title={created ? 'Source added' : 'Add an inbound source'} centered size="lg">
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={finish} title={created ? 'Source added' : 'Add an inbound source'} centered size="lg">
         {created ? (
           <Stack>
             <Text size="sm">Give the provider this receiving URL:</Text>

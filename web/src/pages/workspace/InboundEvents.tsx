@@ -79,7 +79,7 @@ function PayloadModal({ eventId, onClose }: { eventId: string | null; onClose: (
     enabled: eventId !== null,
   });
   return (
-    <Modal opened={eventId !== null} onClose={onClose} title={`Event ${eventId ?? ''}`} size="xl" centered>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={eventId !== null} onClose={onClose} title={`Event ${eventId ?? ''}`} size="xl" centered>
       <Loaded query={event}>
         {(e) => (
           <Stack>

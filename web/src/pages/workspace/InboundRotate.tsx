@@ -35,7 +35,7 @@ export function RotateSecretButton({ source, onDone }: { source: { id: string; n
   return (
     <>
       <Button size="xs" variant="default" onClick={open}>Rotate</Button>
-      <Modal opened={opened} onClose={finish} title={`Rotate the secret of ${source.name}`} centered>
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={finish} title={`Rotate the secret of ${source.name}`} centered>
         {revealed ? (
           <OneTimeSecret label={kind?.secretLabel ?? 'Secret'} value={revealed} onDone={finish} />
         ) : (

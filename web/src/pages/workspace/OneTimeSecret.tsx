@@ -7,7 +7,7 @@ import { Alert, Button, Code, CopyButton, Group, Stack, Text } from '@mantine/co
 export function OneTimeSecret({ label, value, onDone }: { label: string; value: string; onDone: () => void }) {
   return (
     <Stack>
-      <Alert variant="outline" color="orange.9" title="Copy it now">
+      <Alert variant="outline" color="red.9" title="Copy it now">
         This is the only time Gatehouse shows the {label.toLowerCase()}. Store it where the sender reads it.
       </Alert>
       <Text fw={600} id="one-time-secret-label">{label}</Text>
