@@ -53,7 +53,7 @@ export function EventsViewer({ workspaceId, sources }: { workspaceId: string; so
         <Select label="Source" placeholder="any source" clearable data={sources.map((s) => ({ value: s.id, label: s.name }))} value={sourceId} onChange={setSourceId} w={220} />
       </Group>
       {replay.isError && <ErrorNote error={replay.error} title="Not replayed" />}
-      {replay.isSuccess && <Alert variant="outline" color="teal.9" title="Replay queued">The event is processed again from its stored body.</Alert>}
+      {replay.isSuccess && <Text size="sm" c="teal.9" role="status">Replay queued: the event is processed again from its stored body.</Text>}
       <Loaded query={events}>
         {(d) => {
           const rows = d.pages.flatMap((p) => p.data);

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Code, CopyButton, Group, Text, Tooltip } from '@mantine/core';
+import { Alert, Badge, Button, Code, CopyButton, Group, Stack, Text, Tooltip } from '@mantine/core';
 import { useMutation, useQueryClient, type UseQueryResult } from '@tanstack/react-query';
 import { client, unwrap } from '../../api';
 import { timeAgo } from '../../lib/fleet';
@@ -9,6 +9,9 @@ import { ConfirmAction } from './ConfirmAction';
 import { ErrorNote } from './ErrorNote';
 import { RotateSecretButton } from './InboundRotate';
 import type { InboundSource } from './Inbound';
+
+// Badges keep their whole word: a cramped table cell would otherwise cut "enabled" to "EN…".
+const BADGE = { flexShrink: 0, overflow: 'visible' } as const;
 
 /** The sources' table: where each receives, whether it is signed, when it last heard from its provider. */
 export function SourcesTable({ workspaceId, sources }: { workspaceId: string; sources: UseQueryResult<InboundSource[]> }) {
@@ -26,20 +29,28 @@ export function SourcesTable({ workspaceId, sources }: { workspaceId: string; so
   });
 
   const columns: Array<[string, (s: InboundSource) => React.ReactNode]> = [
-    ['Name', (s) => <Text fw={600} size="sm">{s.name}</Text>],
-    ['Provider', (s) => kindOf(s.provider)?.label ?? s.provider],
+    ['Source', (s) => (
+      <Stack gap={0}>
+        <Text fw={600} size="sm">{s.name}</Text>
+        <Text size="xs" c="gray.8">{kindOf(s.provider)?.label ?? s.provider}</Text>
+      </Stack>
+    )],
     ['Receiving URL', (s) => (
       <Group gap={6} wrap="nowrap">
-        <Code style={{ whiteSpace: 'nowrap' }}>{s.url}</Code>
+        <Code title={s.url} style={{ whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis', maxWidth: 260, display: 'inline-block' }}>{s.url}</Code>
         <CopyButton value={s.url}>{({ copied, copy }) => <Button size="compact-xs" variant="default" onClick={copy} aria-label={`Copy the receiving URL of ${s.name}`}>{copied ? 'Copied' : 'Copy'}</Button>}</CopyButton>
       </Group>
     )],
-    ['Signature', (s) => s.signed
-      ? <Badge color="teal.9" variant="outline">signed</Badge>
-      : <Tooltip label="The provider signs nothing: the URL (and a token, if set) is all that authenticates it"><Badge color="orange.9" variant="outline" tabIndex={0}>unsigned</Badge></Tooltip>],
-    ['Enabled', (s) => <Badge color={s.enabled ? 'teal.9' : 'gray.8'}>{s.enabled ? 'enabled' : 'disabled'}</Badge>],
-    ['Last received', (s) => <Text size="sm" title={s.last_received_at ?? undefined}>{timeAgo(s.last_received_at)}</Text>],
-    ['Verification failures (24 h)', (s) => <Badge color={s.verification_failures_24h > 0 ? 'red.9' : 'gray.8'} variant={s.verification_failures_24h > 0 ? 'filled' : 'outline'} aria-label={`${s.verification_failures_24h} verification failures`}>{s.verification_failures_24h}</Badge>],
+    ['State', (s) => (
+      <Group gap={4}>
+        {s.signed
+          ? <Badge color="teal.9" variant="outline" style={BADGE}>signed</Badge>
+          : <Tooltip label="The provider signs nothing: the URL (and a token, if set) is all that authenticates it"><Badge color="orange.9" variant="outline" tabIndex={0} style={BADGE}>unsigned</Badge></Tooltip>}
+        <Badge color={s.enabled ? 'teal.9' : 'gray.8'} style={BADGE}>{s.enabled ? 'enabled' : 'disabled'}</Badge>
+      </Group>
+    )],
+    ['Last received', (s) => <Text size="sm" title={s.last_received_at ?? undefined} style={{ whiteSpace: 'nowrap' }}>{timeAgo(s.last_received_at)}</Text>],
+    ['Failed checks (24 h)', (s) => <Badge color={s.verification_failures_24h > 0 ? 'red.9' : 'gray.8'} variant={s.verification_failures_24h > 0 ? 'filled' : 'outline'} aria-label={`${s.verification_failures_24h} verification failures`} title="Requests refused because their signature or token did not verify">{s.verification_failures_24h}</Badge>],
   ];
   if (canWrite) {
     columns.push(['Actions', (s) => (
@@ -65,7 +76,7 @@ export function SourcesTable({ workspaceId, sources }: { workspaceId: string; so
       <Loaded query={sources}>
         {(rows) => rows.length === 0
           ? <Alert variant="outline" color="gray.9" title="No inbound sources yet">Add a source to get a receiving URL to give a provider (Twilio, WhatsApp, Standard Webhooks senders…).</Alert>
-          : <DataTable rows={rows} rowKey={(s) => s.id} columns={columns} minWidth={1100} />}
+          : <DataTable rows={rows} rowKey={(s) => s.id} columns={columns} minWidth={980} />}
       </Loaded>
     </>
   );
