@@ -13,6 +13,7 @@ const READER = { email: 'inbound-reader@example.com', password: 'a long reader p
 let portal: Portal;
 let fake: FakeEmailBison;
 const ids: Record<string, string> = {};
+let healthyKey: string;
 
 beforeAll(async () => {
   portal = await startPortal();
@@ -32,6 +33,7 @@ beforeAll(async () => {
     if (ws === 'Failing Co') fake.revokeToken(token);
     for (let i = 0; i < (ws === 'Failing Co' ? 3 : 1); i++) await call('POST', `/v1/workspaces/${ids[ws]}/credentials/emailbison/test`);
   }
+  healthyKey = (await call('POST', `/v1/workspaces/${ids['Healthy Co']}/api-keys`, { name: 'app', scopes: ['*'] })).key;
 }, 120_000);
 
 afterAll(async () => {
@@ -187,7 +189,12 @@ describe('the Workspaces page', () => {
     expect((await names(page)).sort()).toEqual(['Client Inbound', 'Failing Co', 'Healthy Co']);
     const failing = page.getByRole('listitem', { name: 'Failing Co' });
     expect(await failing.textContent()).toContain('North agency');
-    expect(await failing.textContent()).toMatch(/gate_live_|no key/);
+    expect(await failing.textContent()).toContain('no key');
+    // A key by its first characters only, never whole.
+    const healthy = (await page.getByRole('listitem', { name: 'Healthy Co' }).textContent())!;
+    expect(healthy).toContain(`${healthyKey.slice(0, 14)}••••…`);
+    expect(healthy).not.toContain(healthyKey);
+    expect(await page.content()).not.toContain(healthyKey.slice(14));
     await page.waitForLoadState('networkidle');
     expect(await portal.accessibilityProblems(page)).toEqual([]);
     await portal.shot(page, 'workspaces-grid');

@@ -53,6 +53,7 @@ const Calls = ({ w }: { w: WorkspaceSummary }) => {
   const { calls, rate } = callsToday(w);
   return <>{calls} {calls > 0 && <Text span size="xs" c={rateColour(rate)}>({formatRate(rate)} ok)</Text>}</>;
 };
+const KeyText = ({ w }: { w: WorkspaceSummary }) => (w.key ? <Text span size="sm" ff="monospace">{maskKey(w.key.start)}</Text> : <Text span size="sm" c="gray.8">no key</Text>);
 const instanceText = (w: WorkspaceSummary) => instancesOf(w).join(', ') || '—';
 
 function Grid({ rows }: { rows: WorkspaceSummary[] }) {
@@ -66,7 +67,7 @@ function Grid({ rows }: { rows: WorkspaceSummary[] }) {
           </Group>
           <Text size="xs" c="gray.8">{w.status}{w.test_mode ? ' · test mode' : ''} · {instanceText(w)}</Text>
           <SimpleGrid cols={2} spacing={4} mt="sm" component="dl" style={{ margin: 0 }}>
-            <Fact term="Gatehouse key"><Text size="sm" ff="monospace">{maskKey(w.key?.start)}</Text></Fact>
+            <Fact term="Gatehouse key"><KeyText w={w} /></Fact>
             <Fact term="Last used">{timeAgo(w.key?.last_used_at)}</Fact>
             <Fact term="Calls today"><Calls w={w} /></Fact>
             <Fact term="Webhooks"><WebhookBadge w={w} /></Fact>
@@ -93,7 +94,7 @@ function FleetTable({ rows }: { rows: WorkspaceSummary[] }) {
       ['Name', (w) => <WorkspaceLink w={w} />],
       ['Instance', instanceText],
       ['Credentials', (w) => <HealthDot w={w} />],
-      ['Gatehouse key', (w) => <Text size="sm" ff="monospace">{maskKey(w.key?.start)}</Text>],
+      ['Gatehouse key', (w) => <KeyText w={w} />],
       ['Last used', (w) => timeAgo(w.key?.last_used_at)],
       ['Calls today', (w) => <Calls w={w} />],
       ['Webhooks', (w) => <WebhookBadge w={w} />],
