@@ -64,7 +64,7 @@ describe('signing in', () => {
       await portal.shot(page, name === 'Settings' ? 'settings-account' : name.toLowerCase().replace(/ /g, '-'));
     }
     await nav.getByRole('link', { name: 'Workspaces' }).click();
-    await page.getByRole('cell', { name: 'Client One' }).waitFor();
+    await page.getByRole('link', { name: 'Client One' }).waitFor();
     // A reload keeps the session (the cookie), and lands on the same page.
     await page.reload();
     await page.getByRole('heading', { level: 2, name: 'Workspaces' }).waitFor();
@@ -92,7 +92,7 @@ describe('signing in', () => {
     const page = await newPage();
     await signIn(page, READER);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Workspaces' }).click();
-    await page.getByRole('cell', { name: 'Client One' }).waitFor();
+    await page.getByRole('link', { name: 'Client One' }).waitFor();
     const status = await page.evaluate(async (id) => {
       const me = await (await fetch('/v1/auth/me')).json();
       const res = await fetch(`/v1/workspaces/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token }, body: JSON.stringify({ name: 'renamed' }) });

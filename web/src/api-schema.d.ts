@@ -4722,6 +4722,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/health/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every workspace this caller can see, with its credentials, key, calls today, webhooks and inbound sources at a glance */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                name: string;
+                                organization_id: string;
+                                status: string;
+                                test_mode: boolean;
+                                health: "healthy" | "degraded" | "failing" | "no_key";
+                                credentials: {
+                                    provider: string;
+                                    instance_id: string | null;
+                                    instance_name: string | null;
+                                    status: "healthy" | "degraded" | "failing" | "no_key";
+                                    consecutive_failures: number;
+                                    last_error: string | null;
+                                }[];
+                                key: {
+                                    /** @description the first characters of the most recently used live key */
+                                    start: string;
+                                    last_used_at: string | null;
+                                    /** @description live keys */
+                                    active: number;
+                                } | null;
+                                calls_today: {
+                                    calls: number;
+                                    errors: number;
+                                };
+                                webhooks: {
+                                    endpoints: number;
+                                    enabled: number;
+                                    failing: number;
+                                    succeeded_24h: number;
+                                    failed_24h: number;
+                                };
+                                inbound: {
+                                    id: string;
+                                    name: string;
+                                    provider: string;
+                                    enabled: boolean;
+                                    last_received_at: string | null;
+                                    silent: boolean;
+                                }[];
+                                last_event_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/coverage": {
         parameters: {
             query?: never;
@@ -7023,7 +7157,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            data: {
+                            data: ({
                                 id: string;
                                 workspace_id: string;
                                 provider: string;
@@ -7048,7 +7182,11 @@ export interface paths {
                                 created_at: string;
                                 /** Format: date-time */
                                 updated_at: string;
-                            }[];
+                            } & {
+                                last_received_at: string | null;
+                                /** @description requests refused by verification in the last 24 hours */
+                                verification_failures_24h: number;
+                            })[];
                         };
                     };
                 };

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam } from '../../http/schemas.js';
+import { bearer, errors, IdParam, Nullable } from '../../http/schemas.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
 import type { TenancyService } from '../tenancy/service.js';
+import { workspaceSummaries } from './fleet.js';
 import type { UpstreamService } from '../upstream/service.js';
 import type { OnboardingService } from './onboarding.js';
 import type { HealthService } from './service.js';
@@ -9,10 +12,23 @@ import { visibleWorkspaceIds } from '../../http/actor.js';
 
 const tags = ['health'];
 const Status = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('failing'), Type.Literal('no_key')]);
+const WorkspaceSummary = Type.Object({
+  id: Type.String(), name: Type.String(), organization_id: Type.String(), status: Type.String(), test_mode: Type.Boolean(),
+  health: Status,
+  credentials: Type.Array(Type.Object({
+    provider: Type.String(), instance_id: Nullable(Type.String()), instance_name: Nullable(Type.String()), status: Status,
+    consecutive_failures: Type.Integer(), last_error: Nullable(Type.String()),
+  })),
+  key: Nullable(Type.Object({ start: Type.String({ description: 'the first characters of the most recently used live key' }), last_used_at: Nullable(Type.String()), active: Type.Integer({ description: 'live keys' }) })),
+  calls_today: Type.Object({ calls: Type.Integer(), errors: Type.Integer() }),
+  webhooks: Type.Object({ endpoints: Type.Integer(), enabled: Type.Integer(), failing: Type.Integer(), succeeded_24h: Type.Integer(), failed_24h: Type.Integer() }),
+  inbound: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), provider: Type.String(), enabled: Type.Boolean(), last_received_at: Nullable(Type.String()), silent: Type.Boolean() })),
+  last_event_at: Nullable(Type.String({ description: 'the latest outbound event published or inbound event received' })),
+});
 const Counts = Type.Object({ healthy: Type.Number(), degraded: Type.Number(), failing: Type.Number(), no_key: Type.Number() });
 
 export const healthRoutes =
-  ({ health, tenancy, onboarding, upstream }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
+  ({ health, tenancy, onboarding, upstream, db, silentAfterS }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService; upstream: UpstreamService; db: Kysely<DB>; silentAfterS: number }): FastifyPluginAsyncTypebox =>
   async (app) => {
     // Calls are recorded just after they are answered: every read here first waits for this
     // process's records in flight, so a caller always sees the calls it has made.
@@ -52,6 +68,14 @@ export const healthRoutes =
         response: { 200: Type.Object({ total: Type.Integer(), counts: Counts, percentages: Counts }), ...errors() },
       },
     }, async (req) => health.summary(visibleWorkspaceIds(req.actor)));
+
+    app.get('/health/workspaces', {
+      config: { scope: 'credentials:read' },
+      schema: {
+        tags, security: bearer, summary: 'Every workspace this caller can see, with its credentials, key, calls today, webhooks and inbound sources at a glance',
+        response: { 200: Type.Object({ data: Type.Array(WorkspaceSummary) }), ...errors() },
+      },
+    }, async (req) => ({ data: await workspaceSummaries(db, visibleWorkspaceIds(req.actor), silentAfterS) }));
 
     app.get('/coverage', {
       config: { scope: 'credentials:read' },

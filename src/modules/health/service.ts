@@ -14,7 +14,7 @@ export function statusOf(consecutiveFailures: number | null | undefined, hasCred
   return n >= FAILING_AFTER ? 'failing' : n >= 1 ? 'degraded' : 'healthy';
 }
 
-const worst = (statuses: HealthStatus[]): HealthStatus =>
+export const worstStatus = (statuses: HealthStatus[]): HealthStatus =>
   statuses.length === 0 ? 'no_key' : statuses.reduce((a, b) => (RANK[b] > RANK[a] && b !== 'no_key' ? b : a), 'healthy' as HealthStatus);
 
 const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 1000) / 10);
@@ -68,7 +68,7 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
           days,
         };
       });
-      let status = worst(providers.map((p) => p.status));
+      let status = worstStatus(providers.map((p) => p.status));
       // A sync whose count disagrees with the provider's own total is a silent-wrong-numbers risk: show it.
       if (sync?.status === 'mismatch' && status === 'healthy') status = 'degraded';
       return {
@@ -91,7 +91,7 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
         byWorkspace.set(r.workspace_id, list);
       }
       const counts: Record<HealthStatus, number> = { healthy: 0, degraded: 0, failing: 0, no_key: 0 };
-      for (const statuses of byWorkspace.values()) counts[worst(statuses)]++;
+      for (const statuses of byWorkspace.values()) counts[worstStatus(statuses)]++;
       const total = byWorkspace.size;
       return {
         total,

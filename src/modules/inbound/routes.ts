@@ -86,7 +86,10 @@ export const inboundRoutes =
 
     app.get('/workspaces/:id/inbound-sources', {
       config: { scope: 'inbound:read' },
-      schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(Source), ...errors() } },
+      schema: {
+        tags, security: bearer, params: IdParam,
+        response: { 200: ListOf(Type.Intersect([Source, Type.Object({ last_received_at: NullableTimestamp, verification_failures_24h: Type.Integer({ description: 'requests refused by verification in the last 24 hours' }) })])), ...errors() },
+      },
     }, async (req) => ({ data: await sources.list(req.actor, req.params.id) }));
 
     app.get('/inbound-sources/:id', {

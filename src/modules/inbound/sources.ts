@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
@@ -150,7 +150,17 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
     async list(actor: Actor, workspaceId: string) {
       await tenancy.requireWorkspace(actor, workspaceId);
       const rows = await db.selectFrom('inbound_sources').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').execute();
-      return Promise.all(rows.map((r) => view(db, r)));
+      // What a list of sources is read for: when each last heard from its provider, and who failed to prove it was the provider.
+      const stats = await sql<{ id: string; last: Date | null; failures: number }>`
+        select s.id, (select max(received_at) from inbound_events e where e.source_id = s.id) as last,
+          (select count(*)::int from inbound_rejections r where r.source_id = s.id and r.received_at > now() - interval '24 hours') as failures
+        from inbound_sources s where s.workspace_id = ${workspaceId}`.execute(db);
+      const statsOf = new Map(stats.rows.map((r) => [r.id, r]));
+      return Promise.all(rows.map(async (r) => ({
+        ...(await view(db, r)),
+        last_received_at: statsOf.get(r.id)?.last?.toISOString() ?? null,
+        verification_failures_24h: statsOf.get(r.id)?.failures ?? 0,
+      })));
     },
 
     async get(actor: Actor, id: string) {

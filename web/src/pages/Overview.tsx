@@ -1,6 +1,8 @@
-import { Card, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Card, Group, List, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { api } from '../api';
+import { Link } from 'react-router';
+import { api, client, unwrap } from '../api';
+import { formatRate, needsAttention, rateColour, webhookRate24h } from '../lib/fleet';
 import { DataTable, Loaded } from './common';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
@@ -9,17 +11,41 @@ interface Coverage { workspaces: number; providers: Array<{ provider: string; wi
 
 const LABELS: Record<Status, string> = { healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing', no_key: 'No key' };
 const COLORS: Record<Status, string> = { healthy: 'teal.9', degraded: 'orange.9', failing: 'red.9', no_key: 'gray.8' };
+const TAB_LABELS = { credentials: 'Credentials', webhooks: 'Webhooks', inbound: 'Inbound' } as const;
 
-/** The health of every workspace at a glance: failing first. */
+/** The health of every workspace at a glance: what needs attention first. */
 export function Overview() {
   const summary = useQuery({ queryKey: ['health-summary'], queryFn: () => api<Summary>('GET', '/v1/health/summary') });
   const coverage = useQuery({ queryKey: ['coverage'], queryFn: () => api<Coverage>('GET', '/v1/coverage') });
+  const fleet = useQuery({ queryKey: ['fleet'], queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
   return (
     <Stack>
       <Title order={2}>Overview</Title>
+      <Title order={3}>Needs attention</Title>
+      <Loaded query={fleet}>
+        {(list) => {
+          const items = needsAttention(list);
+          if (items.length === 0) return <Alert variant="outline" color="teal.9" title="All clear">No failing credential, failing endpoint or silent inbound source.</Alert>;
+          return (
+            <List spacing="xs" listStyleType="none" aria-label="Needs attention" pl={0}>
+              {items.map((i) => (
+                <List.Item key={i.key}>
+                  <Group gap="xs" wrap="nowrap" align="baseline">
+                    <Badge color={i.severity === 'failing' ? 'red.9' : 'orange.9'} miw={80}>{i.severity}</Badge>
+                    <Text size="sm">
+                      <Anchor component={Link} to={`/workspaces/${i.workspaceId}/${i.tab}`} fw={600}>{i.workspaceName}</Anchor>
+                      {': '}{i.text} <Text span size="xs" c="gray.8">({TAB_LABELS[i.tab]})</Text>
+                    </Text>
+                  </Group>
+                </List.Item>
+              ))}
+            </List>
+          );
+        }}
+      </Loaded>
       <Loaded query={summary}>
         {(s) => (
-          <SimpleGrid cols={{ base: 2, md: 4 }}>
+          <SimpleGrid cols={{ base: 2, md: 5 }}>
             {(['failing', 'degraded', 'no_key', 'healthy'] as Status[]).map((k) => (
               <Card key={k} withBorder>
                 <Text size="sm">{LABELS[k]}</Text>
@@ -27,6 +53,7 @@ export function Overview() {
                 <Text size="xs">{s.percentages[k]}% of {s.total} workspaces</Text>
               </Card>
             ))}
+            <WebhookRateCard list={fleet.data} />
           </SimpleGrid>
         )}
       </Loaded>
@@ -42,5 +69,18 @@ export function Overview() {
         )}
       </Loaded>
     </Stack>
+  );
+}
+
+/** Outbound webhook deliveries in the last 24 hours, across every workspace shown. */
+function WebhookRateCard({ list }: { list: Parameters<typeof webhookRate24h>[0] | undefined }) {
+  const r = list ? webhookRate24h(list) : null;
+  const colour = rateColour(r?.rate ?? null);
+  return (
+    <Card withBorder aria-label="Webhook success rate, last 24 h">
+      <Text size="sm">Webhook success (24 h)</Text>
+      <Text size="xl" fw={700} c={colour}>{r ? formatRate(r.rate) : '…'}</Text>
+      <Text size="xs">{r ? `${r.succeeded} delivered, ${r.failed} failed attempts` : 'loading'}</Text>
+    </Card>
   );
 }
