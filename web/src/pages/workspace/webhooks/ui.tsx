@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Stack, Text } from '@mantine/core';
+import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
 import { formatRate, rateColor } from '../../../lib/webhooks';
 
@@ -22,7 +22,7 @@ export function SecretReveal({ secret, title, onClose, children }: { secret: str
         <Stack>
           {children}
           <Text size="sm">Copy the signing secret now: Gatehouse will not show it again. Receivers use it to verify the <Code>webhook-signature</Code> header.</Text>
-          <Code block aria-label="Signing secret" style={{ wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}>{secret}</Code>
+          <TextInput label="Signing secret" readOnly value={secret} onFocus={(e) => e.currentTarget.select()} styles={{ input: { fontFamily: 'monospace' } }} />
           <Group justify="space-between">
             <CopyButton value={secret}>
               {({ copied, copy }) => <Button variant="default" onClick={copy}>{copied ? 'Copied' : 'Copy secret'}</Button>}
