@@ -16,7 +16,7 @@ const SINCE = [{ value: '3600', label: 'the last hour' }, { value: '86400', labe
 export function Deliveries({ workspaceId, endpoint, highlight, onClose }: { workspaceId: string; endpoint: Endpoint | null; highlight?: string; onClose: () => void }) {
   const phone = useMediaQuery('(max-width: 48em)');
   return (
-    <Drawer opened={endpoint !== null} onClose={onClose} position="right" size={phone ? '100%' : 'xl'} title={endpoint ? `Deliveries to ${endpointLabel(endpoint)}` : ''}>
+    <Drawer closeButtonProps={{ 'aria-label': 'Close' }} opened={endpoint !== null} onClose={onClose} position="right" size={phone ? '100%' : 'xl'} title={endpoint ? `Deliveries to ${endpointLabel(endpoint)}` : ''}>
       {endpoint && <DeliveriesBody key={endpoint.id + (highlight ?? '')} workspaceId={workspaceId} endpoint={endpoint} highlight={highlight} />}
     </Drawer>
   );

@@ -42,7 +42,7 @@ export function DeliveryList({ workspaceId, rows, canWrite, endpointName, initia
         {rows.map((d) => (
           <Accordion.Item key={d.id} value={d.id}>
             <Group wrap="nowrap" gap={0} pr="sm">
-              <Accordion.Control aria-label={`${d.event_type ?? 'event'} ${d.status}, ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}`}>
+              <Accordion.Control>
                 <Group gap="sm" wrap="wrap">
                   <Badge color={STATUS_COLORS[d.status]}>{d.status}</Badge>
                   <Text size="sm" fw={500}>{d.event_type ?? d.event_id}</Text>

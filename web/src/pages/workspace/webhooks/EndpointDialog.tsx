@@ -21,6 +21,9 @@ const schema = z.object({
 });
 type Values = z.infer<typeof schema>;
 
+// Mantine's dimmed description text is too light for AA contrast on white.
+const DARK = { c: 'gray.8' };
+
 const blank: Values = { name: '', url: '', description: '', events: [], timeout_s: 30, max_retries: 8, headers: [], auth_token: '', remove_auth_token: false };
 
 const valuesOf = (e: Endpoint): Values => ({
@@ -36,7 +39,7 @@ export function EndpointDialog({ workspaceId, endpoint, opened, onClose, onCreat
   workspaceId: string; endpoint: Endpoint | null; opened: boolean; onClose: () => void; onCreated: (secret: string, endpoint: Endpoint) => void;
 }) {
   return (
-    <Modal opened={opened} onClose={onClose} title={endpoint ? `Edit ${endpoint.name ?? 'endpoint'}` : 'Add endpoint'} size="lg">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={onClose} title={endpoint ? `Edit ${endpoint.name ?? 'endpoint'}` : 'Add endpoint'} size="lg">
       {/* Mounted only while open, so every opening starts from the endpoint as it is now. */}
       {opened && <EndpointForm workspaceId={workspaceId} endpoint={endpoint} onClose={onClose} onCreated={onCreated} />}
     </Modal>
@@ -81,13 +84,13 @@ function EndpointForm({ workspaceId, endpoint, onClose, onCreated }: { workspace
   return (
     <form onSubmit={submit} noValidate>
       <Stack>
-        <TextInput label="Name" description={endpoint ? 'Fixed once created' : 'Optional; events can be sent to an endpoint by name'} readOnly={!!endpoint} {...form.register('name')} error={errors.name?.message} />
+        <TextInput label="Name" descriptionProps={DARK} description={endpoint ? 'Fixed once created' : 'Optional; events can be sent to an endpoint by name'} readOnly={!!endpoint} {...form.register('name')} error={errors.name?.message} />
         <TextInput label="URL" placeholder="https://example.com/webhooks" required {...form.register('url')} error={errors.url?.message} />
         <Textarea label="Description" autosize minRows={1} {...form.register('description')} error={errors.description?.message} />
         <Controller control={form.control} name="events" render={({ field }) => (
-          <TagsInput label="Events" required description="Pick from the catalog or type a wildcard such as lead.*; * is every event" data={choices}
+          <TagsInput label="Events" required descriptionProps={DARK} description="Pick from the catalog or type a wildcard such as lead.*; * is every event" data={choices}
             value={field.value} onChange={field.onChange} onBlur={field.onBlur} error={errors.events?.message ?? errors.events?.find?.((e) => e)?.message}
-            placeholder={catalog.isError ? 'The catalog did not load: type event types' : 'lead.replied, lead.*'} clearable maxDropdownHeight={240} />
+            placeholder={catalog.isError ? 'The catalog did not load: type event types' : 'lead.replied, lead.*'} clearable clearButtonProps={{ 'aria-label': 'Clear the events' }} maxDropdownHeight={240} />
         )} />
         <Group grow align="start">
           <Controller control={form.control} name="timeout_s" render={({ field }) => (
@@ -108,7 +111,7 @@ function EndpointForm({ workspaceId, endpoint, onClose, onCreated }: { workspace
           ))}
           <Group><Button variant="default" size="xs" onClick={() => headerRows.append({ key: '', value: '' })} disabled={headerRows.fields.length >= 20}>Add header</Button></Group>
         </Stack>
-        <PasswordInput label="Auth token" autoComplete="new-password"
+        <PasswordInput label="Auth token" autoComplete="new-password" descriptionProps={DARK}
           description={endpoint?.auth_token ? `Sent as Authorization: Bearer. Set (${endpoint.auth_token}); leave blank to keep it` : 'Optional; sent as Authorization: Bearer'}
           {...form.register('auth_token')} error={errors.auth_token?.message} />
         {endpoint?.auth_token && <Checkbox label="Remove the auth token" {...form.register('remove_auth_token')} />}

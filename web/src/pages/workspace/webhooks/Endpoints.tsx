@@ -100,7 +100,7 @@ export function Endpoints({ workspaceId }: { workspaceId: string }) {
         }}>
         {pending ? endpointLabel(pending.endpoint) : ''} stops receiving events, and its deliveries and their attempts are deleted. This cannot be undone.
       </ConfirmDialog>
-      <Deliveries workspaceId={workspaceId} endpoint={viewing?.endpoint ?? null} highlight={viewing?.testDeliveryId} onClose={() => setViewing(null)} />
+      <Deliveries workspaceId={workspaceId} endpoint={viewing?.endpoint ?? null} highlight={viewing?.testDeliveryId} onClose={() => { setViewing(null); refresh(); }} />
     </Stack>
   );
 }

@@ -31,6 +31,7 @@ export const keys = {
 };
 
 export const useEndpoints = (workspaceId: string) =>
-  useQuery({ queryKey: keys.endpoints(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/webhooks', { params: { path: { id: workspaceId } } })) });
+  // Success rates and last-called times move as the worker delivers, so the table refreshes itself.
+  useQuery({ queryKey: keys.endpoints(workspaceId), refetchInterval: 30_000, queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/webhooks', { params: { path: { id: workspaceId } } })) });
 
 export const endpointLabel = (e: { id: string; name: string | null; url?: string | null }) => e.name ?? e.url ?? e.id;

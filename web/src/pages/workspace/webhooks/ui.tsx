@@ -17,7 +17,7 @@ export const ErrorAlert = ({ error, title = 'That did not work' }: { error: unkn
  */
 export function SecretReveal({ secret, title, onClose, children }: { secret: string | null; title: string; onClose: () => void; children?: ReactNode }) {
   return (
-    <Modal opened={secret !== null} onClose={onClose} title={title} size="lg">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={secret !== null} onClose={onClose} title={title} size="lg">
       {secret && (
         <Stack>
           {children}
@@ -61,7 +61,7 @@ export function ConfirmDialog({ opened, title, children, confirmLabel, onConfirm
     }
   };
   return (
-    <Modal opened={opened} onClose={close} title={title}>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title={title}>
       <Stack>
         <Text size="sm">{children}</Text>
         <ErrorAlert error={error} />
