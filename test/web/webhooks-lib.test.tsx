@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
-import { eventChoices, EVENT_FILTER, excerpt, formatLatency, formatRate, headersToRows, rateBand, rateColor, relativeTime, rowsToHeaders } from '../../web/src/lib/webhooks';
+import { bucketMs, eventChoices, EVENT_FILTER, fillSeries, excerpt, formatLatency, formatRate, headersToRows, rateBand, rateColor, relativeTime, rowsToHeaders } from '../../web/src/lib/webhooks';
 
 describe('success-rate colours', () => {
   test('95 % and up is green, 80 up to 95 orange, below 80 red, no calls grey', () => {
@@ -47,5 +47,20 @@ describe('the endpoint form', () => {
     const rows = headersToRows({ 'X-Tenant': 'acme' });
     expect(rows).toEqual([{ key: 'X-Tenant', value: 'acme' }]);
     expect(rowsToHeaders([...rows, { key: ' ', value: 'ignored' }])).toEqual({ 'X-Tenant': 'acme' });
+  });
+});
+
+describe('the analytics chart', () => {
+  test('bucket sizes as the server names them', () => {
+    expect(bucketMs('5 minutes')).toBe(300_000);
+    expect(bucketMs('1 hour')).toBe(3_600_000);
+    expect(bucketMs('6 hours')).toBe(21_600_000);
+    expect(bucketMs('1 day')).toBe(86_400_000);
+    expect(bucketMs('a while')).toBeNull();
+  });
+  test('empty buckets are filled in between the window start and now, the ones with data kept', () => {
+    const now = Date.parse('2026-01-01T12:07:00Z');
+    const filled = fillSeries([{ t: '2026-01-01T11:00:00.000Z', total: 4 }], '2026-01-01T09:07:00Z', '1 hour', { total: 0 }, now);
+    expect(filled.map((s) => [s.t.slice(11, 16), s.total])).toEqual([['09:00', 0], ['10:00', 0], ['11:00', 4], ['12:00', 0]]);
   });
 });

@@ -64,3 +64,27 @@ export function excerpt(body: string | null | undefined, max = 120): string {
   const flat = body.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+const UNIT_MS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+
+/** The server's bucket size ("5 minutes", "1 hour", "6 hours", "1 day") in ms; null when unreadable. */
+export function bucketMs(bucket: string): number | null {
+  const m = /^(\d+)\s+([a-z]+)$/.exec(bucket.trim());
+  return m && UNIT_MS[m[2]] ? Number(m[1]) * UNIT_MS[m[2]] : null;
+}
+
+/**
+ * The server only returns buckets that had attempts; a chart needs the empty ones too, or an hour
+ * with traffic and a quiet week look adjacent. Buckets are aligned to the epoch, as the server's
+ * date_bin (origin 2000-01-01) is for every step it uses.
+ */
+export function fillSeries<T extends { t: string }>(series: T[], since: string, bucket: string, empty: Omit<T, 't'>, now = Date.now()): T[] {
+  const step = bucketMs(bucket);
+  if (!step) return series;
+  const byTime = new Map(series.map((s) => [new Date(s.t).getTime(), s]));
+  const out: T[] = [];
+  for (let t = Math.floor(new Date(since).getTime() / step) * step; t <= now; t += step) {
+    out.push(byTime.get(t) ?? ({ ...empty, t: new Date(t).toISOString() } as T));
+  }
+  return out;
+}

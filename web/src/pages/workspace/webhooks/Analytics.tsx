@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../../../api';
-import { formatLatency } from '../../../lib/webhooks';
+import { fillSeries, formatLatency } from '../../../lib/webhooks';
 import { DataTable, Loaded } from '../../common';
 import { endpointLabel, keys, useEndpoints, WINDOWS, type Analytics as Figures, type Window } from './model';
 import { RateBadge } from './ui';
@@ -42,7 +42,7 @@ export function Analytics({ workspaceId }: { workspaceId: string }) {
               <Title order={4} mb="sm">Volume and latency</Title>
               {a.series.length === 0
                 ? <Text size="sm" c="gray.8">No attempts in this window.</Text>
-                : <Chart series={a.series} window={window} />}
+                : <Chart series={fillSeries(a.series, a.since, a.bucket, { total: 0, succeeded: 0, failed: 0, success_rate: null, avg_latency_ms: null })} window={window} />}
             </Card>
             <Title order={4}>By endpoint</Title>
             {a.endpoints.length === 0
@@ -91,9 +91,9 @@ function Chart({ series, window }: { series: Figures['series']; window: Window }
           <YAxis yAxisId="ms" orientation="right" fontSize={12} width={56} tickFormatter={(v: number) => formatLatency(v)} />
           <Tooltip labelFormatter={(t) => new Date(String(t)).toLocaleString()} formatter={(v, name) => (name === 'Average latency' ? formatLatency(Number(v)) : v)} />
           <Legend />
-          <Bar yAxisId="n" dataKey="succeeded" name="Succeeded" stackId="n" fill="#087f5b" />
-          <Bar yAxisId="n" dataKey="failed" name="Failed" stackId="n" fill="#c92a2a" />
-          <Line yAxisId="ms" dataKey="avg_latency_ms" name="Average latency" stroke="#1864ab" strokeWidth={2} dot={false} connectNulls type="monotone" />
+          <Bar yAxisId="n" dataKey="succeeded" name="Succeeded" stackId="n" fill="#087f5b" isAnimationActive={false} />
+          <Bar yAxisId="n" dataKey="failed" name="Failed" stackId="n" fill="#c92a2a" isAnimationActive={false} />
+          <Line yAxisId="ms" dataKey="avg_latency_ms" name="Average latency" stroke="#1864ab" strokeWidth={2} dot connectNulls type="monotone" isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>
     </div>

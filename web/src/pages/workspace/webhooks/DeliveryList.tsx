@@ -42,7 +42,7 @@ export function DeliveryList({ workspaceId, rows, canWrite, endpointName, initia
         {rows.map((d) => (
           <Accordion.Item key={d.id} value={d.id}>
             <Group wrap="nowrap" gap={0} pr="sm">
-              <Accordion.Control>
+              <Accordion.Control style={{ flex: 1, minWidth: 0 }}>
                 <Group gap="sm" wrap="wrap">
                   <Badge color={STATUS_COLORS[d.status]}>{d.status}</Badge>
                   <Text size="sm" fw={500}>{d.event_type ?? d.event_id}</Text>
@@ -53,7 +53,7 @@ export function DeliveryList({ workspaceId, rows, canWrite, endpointName, initia
                 </Group>
               </Accordion.Control>
               {canWrite && isFinished(d) && (
-                <Button size="xs" variant="default" loading={replayed[d.id] === 'busy'} disabled={replayed[d.id] === 'done'} onClick={() => replay(d)}>
+                <Button size="xs" variant="default" style={{ flexShrink: 0 }} loading={replayed[d.id] === 'busy'} disabled={replayed[d.id] === 'done'} onClick={() => replay(d)}>
                   {replayed[d.id] === 'done' ? 'Replayed' : 'Replay'}
                 </Button>
               )}
