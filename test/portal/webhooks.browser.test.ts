@@ -217,4 +217,59 @@ describe('the Webhooks tab', { timeout: 90_000 }, () => {
     for (const s of revealed) expect(await page.content()).not.toContain(s);
     await page.context().close();
   });
+  test('edit keeps the name fixed and the auth token unshown; rotate (confirmed) shows the new secret once and signs with it; delete (confirmed)', async () => {
+    const page = await newPage();
+    await openTab(page);
+    const actions = (name: string) => page.getByRole('button', { name: `More actions for ${name}` });
+    await actions('orders').click();
+    await page.getByRole('menuitem', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit orders' });
+    await page.getByRole('menu').waitFor({ state: 'detached' });
+    expect(await edit.getByLabel('Name', { exact: true }).getAttribute('readonly')).not.toBeNull();
+    expect(await edit.getByLabel('Auth token', { exact: true }).inputValue()).toBe('');
+    expect(await edit.textContent()).toContain('leave blank to keep it');
+    expect(await edit.getByLabel('Header 1 value').inputValue()).toBe('acme');
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
+    await edit.getByLabel('Timeout (s)').fill('');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await edit.getByText('A number of seconds').waitFor();
+    await edit.getByLabel('Timeout (s)').fill('10');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await edit.waitFor({ state: 'detached' });
+    const orders = (await portal.call('GET', `/v1/workspaces/${workspaceId}/webhooks`)).data.find((e: { name: string }) => e.name === 'orders');
+    expect(orders.timeout_s).toBe(10);
+    expect(orders.auth_token).not.toBeNull();
+
+    await actions('orders').click();
+    await page.getByRole('menuitem', { name: 'Rotate secret' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Rotate the signing secret?' });
+    await confirm.waitFor();
+    // The menu fades out; scan once it is gone.
+    await page.getByRole('menu').waitFor({ state: 'detached' });
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
+    await confirm.getByRole('button', { name: 'Rotate secret' }).click();
+    const reveal = page.getByRole('dialog', { name: 'New signing secret' });
+    const secret = await reveal.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect(revealed).not.toContain(secret);
+    await reveal.getByRole('button', { name: 'Done' }).click();
+    await reveal.waitFor({ state: 'detached' });
+    expect(await page.content()).not.toContain(secret);
+
+    // The receiver now knows only the new secret, and still verifies the next message.
+    good.state.secret = secret;
+    const before = good.state.got.length;
+    await page.getByRole('row', { name: /orders/ }).getByRole('button', { name: 'Send test' }).click();
+    await page.getByRole('dialog', { name: 'Deliveries to orders' }).getByText('The endpoint answered 200.').waitFor();
+    expect(good.state.got).toHaveLength(before + 1);
+    expect(good.state.got[before].verified).toBe(true);
+    await page.keyboard.press('Escape');
+
+    await actions('crm').click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this endpoint?' }).getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByRole('row', { name: /crm/ }).waitFor({ state: 'detached' });
+    expect((await portal.call('GET', `/v1/workspaces/${workspaceId}/webhooks`)).data.map((e: { name: string }) => e.name)).toEqual(['orders']);
+    await page.context().close();
+  });
 });

@@ -47,7 +47,7 @@ export function DeadLetters({ workspaceId }: { workspaceId: string }) {
       <Loaded query={dead} empty={(d) => d.data.length === 0}>
         {(d) => <DeliveryList workspaceId={workspaceId} rows={d.data} canWrite={canWrite} endpointName={(id) => names.get(id) ?? id} />}
       </Loaded>
-      <ConfirmDialog opened={confirming} title="Send every dead letter again?" confirmLabel="Replay all" color="orange.9" onClose={() => setConfirming(false)}
+      <ConfirmDialog opened={confirming} title="Send every dead letter again?" confirmLabel="Replay all" color="blue.9" onClose={() => setConfirming(false)}
         onConfirm={async () => {
           const r = await unwrap(client.POST('/v1/webhooks/{id}/dead-letters/retry', { params: { path: { id: webhookId! } } }));
           setRequeued(r.requeued);

@@ -60,7 +60,7 @@ function DeliveriesBody({ workspaceId, endpoint, highlight }: { workspaceId: str
       <Loaded query={deliveries} empty={(d) => d.data.length === 0}>
         {(d) => <DeliveryList workspaceId={workspaceId} rows={d.data} canWrite={canWrite} initiallyOpen={highlight} />}
       </Loaded>
-      <ConfirmDialog opened={confirming} title="Send these again?" confirmLabel="Replay since" color="orange.9" onClose={() => setConfirming(false)}
+      <ConfirmDialog opened={confirming} title="Send these again?" confirmLabel="Replay since" color="blue.9" onClose={() => setConfirming(false)}
         onConfirm={async () => {
           const from = new Date(Date.now() - Number(since) * 1000).toISOString();
           const r = await unwrap(client.POST('/v1/webhooks/{id}/replay', { params: { path: { id: endpoint.id } }, body: { since: from } }));

@@ -84,7 +84,7 @@ export function Endpoints({ workspaceId }: { workspaceId: string }) {
       <SecretReveal secret={revealed?.secret ?? null} title={revealed?.title ?? ''} onClose={() => setRevealed(null)}>
         <Text size="sm">{revealed?.note}</Text>
       </SecretReveal>
-      <ConfirmDialog opened={pending?.kind === 'rotate'} title="Rotate the signing secret?" confirmLabel="Rotate secret" color="orange.9" onClose={() => setPending(null)}
+      <ConfirmDialog opened={pending?.kind === 'rotate'} title="Rotate the signing secret?" confirmLabel="Rotate secret" color="blue.9" onClose={() => setPending(null)}
         onConfirm={async () => {
           const e = pending!.endpoint;
           const r = await unwrap(client.POST('/v1/webhooks/{id}/rotate-secret', { params: { path: { id: e.id } }, body: {} }));
