@@ -30,7 +30,7 @@ async function verifyingReceiver() {
 }
 
 let portal: Portal;
-let reader: { email: string; password: string };
+let reader: { id: string; email: string; password: string };
 let workspaceId: string;
 let good: Awaited<ReturnType<typeof verifyingReceiver>>;
 let refusing: Awaited<ReturnType<typeof verifyingReceiver>>;
