@@ -1,0 +1,37 @@
+import { useQuery } from '@tanstack/react-query';
+import { client, unwrap, type paths } from '../../../api';
+
+/** The shapes the Webhooks tab works with, taken from the API's OpenAPI document. */
+export type Endpoint = paths['/v1/workspaces/{id}/webhooks']['get']['responses'][200]['content']['application/json']['data'][number];
+export type Delivery = paths['/v1/webhooks/{id}/deliveries']['get']['responses'][200]['content']['application/json']['data'][number];
+export type DeliveryDetail = paths['/v1/deliveries/{id}']['get']['responses'][200]['content']['application/json'];
+export type Attempt = DeliveryDetail['attempt_log'][number];
+
+/** The analytics answer (the route leaves its schema open; this is what analytics.ts returns). */
+export interface Figures { total: number; succeeded: number; failed: number; success_rate: number | null; avg_latency_ms: number | null }
+export interface Analytics extends Figures {
+  window: Window;
+  since: string;
+  bucket: string;
+  p95_latency_ms: number | null;
+  series: Array<Figures & { t: string }>;
+  endpoints: Array<Figures & { webhook_id: string; name: string | null; url: string | null; p95_latency_ms: number | null }>;
+}
+export const WINDOWS = ['1h', '24h', '7d', '30d'] as const;
+export type Window = (typeof WINDOWS)[number];
+
+// One key prefix per workspace, so a change can refresh everything the tab shows at once.
+export const keys = {
+  all: (ws: string) => ['webhooks', ws] as const,
+  endpoints: (ws: string) => ['webhooks', ws, 'endpoints'] as const,
+  deliveries: (ws: string, endpointId: string) => ['webhooks', ws, 'deliveries', endpointId] as const,
+  delivery: (ws: string, id: string) => ['webhooks', ws, 'delivery', id] as const,
+  dead: (ws: string, filter: object) => ['webhooks', ws, 'dead', filter] as const,
+  analytics: (ws: string, window: Window, endpointId: string | null) => ['webhooks', ws, 'analytics', window, endpointId] as const,
+};
+
+export const useEndpoints = (workspaceId: string) =>
+  // Success rates and last-called times move as the worker delivers, so the table refreshes itself.
+  useQuery({ queryKey: keys.endpoints(workspaceId), refetchInterval: 30_000, queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/webhooks', { params: { path: { id: workspaceId } } })) });
+
+export const endpointLabel = (e: { id: string; name: string | null; url?: string | null }) => e.name ?? e.url ?? e.id;
