@@ -26,7 +26,7 @@ export const SCOPE_CHOICES: string[] = ['*', ...[...new Set(KNOWN_SCOPES.map((s)
 
 export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
 
-export const STATUS_COLORS: Record<KeyStatus, string> = { active: 'teal.9', rotating: 'orange.9', expired: 'gray.8', revoked: 'red.9' };
+export const STATUS_COLORS: Record<KeyStatus, string> = { active: 'teal.9', rotating: 'blue.9', expired: 'gray.8', revoked: 'red.9' };
 
 /** The key as the table shows it: the stored start, then an ellipsis, never more. */
 export const maskedKey = (start: string) => `${start}…`;

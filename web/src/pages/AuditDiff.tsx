@@ -9,13 +9,13 @@ export interface AuditEntry {
   before: unknown; after: unknown;
 }
 
-const CHANGE_COLORS: Record<Change, string> = { added: 'teal.9', removed: 'red.9', changed: 'orange.9', same: 'gray.8' };
+const CHANGE_COLORS: Record<Change, string> = { added: 'teal.9', removed: 'red.9', changed: 'blue.9', same: 'gray.8' };
 
 /** One entry in full: who, from where, and each field before and after the change. */
 export function AuditDiffDialog({ entry, actor, onClose }: { entry: AuditEntry | null; actor: string; onClose: () => void }) {
   const rows = entry ? diffAudit(entry.before, entry.after) : [];
   return (
-    <Modal opened={entry !== null} onClose={onClose} title={entry ? `${entry.action} · ${new Date(entry.at).toLocaleString()}` : ''} size="xl">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={entry !== null} onClose={onClose} title={entry ? `${entry.action} · ${new Date(entry.at).toLocaleString()}` : ''} size="xl">
       {entry && (
         <Stack>
           <Text size="sm">

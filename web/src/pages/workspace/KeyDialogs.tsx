@@ -7,6 +7,9 @@ import { EMPTY_KEY_FORM, GRACE_CHOICES, keyFormSchema, SCOPE_CHOICES, toCreateKe
 
 export type ApiKey = paths['/v1/workspaces/{id}/api-keys']['get']['responses'][200]['content']['application/json']['data'][number];
 
+// Mantine's dimmed descriptions fall short of AA contrast on white.
+const readable = { description: { color: 'var(--mantine-color-gray-8)' } };
+
 // NumberInput reports '' when cleared and a string while a number is half typed.
 const toCount = (v: string | number): number | '' => (v === '' ? '' : Number(v));
 
@@ -31,28 +34,28 @@ export function CreateKeyDialog({ workspaceId, opened, onClose, onCreated }: { w
     }
   });
   return (
-    <Modal opened={opened} onClose={close} title="Create an API key" size="lg">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title="Create an API key" size="lg">
       <form onSubmit={submit} noValidate>
         <Stack>
           {error && <Alert variant="outline" color="red.9" title="The key was not created">{error}</Alert>}
-          <TextInput label="Name" description="Who or what uses it, e.g. billing-service" {...form.register('name')} error={errors.name?.message} data-autofocus />
+          <TextInput label="Name" styles={readable} description="Who or what uses it, e.g. billing-service" {...form.register('name')} error={errors.name?.message} data-autofocus />
           <Controller control={form.control} name="scopes" render={({ field }) => (
-            <MultiSelect label="Scopes" description="What the key may do; * is everything" data={SCOPE_CHOICES} value={field.value} onChange={field.onChange} onBlur={field.onBlur}
+            <MultiSelect label="Scopes" styles={readable} description="What the key may do; * is everything" data={SCOPE_CHOICES} value={field.value} onChange={field.onChange} onBlur={field.onBlur}
               searchable clearable error={errors.scopes?.message} comboboxProps={{ withinPortal: true }} />
           )} />
-          <TextInput type="datetime-local" label="Expires (UTC)" description="Leave empty for a key that does not expire" {...form.register('expires_at')} error={errors.expires_at?.message} />
+          <TextInput type="datetime-local" label="Expires (UTC)" styles={readable} description="Leave empty for a key that does not expire" {...form.register('expires_at')} error={errors.expires_at?.message} />
           <SimpleGrid cols={{ base: 1, sm: 2 }}>
             <Controller control={form.control} name="rate_limit" render={({ field }) => (
-              <NumberInput label="Rate limit (requests)" description="Empty: no limit" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.rate_limit?.message} />
+              <NumberInput label="Rate limit (requests)" styles={readable} description="Empty: no limit" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.rate_limit?.message} />
             )} />
             <Controller control={form.control} name="rate_window_s" render={({ field }) => (
-              <NumberInput label="Per window (seconds)" description="e.g. 60 for a per-minute limit" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.rate_window_s?.message} />
+              <NumberInput label="Per window (seconds)" styles={readable} description="e.g. 60 for a per-minute limit" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.rate_window_s?.message} />
             )} />
           </SimpleGrid>
           <Controller control={form.control} name="remaining" render={({ field }) => (
-            <NumberInput label="Remaining uses" description="Empty: unlimited; each verified request spends one" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.remaining?.message} />
+            <NumberInput label="Remaining uses" styles={readable} description="Empty: unlimited; each verified request spends one" min={1} allowDecimal={false} value={field.value} onChange={(v) => field.onChange(toCount(v))} onBlur={field.onBlur} error={errors.remaining?.message} />
           )} />
-          <Textarea label="IP allow-list" description="Addresses or CIDR ranges, one per line; empty: any address" autosize minRows={2} {...form.register('ip_allowlist')} error={errors.ip_allowlist?.message} />
+          <Textarea label="IP allow-list" styles={readable} description="Addresses or CIDR ranges, one per line; empty: any address" autosize minRows={2} {...form.register('ip_allowlist')} error={errors.ip_allowlist?.message} />
           <Group justify="flex-end">
             <Button variant="default" onClick={close}>Cancel</Button>
             <Button type="submit" loading={form.formState.isSubmitting}>Create</Button>
@@ -86,7 +89,7 @@ function ConfirmDialog({ title, opened, onClose, confirmLabel, color, confirm, c
     }
   };
   return (
-    <Modal opened={opened} onClose={close} title={title}>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title={title}>
       <Stack>
         {error && <Alert variant="outline" color="red.9" title="Nothing was changed">{error}</Alert>}
         {children}

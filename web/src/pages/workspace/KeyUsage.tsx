@@ -9,7 +9,7 @@ import type { ApiKey } from './KeyDialogs';
 /** Requests per day over the last 30 days, with the last use and where it came from. */
 export function KeyUsageDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose: () => void }) {
   return (
-    <Modal opened={apiKey !== null} onClose={onClose} title={`Usage of “${apiKey?.name ?? ''}”`} size="xl">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={apiKey !== null} onClose={onClose} title={`Usage of “${apiKey?.name ?? ''}”`} size="xl">
       {apiKey && <KeyUsage keyId={apiKey.id} />}
     </Modal>
   );

@@ -6,10 +6,10 @@ import { Alert, Button, Code, CopyButton, Group, Modal, Stack, Text } from '@man
  */
 export function SecretReveal({ title, secret, note, onClose }: { title: string; secret: string | null; note?: string; onClose: () => void }) {
   return (
-    <Modal opened={secret !== null} onClose={onClose} title={title} size="lg" closeOnClickOutside={false}>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={secret !== null} onClose={onClose} title={title} size="lg" closeOnClickOutside={false}>
       {secret !== null && (
         <Stack>
-          <Alert variant="outline" color="orange.9" title="Copy it now: you will not see it again">
+          <Alert variant="outline" color="red.9" title="Copy it now: you will not see it again">
             Gatehouse keeps only a hash of it. {note ?? 'If it is lost, rotate it to get a new one.'}
           </Alert>
           <Code block data-testid="revealed-secret" style={{ wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}>{secret}</Code>
