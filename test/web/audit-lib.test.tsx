@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
+import { formatWhen } from '../../web/src/lib/time';
 import { actorFilterValue, actorLabel, auditParams, diffAudit, localToIso } from '../../web/src/lib/audit';
 
 describe('the audit query string', () => {
@@ -50,9 +51,19 @@ describe('naming actors', () => {
     expect(actorLabel({ type: 'user', id: 'usr_2' }, emails, 'usr_me')).toBe('two@example.com');
     expect(actorLabel({ type: 'key', id: 'key_9' }, emails, 'usr_me')).toBe('key key_9');
     expect(actorLabel({ type: 'system', id: null }, emails)).toBe('system');
+    expect(actorLabel({ type: 'system', id: 'system' }, emails)).toBe('system');
   });
   test('the actor filter turns a known email into the id the API filters on, anything else passes through', () => {
     expect(actorFilterValue(' ME@example.com ', emails)).toBe('usr_me');
     expect(actorFilterValue('key_9', emails)).toBe('key_9');
+  });
+});
+
+describe('times', () => {
+  test('in UTC whatever the browser’s zone, with seconds where asked, and a word for none', () => {
+    expect(formatWhen('2026-11-30T13:58:04.120Z')).toBe('30 Nov 2026, 13:58 UTC');
+    expect(formatWhen('2026-11-30T13:58:04.120Z', '', true)).toBe('30 Nov 2026, 13:58:04 UTC');
+    expect(formatWhen(null)).toBe('never');
+    expect(formatWhen(null, '–')).toBe('–');
   });
 });

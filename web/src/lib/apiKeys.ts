@@ -41,10 +41,7 @@ export function formatRateLimit(rate: { limit: number; window_s: number } | null
 
 export const formatRemaining = (remaining: number | null) => (remaining === null ? 'unlimited' : remaining.toLocaleString('en'));
 
-export function formatWhen(iso: string | null, never = 'never'): string {
-  if (!iso) return never;
-  return new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
-}
+export { formatWhen } from './time';
 
 /** Grace periods offered on rotation: how long the old key keeps working. */
 export const GRACE_CHOICES = [

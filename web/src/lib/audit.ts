@@ -68,7 +68,8 @@ export interface AuditActor { type: string; id: string | null }
 /** A person by their email where the page knows it (you, or a member of the workspace); otherwise type and id. */
 export function actorLabel(actor: AuditActor, emails: ReadonlyMap<string, string>, myId?: string): string {
   if (actor.id && emails.has(actor.id)) return `${emails.get(actor.id)}${actor.id === myId ? ' (you)' : ''}`;
-  return actor.id ? `${actor.type} ${actor.id}` : actor.type;
+  // The system actor's id is its type again: say it once.
+  return actor.id && actor.id !== actor.type ? `${actor.type} ${actor.id}` : actor.type;
 }
 
 /** The actor filter accepts an email the page knows, and sends the API the id it filters on. */

@@ -1,5 +1,6 @@
 import { Badge, Code, Modal, Stack, Table, Text } from '@mantine/core';
 import { diffAudit, type Change } from '../lib/audit';
+import { formatWhen } from '../lib/time';
 
 export interface AuditEntry {
   seq: number; id: string; at: string; workspace_id: string | null;
@@ -15,7 +16,7 @@ const CHANGE_COLORS: Record<Change, string> = { added: 'teal.9', removed: 'red.9
 export function AuditDiffDialog({ entry, actor, onClose }: { entry: AuditEntry | null; actor: string; onClose: () => void }) {
   const rows = entry ? diffAudit(entry.before, entry.after) : [];
   return (
-    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={entry !== null} onClose={onClose} title={entry ? `${entry.action} · ${new Date(entry.at).toLocaleString()}` : ''} size="xl">
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={entry !== null} onClose={onClose} title={entry ? `${entry.action} · ${formatWhen(entry.at, '', true)}` : ''} size="xl">
       {entry && (
         <Stack>
           <Text size="sm">

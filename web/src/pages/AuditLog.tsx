@@ -5,7 +5,9 @@ import { useMemo, useState } from 'react';
 import { api, client, unwrap, type Me } from '../api';
 import { actorFilterValue, actorLabel, auditParams, type AuditFilters } from '../lib/audit';
 import { AuditDiffDialog, type AuditEntry } from './AuditDiff';
-import { DataTable, Loaded } from './common';
+import { formatWhen } from '../lib/time';
+import { Loaded } from './common';
+import { ResponsiveTable } from './ResponsiveTable';
 
 const RESOURCE_TYPES = ['api_key', 'credential', 'event_type', 'inbound_event', 'inbound_source', 'organization', 'provider_instance', 'user', 'webhook_endpoint', 'workspace'];
 // Roles whose scopes include audit:read: a member or read_only person is refused the trail.
@@ -78,13 +80,13 @@ export function AuditLog({ me }: { me: Me }) {
       <Loaded query={entries} empty={() => rows.length === 0}>
         {() => (
           <Stack>
-            <DataTable minWidth={860} rows={rows} rowKey={(e) => e.id} columns={[
-              ['When', (e) => new Date(e.at).toLocaleString()],
+            <ResponsiveTable minWidth={860} rows={rows} rowKey={(e) => e.id} rowLabel={(e) => `${e.action} ${formatWhen(e.at, '', true)}`} columns={[
+              ['When', (e) => formatWhen(e.at, '', true)],
               ['Actor', (e) => actorLabel(e.actor, emails, me.user.id)],
               ['Action', (e) => <code>{e.action}</code>],
               ['Resource', (e) => (e.resource ? `${e.resource.type} ${e.resource.id ?? ''}` : '–')],
               ['Outcome', (e) => <Text size="sm" fw={500} c={e.outcome === 'success' ? 'teal.9' : 'red.9'}>{e.outcome}</Text>],
-              ['Changes', (e) => <Button size="xs" variant="default" onClick={() => setOpen(e)} aria-label={`Details of ${e.action} at ${new Date(e.at).toLocaleString()}`}>Details</Button>],
+              ['Changes', (e) => <Button size="xs" variant="default" onClick={() => setOpen(e)} aria-label={`Details of ${e.action} at ${formatWhen(e.at, '', true)}`}>Details</Button>],
             ]} />
             {entries.hasNextPage && <Button variant="default" w="fit-content" loading={entries.isFetchingNextPage} onClick={() => entries.fetchNextPage()}>Load more</Button>}
           </Stack>

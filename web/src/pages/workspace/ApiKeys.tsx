@@ -4,7 +4,8 @@ import { useState } from 'react';
 import { client, unwrap } from '../../api';
 import { formatRateLimit, formatRemaining, formatWhen, maskedKey, STATUS_COLORS } from '../../lib/apiKeys';
 import { useCanWrite } from '../../session';
-import { DataTable, Loaded } from '../common';
+import { Loaded } from '../common';
+import { ResponsiveTable } from '../ResponsiveTable';
 import { CreateKeyDialog, RevokeDialog, RotateDialog, type ApiKey } from './KeyDialogs';
 import { KeyUsageDialog } from './KeyUsage';
 import { SecretReveal } from './SecretReveal';
@@ -40,13 +41,17 @@ export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
       </Group>
       <Loaded query={keys} empty={(d) => d.data.length === 0}>
         {(d) => (
-          <DataTable minWidth={1100} rows={d.data} rowKey={(k) => k.id} columns={[
-            ['Name', (k) => <Text size="sm" fw={500}>{k.name}</Text>],
-            ['Key', (k) => <code>{maskedKey(k.start)}</code>],
+          <ResponsiveTable minWidth={980} rows={d.data} rowKey={(k) => k.id} rowLabel={(k) => k.name} columns={[
+            ['Name', (k) => (
+              <Stack gap={2}>
+                <Text size="sm" fw={500}>{k.name}</Text>
+                <Text size="xs" ff="monospace" c="gray.8">{maskedKey(k.start)}</Text>
+              </Stack>
+            )],
             ['Scopes', (k) => <Group gap={4}>{k.scopes.map((s) => <Badge key={s} variant="outline" color="gray.8" tt="none">{s}</Badge>)}</Group>],
             ['Status', (k) => (
-              <Stack gap={2}>
-                <Badge color={STATUS_COLORS[k.status]}>{k.status}</Badge>
+              <Stack gap={2} align="flex-start">
+                <Badge color={STATUS_COLORS[k.status]} style={{ minWidth: 'max-content' }}>{k.status}</Badge>
                 {k.status === 'rotating' && <Text size="xs" c="gray.8">until {formatWhen(k.revoke_at)}</Text>}
               </Stack>
             )],
@@ -55,13 +60,11 @@ export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
             ['Remaining uses', (k) => formatRemaining(k.remaining)],
             ['Last used', (k) => formatWhen(k.last_used_at)],
             ['Actions', (k) => (
-              <Group gap="xs" wrap="nowrap">
-                <Button size="xs" variant="default" onClick={() => setUsageOf(k)}>Usage</Button>
+              <Group gap={6} wrap="nowrap">
+                <Button size="compact-sm" variant="default" onClick={() => setUsageOf(k)}>Usage</Button>
+                {canWrite && k.status === 'active' && <Button size="compact-sm" variant="default" onClick={() => setRotating(k)}>Rotate</Button>}
                 {canWrite && (k.status === 'active' || k.status === 'rotating') && (
-                  <>
-                    {k.status === 'active' && <Button size="xs" variant="default" onClick={() => setRotating(k)}>Rotate</Button>}
-                    <Button size="xs" variant="outline" color="red.9" onClick={() => setRevoking(k)}>Revoke</Button>
-                  </>
+                  <Button size="compact-sm" variant="outline" color="red.9" onClick={() => setRevoking(k)}>Revoke</Button>
                 )}
               </Group>
             )],
