@@ -99,7 +99,6 @@ describe('the API Keys tab', { timeout: 60_000 }, () => {
     await expectAbsent(page, created);
     expect(await verify(created)).toMatchObject({ valid: true, code: 'valid' });
     expect(await portal.accessibilityProblems(page)).toEqual([]);
-    await portal.shot(page, 'workspace-keys');
     await page.context().close();
   });
 
@@ -124,6 +123,7 @@ describe('the API Keys tab', { timeout: 60_000 }, () => {
     await page.reload();
     await page.getByRole('row').filter({ hasText: 'rotating' }).waitFor();
     await expectAbsent(page, rotated);
+    await portal.shot(page, 'workspace-keys');
     await page.context().close();
   });
 

@@ -22,7 +22,7 @@ export function ResponsiveTable<T>({ rows, columns, rowKey, rowLabel, minWidth }
             {columns.map(([title, cell]) => (
               <Group key={title} gap="xs" wrap="nowrap" align="flex-start">
                 <Text size="sm" c="gray.8" w={120} style={{ flexShrink: 0 }}>{title}</Text>
-                <div style={{ minWidth: 0, overflowWrap: 'anywhere' }}>{cell(row)}</div>
+                <Text component="div" size="sm" style={{ minWidth: 0, overflowWrap: 'anywhere' }}>{cell(row)}</Text>
               </Group>
             ))}
           </Stack>
