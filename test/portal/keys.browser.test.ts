@@ -235,6 +235,27 @@ describe('the audit log', { timeout: 60_000 }, () => {
     await page.context().close();
   });
 
+  test('a workspace admin reads their own workspace’s trail, not another’s, and no chain status', async () => {
+    const boss = await portal.person('keys-boss@example.com', 'Bea Boss');
+    await portal.call('POST', `/v1/workspaces/${workspaceId}/members`, { user_id: boss.id, role: 'admin' });
+    const org = await portal.call('POST', '/v1/organizations', { name: 'Elsewhere Agency', plan: 'starter' });
+    const elsewhere = (await portal.call('POST', `/v1/organizations/${org.id}/workspaces`, { name: 'Elsewhere' })).id;
+    const foreignKey = (await portal.call('POST', `/v1/workspaces/${elsewhere}/api-keys`, { name: 'foreign', scopes: ['keys:read'] })).id;
+    const ownKey = (await portal.call('POST', `/v1/workspaces/${workspaceId}/api-keys`, { name: 'own', scopes: ['keys:read'] })).id;
+    const page = await newPage();
+    await portal.signIn(page, boss);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('row').filter({ hasText: ownKey }).waitFor();
+    // The workspace's own history, such as the read_only member joining it.
+    await page.getByRole('row').filter({ hasText: 'member.added' }).filter({ hasText: reader.id }).waitFor();
+    expect(await page.content()).not.toContain(foreignKey);
+    expect(await page.getByText('Chain verified').count()).toBe(0);
+    const href = (await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href'))!;
+    expect(new URL(href, portal.base).searchParams.get('workspace_id')).toBe(workspaceId);
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+
   test('a read_only member is refused the trail with a readable message', async () => {
     const page = await newPage();
     await portal.signIn(page, reader);
