@@ -2821,6 +2821,9 @@ export interface paths {
                     workspace_id?: string;
                     actor?: string;
                     action?: string;
+                    /** @description e.g. api_key, webhook_endpoint */
+                    resource_type?: string;
+                    resource_id?: string;
                     from?: string;
                     to?: string;
                     cursor?: string;

@@ -6,7 +6,7 @@ import { newId } from '../../lib/ids.js';
 import type { AuditService } from '../audit/service.js';
 import type { KeyCache } from './cache.js';
 import { displayStart, generateKey, hashKey, type KeyEnvironment } from './format.js';
-import { isKnownScope, parseAllowList } from './scopes.js';
+import { isKnownScope, parseAllowList, ROLE_SCOPES } from './scopes.js';
 import * as store from './store.js';
 
 export interface CreateKeyInput {
@@ -64,18 +64,22 @@ interface Deps {
 
 export function createApiKeyService({ db, cache, audit }: Deps) {
   // A key can hand out only what it holds itself, or a narrow key could mint a `*` key, by
-  // creating one or by rotating a wider key and taking the successor.
-  function requireGrantable(actor: Actor, scopes: readonly string[]) {
-    const beyond = scopes.filter((s) => !scopeCovers(actor.scopes, s));
+  // creating one or by rotating a wider key and taking the successor. A person's scopes are the union
+  // of their roles, so they are narrowed to their role in the key's workspace: admin elsewhere
+  // must not let a manager here mint a `*` key.
+  function requireGrantable(actor: Actor, scopes: readonly string[], workspaceId: string | null) {
+    const role = workspaceId === null ? undefined : actor.memberships?.[workspaceId];
+    const held = actor.memberships ? (role ? ROLE_SCOPES[role] : []) : actor.scopes;
+    const beyond = scopes.filter((s) => !scopeCovers(held, s));
     if (beyond.length && !actor.platformAdmin) {
       throw new AppError('forbidden', 'a key cannot grant scopes it does not hold', { scopes: beyond });
     }
   }
 
-  function validate(actor: Actor, input: CreateKeyInput) {
+  function validate(actor: Actor, workspaceId: string | null, input: CreateKeyInput) {
     const unknown = input.scopes.filter((s) => !isKnownScope(s));
     if (unknown.length) throw invalid('unknown scopes', { unknown_scopes: unknown });
-    requireGrantable(actor, input.scopes);
+    requireGrantable(actor, input.scopes, workspaceId);
     if (input.expires_at && new Date(input.expires_at).getTime() <= Date.now()) {
       throw invalid('expires_at must be in the future', { field: 'expires_at' });
     }
@@ -137,7 +141,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
 
   return {
     async create(actor: Actor, workspaceId: string, input: CreateKeyInput) {
-      validate(actor, input);
+      validate(actor, workspaceId, input);
       const { row, key } = await db.transaction().execute((trx) => insert(trx, actor, workspaceId, input));
       return { ...keyView(row), key };
     },
@@ -172,7 +176,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     async rotate(actor: Actor, keyId: string, graceS = DEFAULT_GRACE_S) {
       if (graceS < 0 || graceS > MAX_GRACE_S) throw invalid(`grace_s must be between 0 and ${MAX_GRACE_S}`);
       return mutate(actor, keyId, async (trx, old, workspaceId) => {
-        requireGrantable(actor, old.scopes);
+        requireGrantable(actor, old.scopes, workspaceId);
         const status = keyStatus(old);
         if (status !== 'active') throw conflict(`only an active key can be rotated; this one is ${status}`, { status, replaced_by: old.replaced_by });
         const { row, key } = await insert(trx, actor, workspaceId, {

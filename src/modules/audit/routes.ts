@@ -52,6 +52,8 @@ export const auditRoutes =
           workspace_id: Type.Optional(Type.String({ maxLength: 64 })),
           actor: Type.Optional(Type.String({ maxLength: 64 })),
           action: Type.Optional(Type.String({ maxLength: 100 })),
+          resource_type: Type.Optional(Type.String({ maxLength: 64, description: 'e.g. api_key, webhook_endpoint' })),
+          resource_id: Type.Optional(Type.String({ maxLength: 64 })),
           from: Type.Optional(Type.String({ format: 'date-time' })),
           to: Type.Optional(Type.String({ format: 'date-time' })),
           cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
@@ -72,6 +74,8 @@ export const auditRoutes =
         workspaceId,
         actor: q.actor,
         action: q.action,
+        resourceType: q.resource_type,
+        resourceId: q.resource_id,
         from: queryDate(q.from, 'from'),
         to: queryDate(q.to, 'to'),
       };

@@ -9,6 +9,8 @@ export interface AuditFilter {
   workspaceId?: string;
   actor?: string;
   action?: string;
+  resourceType?: string;
+  resourceId?: string;
   from?: Date;
   to?: Date;
   /** Continue after this seq in the chosen order (the previous page's next_cursor). */
@@ -40,6 +42,8 @@ export async function listEntries(db: Executor, filter: AuditFilter, limit: numb
       ? q.where('action', 'like', filter.action.slice(0, -1).replace(/[%_\\]/g, '\\$&') + '%')
       : q.where('action', '=', filter.action);
   }
+  if (filter.resourceType) q = q.where('resource_type', '=', filter.resourceType);
+  if (filter.resourceId) q = q.where('resource_id', '=', filter.resourceId);
   if (filter.from) q = q.where('at', '>=', filter.from);
   if (filter.to) q = q.where('at', '<', filter.to);
   const order = filter.order ?? 'desc';
