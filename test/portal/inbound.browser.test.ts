@@ -75,7 +75,7 @@ describe('the Inbound tab', () => {
     expect(await dialog.getByLabel('Signing secret').count()).toBe(0);
     await dialog.getByLabel('Name').fill('billing events');
     await dialog.getByRole('button', { name: 'Add' }).click();
-    secret = (await dialog.getByTestId('one-time-secret').textContent())!;
+    secret = (await dialog.getByTestId('revealed-secret').textContent())!.trim();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{32,}$/);
     expect(await portal.accessibilityProblems(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Done' }).click();
@@ -135,7 +135,7 @@ describe('the Inbound tab', () => {
     const row = sourceRow(page, 'billing events');
     await row.getByRole('button', { name: 'Rotate' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
-    const fresh = (await page.getByTestId('one-time-secret').textContent())!;
+    const fresh = (await page.getByTestId('revealed-secret').textContent())!.trim();
     expect(fresh).toMatch(/^whsec_/);
     expect(fresh).not.toBe(secret);
     await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click();

@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
+import { WARNING_COLOR } from '../../web/src/lib/colors';
 import {
   allInstances, callsToday, credentialColour, filterFleet, maskKey, needsAttention, NO_FILTER, rateColour, successRate, timeAgo, webhookRate24h, webhookState,
   type WorkspaceSummary,
@@ -21,8 +22,8 @@ describe('fleet formatting', () => {
     expect(callsToday(ws('a', { calls_today: { calls: 8, errors: 2 } }))).toEqual({ calls: 8, rate: 75 });
   });
   test('colours: green healthy, red failing or no credential, orange degraded; rate thresholds', () => {
-    expect([credentialColour('healthy'), credentialColour('degraded'), credentialColour('failing'), credentialColour('no_key')]).toEqual(['teal.9', 'orange.9', 'red.9', 'red.9']);
-    expect([rateColour(100), rateColour(95), rateColour(50), rateColour(null)]).toEqual(['teal.9', 'orange.9', 'red.9', 'gray.8']);
+    expect([credentialColour('healthy'), credentialColour('degraded'), credentialColour('failing'), credentialColour('no_key')]).toEqual(['teal.9', WARNING_COLOR, 'red.9', 'red.9']);
+    expect([rateColour(100), rateColour(95), rateColour(50), rateColour(null)]).toEqual(['teal.9', WARNING_COLOR, 'red.9', 'gray.8']);
   });
   test('a key is shown by its stored start only', () => {
     expect(maskKey('gate_live_Ab3x')).toBe('gate_live_Ab3x••••…');

@@ -1,12 +1,13 @@
 // @vitest-environment happy-dom
 import { describe, expect, test } from 'vitest';
 import { bucketMs, eventChoices, EVENT_FILTER, fillSeries, excerpt, formatLatency, formatRate, headersToRows, rateBand, rateColor, relativeTime, rowsToHeaders } from '../../web/src/lib/webhooks';
+import { WARNING_COLOR } from '../../web/src/lib/colors';
 
 describe('success-rate colours', () => {
   test('95 % and up is green, 80 up to 95 orange, below 80 red, no calls grey', () => {
     expect([100, 95, 94.99, 80, 79.99, 0].map(rateBand)).toEqual(['good', 'good', 'warn', 'warn', 'bad', 'bad']);
     expect(rateColor(95)).toBe('teal.9');
-    expect(rateColor(90)).toBe('orange.9');
+    expect(rateColor(90)).toBe(WARNING_COLOR);
     expect(rateColor(50)).toBe('red.9');
     expect(rateColor(null)).toBe('gray.8');
   });

@@ -1,5 +1,6 @@
 /** The fleet of workspaces as the Workspaces and Overview pages read it: filters, colours, what needs attention. */
 import type { paths } from '../api-schema';
+import { WARNING_COLOR } from './colors';
 
 export type WorkspaceSummary = paths['/v1/health/workspaces']['get']['responses'][200]['content']['application/json']['data'][number];
 export type Health = WorkspaceSummary['health'];
@@ -8,7 +9,7 @@ export const HEALTH_LABELS: Record<Health, string> = { failing: 'Failing', degra
 
 /** Green when every credential works, red when one fails or there is none to call with; orange in between. */
 export function credentialColour(health: Health): string {
-  return health === 'healthy' ? 'teal.9' : health === 'degraded' ? 'orange.9' : 'red.9';
+  return health === 'healthy' ? 'teal.9' : health === 'degraded' ? WARNING_COLOR : 'red.9';
 }
 
 /**
@@ -26,7 +27,7 @@ export function successRate(succeeded: number, total: number): number | null {
 /** Green from 99 %, orange from 90 %, red below; grey when there was nothing to rate. */
 export function rateColour(rate: number | null): string {
   if (rate === null) return 'gray.8';
-  return rate >= 99 ? 'teal.9' : rate >= 90 ? 'orange.9' : 'red.9';
+  return rate >= 99 ? 'teal.9' : rate >= 90 ? WARNING_COLOR : 'red.9';
 }
 
 export const formatRate = (rate: number | null): string => (rate === null ? '—' : `${rate}%`);

@@ -1,3 +1,4 @@
+import { WARNING_COLOR } from './colors';
 /** Browser-side rules for the Webhooks tab: colours, formatting and the form's conversions. */
 
 /** Success-rate bands: at or above 95 % is healthy, 80 % up to 95 % is worth a look, below 80 % is failing. */
@@ -14,7 +15,7 @@ export function rateBand(rate: number | null | undefined): RateBand {
 }
 
 // Dark shades so the badge text keeps AA contrast (axe checks it).
-const BAND_COLORS: Record<RateBand, string> = { good: 'teal.9', warn: 'orange.9', bad: 'red.9', none: 'gray.8' };
+const BAND_COLORS: Record<RateBand, string> = { good: 'teal.9', warn: WARNING_COLOR, bad: 'red.9', none: 'gray.8' };
 export const rateColor = (rate: number | null | undefined) => BAND_COLORS[rateBand(rate)];
 
 export const formatRate = (rate: number | null | undefined) => (rate === null || rate === undefined ? 'no calls' : `${rate.toFixed(rate % 1 === 0 ? 0 : 1)} %`);

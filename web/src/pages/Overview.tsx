@@ -4,13 +4,14 @@ import { Link } from 'react-router';
 import { api, client, unwrap } from '../api';
 import { formatRate, needsAttention, rateColour, webhookRate24h } from '../lib/fleet';
 import { DataTable, Loaded } from './common';
+import { WARNING_COLOR } from '../lib/colors';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
 interface Summary { total: number; counts: Record<Status, number>; percentages: Record<Status, number> }
 interface Coverage { workspaces: number; providers: Array<{ provider: string; with_credential: number; without_credential: number; coverage_pct: number }> }
 
 const LABELS: Record<Status, string> = { healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing', no_key: 'No key' };
-const COLORS: Record<Status, string> = { healthy: 'teal.9', degraded: 'orange.9', failing: 'red.9', no_key: 'gray.8' };
+const COLORS: Record<Status, string> = { healthy: 'teal.9', degraded: WARNING_COLOR, failing: 'red.9', no_key: 'gray.8' };
 const TAB_LABELS = { credentials: 'Credentials', webhooks: 'Webhooks', inbound: 'Inbound' } as const;
 
 /** The health of every workspace at a glance: what needs attention first. */
@@ -31,7 +32,7 @@ export function Overview() {
               {items.map((i) => (
                 <List.Item key={i.key}>
                   <Group gap="xs" wrap="nowrap" align="baseline">
-                    <Badge color={i.severity === 'failing' ? 'red.9' : 'orange.9'} miw={80}>{i.severity}</Badge>
+                    <Badge color={i.severity === 'failing' ? 'red.9' : WARNING_COLOR} miw={80}>{i.severity}</Badge>
                     <Text size="sm">
                       <Anchor component={Link} to={`/workspaces/${i.workspaceId}/${i.tab}`} fw={600}>{i.workspaceName}</Anchor>
                       {': '}{i.text} <Text span size="xs" c="gray.8">({TAB_LABELS[i.tab]})</Text>

@@ -8,7 +8,8 @@ import { api, client, unwrap } from '../../api';
 import { ROLE_LABELS, ROLES, type Role } from '../../lib/settings';
 import { useMe } from '../../session';
 import { DataTable, Loaded } from '../common';
-import { ConfirmButton, ErrorAlert, SectionHead } from './parts';
+import { ConfirmAction } from '../../components/dialogs';
+import { ErrorAlert, SectionHead } from './parts';
 import { usersQuery } from './UsersSection';
 
 const roleData = ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }));
@@ -70,9 +71,9 @@ function WorkspaceMembers({ workspaceId }: { workspaceId: string }) {
                 onChange={(v) => v && v !== m.role && change.mutate({ userId: m.user_id, role: v as Role })} />
             )],
             ['', (m) => (
-              <ConfirmButton label="Remove" title={`Remove ${m.name}?`} busy={remove.isPending && remove.variables === m.user_id} onConfirm={() => remove.mutate(m.user_id)}>
+              <ConfirmAction label="Remove" confirmLabel="Remove" title={`Remove ${m.name}?`} buttonProps={{ variant: 'outline', color: 'red.9' }} onConfirm={() => remove.mutateAsync(m.user_id)}>
                 {m.email} loses access to this workspace at once. Their seat frees up if they are in no other workspace of the organization.
-              </ConfirmButton>
+              </ConfirmAction>
             )],
           ]} />
         )}

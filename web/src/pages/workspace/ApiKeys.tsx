@@ -8,7 +8,7 @@ import { Loaded } from '../common';
 import { ResponsiveTable } from '../ResponsiveTable';
 import { CreateKeyDialog, RevokeDialog, RotateDialog, type ApiKey } from './KeyDialogs';
 import { KeyUsageDialog } from './KeyUsage';
-import { SecretReveal } from './SecretReveal';
+import { SecretReveal } from '../../components/dialogs';
 
 /** The workspace's Gatehouse API keys: issue, rotate, revoke, and how much each is used. */
 export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
@@ -79,7 +79,7 @@ export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
         </>
       )}
       <KeyUsageDialog apiKey={usageOf} onClose={() => setUsageOf(null)} />
-      <SecretReveal title={revealed?.title ?? ''} secret={revealed?.key ?? null} onClose={() => setRevealed(null)} />
+      <SecretReveal title={revealed?.title ?? ''} secret={revealed?.key ?? null} label="API key" doneLabel="I have copied it" note="If it is lost, rotate it to get a new one." onClose={() => setRevealed(null)} />
     </Stack>
   );
 }

@@ -7,8 +7,7 @@ import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
 import { client, unwrap } from '../../api';
 import { asksForSecret, INBOUND_KINDS, INBOUND_PROVIDERS, kindOf, type InboundProvider } from '../../lib/inbound';
-import { ErrorNote } from './ErrorNote';
-import { OneTimeSecret } from './OneTimeSecret';
+import { ErrorNote, OneTimeSecret } from '../../components/dialogs';
 
 const schema = z
   .object({

@@ -5,8 +5,8 @@ import { client, unwrap } from '../../api';
 import { anyInFlight, EVENT_STATUS_COLOURS, EVENT_STATUSES, prettyBody } from '../../lib/inbound';
 import { useCanWrite } from '../../session';
 import { DataTable, Loaded } from '../common';
-import { ErrorNote } from './ErrorNote';
 import type { InboundSource } from './Inbound';
+import { ErrorNote } from '../../components/dialogs';
 
 type Status = (typeof EVENT_STATUSES)[number];
 const PAGE = 50;

@@ -4,8 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { client, unwrap } from '../../api';
 import { kindOf } from '../../lib/inbound';
-import { ErrorNote } from './ErrorNote';
-import { OneTimeSecret } from './OneTimeSecret';
+import { ErrorNote, OneTimeSecret } from '../../components/dialogs';
 
 /**
  * "Rotate": a new secret while the old one keeps working for a day, so the sender can be switched

@@ -5,10 +5,10 @@ import { timeAgo } from '../../lib/fleet';
 import { kindOf } from '../../lib/inbound';
 import { useCanWrite } from '../../session';
 import { DataTable, Loaded } from '../common';
-import { ConfirmAction } from './ConfirmAction';
-import { ErrorNote } from './ErrorNote';
 import { RotateSecretButton } from './InboundRotate';
 import type { InboundSource } from './Inbound';
+import { ConfirmAction, ErrorNote } from '../../components/dialogs';
+import { WARNING_COLOR } from '../../lib/colors';
 
 // Badges keep their whole word: a cramped table cell would otherwise cut "enabled" to "EN…".
 const BADGE = { flexShrink: 0, overflow: 'visible' } as const;
@@ -45,7 +45,7 @@ export function SourcesTable({ workspaceId, sources }: { workspaceId: string; so
       <Group gap={4}>
         {s.signed
           ? <Badge color="teal.9" variant="outline" style={BADGE}>signed</Badge>
-          : <Tooltip label="The provider signs nothing: the URL (and a token, if set) is all that authenticates it"><Badge color="orange.9" variant="outline" tabIndex={0} style={BADGE}>unsigned</Badge></Tooltip>}
+          : <Tooltip label="The provider signs nothing: the URL (and a token, if set) is all that authenticates it"><Badge color={WARNING_COLOR} variant="outline" tabIndex={0} style={BADGE}>unsigned</Badge></Tooltip>}
         <Badge color={s.enabled ? 'teal.9' : 'gray.8'} style={BADGE}>{s.enabled ? 'enabled' : 'disabled'}</Badge>
       </Group>
     )],

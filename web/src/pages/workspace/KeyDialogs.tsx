@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { Controller, useForm } from 'react-hook-form';
 import { client, unwrap, type paths } from '../../api';
 import { EMPTY_KEY_FORM, GRACE_CHOICES, keyFormSchema, SCOPE_CHOICES, toCreateKeyBody, type KeyFormValues } from '../../lib/apiKeys';
+import { ConfirmDialog } from '../../components/dialogs';
 
 export type ApiKey = paths['/v1/workspaces/{id}/api-keys']['get']['responses'][200]['content']['application/json']['data'][number];
 
@@ -66,47 +67,11 @@ export function CreateKeyDialog({ workspaceId, opened, onClose, onCreated }: { w
   );
 }
 
-/** A confirmation with a readable error when the API refuses; `confirm` resolves once the change is done. */
-function ConfirmDialog({ title, opened, onClose, confirmLabel, color, confirm, children }: {
-  title: string; opened: boolean; onClose: () => void; confirmLabel: string; color?: string; confirm: () => Promise<void>; children: React.ReactNode;
-}) {
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const close = () => {
-    setError(null);
-    onClose();
-  };
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await confirm();
-      setError(null);
-    } catch (err) {
-      setError((err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title={title}>
-      <Stack>
-        {error && <Alert variant="outline" color="red.9" title="Nothing was changed">{error}</Alert>}
-        {children}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={close}>Cancel</Button>
-          <Button color={color} loading={busy} onClick={run}>{confirmLabel}</Button>
-        </Group>
-      </Stack>
-    </Modal>
-  );
-}
-
 /** Rotation: a successor key now, the old one working for the chosen grace period. */
 export function RotateDialog({ apiKey, onClose, onRotated }: { apiKey: ApiKey | null; onClose: () => void; onRotated: (key: string, name: string) => void }) {
   const [grace, setGrace] = useState('86400');
   return (
-    <ConfirmDialog title={`Rotate “${apiKey?.name ?? ''}”`} opened={apiKey !== null} onClose={onClose} confirmLabel="Rotate" confirm={async () => {
+    <ConfirmDialog title={`Rotate “${apiKey?.name ?? ''}”`} opened={apiKey !== null} onClose={onClose} confirmLabel="Rotate" onConfirm={async () => {
       const rotated = await unwrap(client.POST('/v1/api-keys/{id}/rotate', { params: { path: { id: apiKey!.id } }, body: { grace_s: Number(grace) } }));
       onClose();
       onRotated(rotated.key, rotated.name);
@@ -120,7 +85,7 @@ export function RotateDialog({ apiKey, onClose, onRotated }: { apiKey: ApiKey | 
 /** Revocation is immediate on every process: say so before doing it. */
 export function RevokeDialog({ apiKey, onClose, onRevoked }: { apiKey: ApiKey | null; onClose: () => void; onRevoked: () => void }) {
   return (
-    <ConfirmDialog title={`Revoke “${apiKey?.name ?? ''}”`} opened={apiKey !== null} onClose={onClose} confirmLabel="Revoke" color="red.9" confirm={async () => {
+    <ConfirmDialog title={`Revoke “${apiKey?.name ?? ''}”`} opened={apiKey !== null} onClose={onClose} confirmLabel="Revoke" color="red.9" onConfirm={async () => {
       await unwrap(client.DELETE('/v1/api-keys/{id}', { params: { path: { id: apiKey!.id } } }));
       onClose();
       onRevoked();

@@ -7,7 +7,7 @@ import { useCanWrite } from '../../../session';
 import { Loaded } from '../../common';
 import { DeliveryList } from './DeliveryList';
 import { endpointLabel, keys, useEndpoints } from './model';
-import { ConfirmDialog } from './ui';
+import { ConfirmDialog } from '../../../components/dialogs';
 
 const SINCE = [{ value: '86400', label: 'Last 24 hours' }, { value: '604800', label: 'Last 7 days' }, { value: '2592000', label: 'Last 30 days' }];
 

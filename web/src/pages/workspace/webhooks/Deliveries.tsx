@@ -7,7 +7,7 @@ import { useCanWrite } from '../../../session';
 import { Loaded } from '../../common';
 import { DeliveryList, isFinished } from './DeliveryList';
 import { endpointLabel, keys, type Delivery, type Endpoint } from './model';
-import { ConfirmDialog } from './ui';
+import { ConfirmDialog } from '../../../components/dialogs';
 
 const STATUSES = ['pending', 'delivering', 'succeeded', 'dead'] as const;
 const SINCE = [{ value: '3600', label: 'the last hour' }, { value: '86400', label: 'the last 24 hours' }, { value: '604800', label: 'the last 7 days' }];

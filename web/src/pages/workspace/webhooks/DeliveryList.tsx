@@ -5,10 +5,11 @@ import { client, unwrap } from '../../../api';
 import { excerpt, formatLatency, relativeTime } from '../../../lib/webhooks';
 import { DataTable } from '../../common';
 import { keys, type Attempt, type Delivery } from './model';
-import { ErrorAlert } from './ui';
+import { ErrorNote } from '../../../components/dialogs';
+import { WARNING_COLOR } from '../../../lib/colors';
 
 const STATUS_COLORS: Record<Delivery['status'], string> = { pending: 'gray.8', delivering: 'blue.9', succeeded: 'teal.9', dead: 'red.9' };
-const OUTCOME_COLORS: Record<Attempt['outcome'], string> = { succeeded: 'teal.9', retrying: 'orange.9', failed: 'red.9' };
+const OUTCOME_COLORS: Record<Attempt['outcome'], string> = { succeeded: 'teal.9', retrying: WARNING_COLOR, failed: 'red.9' };
 
 export const isFinished = (d: Delivery) => d.status === 'succeeded' || d.status === 'dead';
 
@@ -37,7 +38,7 @@ export function DeliveryList({ workspaceId, rows, canWrite, endpointName, initia
   };
   return (
     <Stack gap="xs">
-      <ErrorAlert error={error} title="Replay failed" />
+      <ErrorNote error={error} title="Replay failed" />
       <Accordion multiple value={open} onChange={setOpen} variant="separated">
         {rows.map((d) => (
           <Accordion.Item key={d.id} value={d.id}>
@@ -72,7 +73,7 @@ function Attempts({ workspaceId, delivery }: { workspaceId: string; delivery: De
     queryFn: () => unwrap(client.GET('/v1/deliveries/{id}', { params: { path: { id: delivery.id } } })),
   });
   if (detail.isPending) return <Loader size="sm" role="status" aria-label="Loading attempts" />;
-  if (detail.isError) return <ErrorAlert error={detail.error} title="Could not load the attempts" />;
+  if (detail.isError) return <ErrorNote error={detail.error} title="Could not load the attempts" />;
   const d = detail.data;
   return (
     <Stack gap="xs">

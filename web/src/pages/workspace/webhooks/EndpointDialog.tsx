@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { client, unwrap } from '../../../api';
 import { EVENT_FILTER, eventChoices, headersToRows, rowsToHeaders } from '../../../lib/webhooks';
 import { keys, type Endpoint } from './model';
-import { ErrorAlert } from './ui';
+import { ErrorNote } from '../../../components/dialogs';
 
 const schema = z.object({
   name: z.string().trim().max(64).regex(/^([A-Za-z0-9][A-Za-z0-9 _.-]*)?$/, 'Letters, digits, spaces, _ . and -, starting with a letter or digit'),
@@ -115,7 +115,7 @@ function EndpointForm({ workspaceId, endpoint, onClose, onCreated }: { workspace
           description={endpoint?.auth_token ? `Sent as Authorization: Bearer. Set (${endpoint.auth_token}); leave blank to keep it` : 'Optional; sent as Authorization: Bearer'}
           {...form.register('auth_token')} error={errors.auth_token?.message} />
         {endpoint?.auth_token && <Checkbox label="Remove the auth token" {...form.register('remove_auth_token')} />}
-        <ErrorAlert error={errors.root ? new Error(errors.root.message) : null} />
+        <ErrorNote error={errors.root ? new Error(errors.root.message) : null} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>Cancel</Button>
           <Button type="submit" loading={isSubmitting}>{endpoint ? 'Save changes' : 'Create endpoint'}</Button>

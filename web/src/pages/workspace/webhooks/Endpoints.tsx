@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, Menu, Stack, Text, Tooltip } from '@mantine/core';
+import { Anchor, Badge, Button, Code, Group, Menu, Stack, Text, Tooltip } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { client, unwrap } from '../../../api';
@@ -8,7 +8,8 @@ import { DataTable, Loaded } from '../../common';
 import { Deliveries } from './Deliveries';
 import { EndpointDialog } from './EndpointDialog';
 import { endpointLabel, keys, useEndpoints, type Endpoint } from './model';
-import { ConfirmDialog, ErrorAlert, RateBadge, SecretReveal } from './ui';
+import { RateBadge } from './ui';
+import { ConfirmDialog, ErrorNote, SecretReveal } from '../../../components/dialogs';
 
 type Pending = { kind: 'rotate' | 'delete'; endpoint: Endpoint } | null;
 
@@ -45,7 +46,7 @@ export function Endpoints({ workspaceId }: { workspaceId: string }) {
         <Text size="sm" c="gray.8">Gatehouse signs every message (Standard Webhooks) and retries failures with backoff.</Text>
         {canWrite && <Button onClick={() => setEditing({ endpoint: null })}>Add endpoint</Button>}
       </Group>
-      <ErrorAlert error={actionError} />
+      <ErrorNote error={actionError} />
       <Loaded query={endpoints} empty={(d) => d.data.length === 0}>
         {(d) => (
           <DataTable minWidth={960} rows={d.data} rowKey={(e) => e.id} columns={[
@@ -81,9 +82,7 @@ export function Endpoints({ workspaceId }: { workspaceId: string }) {
 
       <EndpointDialog workspaceId={workspaceId} opened={editing !== null} endpoint={editing?.endpoint ?? null} onClose={() => setEditing(null)}
         onCreated={(secret, e) => setRevealed({ secret, title: 'Endpoint created', note: `${endpointLabel(e)} will receive ${e.events.join(', ')}.` })} />
-      <SecretReveal secret={revealed?.secret ?? null} title={revealed?.title ?? ''} onClose={() => setRevealed(null)}>
-        <Text size="sm">{revealed?.note}</Text>
-      </SecretReveal>
+      <SecretReveal secret={revealed?.secret ?? null} title={revealed?.title ?? ''} label="Signing secret" note={<>{revealed?.note} Receivers use it to verify the <Code>webhook-signature</Code> header.</>} onClose={() => setRevealed(null)} />
       <ConfirmDialog opened={pending?.kind === 'rotate'} title="Rotate the signing secret?" confirmLabel="Rotate secret" color="blue.9" onClose={() => setPending(null)}
         onConfirm={async () => {
           const e = pending!.endpoint;
