@@ -84,7 +84,8 @@ export async function startPortal(env: Record<string, string> = {}): Promise<Por
       return { id: user.id, email, password };
     },
     async newPage(width = 1280) {
-      const context = await browser.newContext({ viewport: { width, height: 860 } });
+      // Reduced motion: dialogs appear at once, so the accessibility scan never sees one mid-fade.
+      const context = await browser.newContext({ viewport: { width, height: 860 }, reducedMotion: 'reduce' });
       return context.newPage();
     },
     async signIn(page, who) {
