@@ -266,3 +266,15 @@ describe('the Onboarding tab', { timeout: 90_000 }, () => {
     await page.context().close();
   });
 });
+
+describe('the Overview', { timeout: 90_000 }, () => {
+  test('credential coverage per provider instance: one of the two workspaces uses Agency Bison', async () => {
+    const page = await signedIn(admin);
+    const row = page.getByRole('row', { name: /^emailbison/ });
+    await row.waitFor();
+    // Client One holds an Email Bison credential on the instance, Client Two none: 1 of 2, 50 %.
+    expect(await row.getByRole('cell').last().textContent()).toBe('Agency Bison: 1 (50%)');
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
+    await page.context().close();
+  });
+});

@@ -8,11 +8,16 @@ import { WARNING_COLOR } from '../lib/colors';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
 interface Summary { total: number; counts: Record<Status, number>; percentages: Record<Status, number> }
-interface Coverage { workspaces: number; providers: Array<{ provider: string; with_credential: number; without_credential: number; coverage_pct: number }> }
+interface Coverage {
+  workspaces: number;
+  providers: Array<{ provider: string; workspaces: number; with_credential: number; without_credential: number; coverage_pct: number; instances: Array<{ id: string; name: string; with_credential: number }> }>;
+}
 
 const LABELS: Record<Status, string> = { healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing', no_key: 'No key' };
 const COLORS: Record<Status, string> = { healthy: 'teal.9', degraded: WARNING_COLOR, failing: 'red.9', no_key: 'gray.8' };
 const TAB_LABELS = { credentials: 'Credentials', webhooks: 'Webhooks', inbound: 'Inbound' } as const;
+
+const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 1000) / 10);
 
 /** The health of every workspace at a glance: what needs attention first. */
 export function Overview() {
@@ -66,6 +71,8 @@ export function Overview() {
             ['With a credential', (p) => p.with_credential],
             ['Without', (p) => p.without_credential],
             ['Coverage', (p) => `${p.coverage_pct}%`],
+            // Providers with several deployments (two agencies' Email Bison): how many workspaces use each.
+            ['By instance', (p) => p.instances.length === 0 ? '—' : p.instances.map((i) => `${i.name}: ${i.with_credential} (${pct(i.with_credential, p.workspaces)}%)`).join(' · ')],
           ]} />
         )}
       </Loaded>
