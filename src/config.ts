@@ -72,6 +72,9 @@ const envSchema = z.object({
     .default(30_000)
     .describe('how long a decrypted credential stays in memory (0: decrypt on every call)'),
   GATEHOUSE_UPSTREAM_TIMEOUT_MS: positiveInt.default(30_000).describe('timeout of one upstream request'),
+  GATEHOUSE_UPSTREAM_BREAKER_RESET_S: positiveInt
+    .default(30)
+    .describe('a provider target that keeps failing (no answer or 5xx) gets no calls for this long, then one trial call'),
   GATEHOUSE_CALL_LOG_RETENTION_DAYS: positiveInt.default(90).describe('upstream call log retention'),
   GATEHOUSE_MONITOR_INTERVAL_MS: positiveInt.default(15 * 60_000).describe('how often every active credential is tested'),
   GATEHOUSE_SYNC_INTERVAL_MS: positiveInt.default(6 * 3600_000).describe('how often Email Bison sender emails are synced'),
@@ -122,6 +125,7 @@ export interface Config {
   workerConcurrency: number;
   workerPort?: number;
   tracing: 'off' | 'otlp';
+  upstreamBreakerResetS: number;
   shutdownTimeoutMs: number;
   masterKeys?: string;
   credentialCacheMs: number;
@@ -177,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
     workerPort: e.GATEHOUSE_WORKER_PORT,
     tracing: e.GATEHOUSE_TRACING,
+    upstreamBreakerResetS: e.GATEHOUSE_UPSTREAM_BREAKER_RESET_S,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
     masterKeys: e.GATEHOUSE_MASTER_KEYS,
     credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,

@@ -46,7 +46,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const vault = createVaultService({ db, database, ring, audit, instances, cacheMs: config.credentialCacheMs });
   const stopVault = await vault.start();
   const health = createHealthService({ db });
-  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, log });
+  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, breakerResetMs: config.upstreamBreakerResetS * 1000, log });
   const emailbison = createEmailBisonService({ db, vault, upstream, instances });
   const onboarding = createOnboardingService({ db });
   const endpoints = createEndpointService({

@@ -3,6 +3,7 @@ import { AppError, invalid } from '../../lib/errors.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
 import type { OutgoingRequest } from '../providers/types.js';
 import type { WorkspaceCredential } from '../vault/service.js';
+import type { Breakers } from './breaker.js';
 
 export type Trigger = 'api' | 'job' | 'portal' | 'test' | 'monitor' | 'sync';
 
@@ -70,10 +71,12 @@ export function createUpstreamClient({
   timeoutMs,
   allowPrivateTargets,
   onCall,
+  breakers,
 }: {
   timeoutMs: number;
   allowPrivateTargets: boolean;
   onCall: (record: CallRecord) => Promise<void>;
+  breakers: Breakers;
 }) {
   const agent = new Agent({
     connections: 64,
@@ -114,10 +117,15 @@ export function createUpstreamClient({
     return { status: res.statusCode, headers, body };
   }
 
+  /** A call through its target's circuit breaker: a provider at one origin (an Email Bison instance, Twilio's API). */
   async function send(credential: WorkspaceCredential, req: UpstreamRequest, ctx: { caller: string; trigger: Trigger }): Promise<UpstreamResult> {
-    const method = req.method.toUpperCase();
     const url = buildUrl(credential.provider.baseUrl(credential), req);
     assertPublicUrl(url, allowPrivateTargets);
+    return breakers.run(`${credential.provider.id} ${url.origin}`, `${credential.provider.name} at ${url.host}`, () => sendNow(credential, req, url, ctx));
+  }
+
+  async function sendNow(credential: WorkspaceCredential, req: UpstreamRequest, url: URL, ctx: { caller: string; trigger: Trigger }): Promise<UpstreamResult> {
+    const method = req.method.toUpperCase();
     const started = performance.now();
     let attempts = 0;
     let result: UpstreamResult;
@@ -164,7 +172,10 @@ export function createUpstreamClient({
       }
       return result;
     },
-    close: () => agent.close(),
+    close: () => {
+      breakers.shutdown();
+      return agent.close();
+    },
   };
 }
 export type UpstreamClient = ReturnType<typeof createUpstreamClient>;

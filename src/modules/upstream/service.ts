@@ -6,6 +6,7 @@ import type { HealthService } from '../health/service.js';
 import { providerById } from '../providers/catalog.js';
 import type { VaultService, WorkspaceCredential } from '../vault/service.js';
 import * as calllog from './calllog.js';
+import { createBreakers } from './breaker.js';
 import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest } from './client.js';
 
 // A credential is broken when the provider refuses it or cannot serve it; a 404 on a wrong path is not
@@ -19,10 +20,12 @@ interface Deps {
   health: HealthService;
   timeoutMs: number;
   allowPrivateTargets: boolean;
+  /** How long a failing provider target's calls fail fast before a trial call. */
+  breakerResetMs: number;
   log: Logger;
 }
 
-export function createUpstreamService({ db, vault, health, timeoutMs, allowPrivateTargets, log }: Deps) {
+export function createUpstreamService({ db, vault, health, timeoutMs, allowPrivateTargets, breakerResetMs, log }: Deps) {
   function writeRecord(record: CallRecord) {
     const { credential, result } = record;
     const providerMessage = result.status !== null && result.status >= 400 ? credential.provider.errorMessage(result.status, result.body) : undefined;
@@ -64,7 +67,7 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
     while (pending.size > 0) await Promise.all([...pending]);
   }
 
-  const client = createUpstreamClient({ timeoutMs, allowPrivateTargets, onCall });
+  const client = createUpstreamClient({ timeoutMs, allowPrivateTargets, onCall, breakers: createBreakers({ resetMs: breakerResetMs, log }) });
 
   async function testCredential(credential: WorkspaceCredential, caller: string, trigger: Trigger) {
     const p = credential.provider;
