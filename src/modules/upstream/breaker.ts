@@ -72,8 +72,9 @@ export function createBreakers(o: BreakerOptions) {
         if (err instanceof Outage) return err.result;
         if ((err as { code?: string }).code === 'EOPENBREAKER') {
           const until = new Date((openedAt.get(target) ?? Date.now()) + o.resetMs);
-          const { failures, fires } = b.stats;
-          throw new AppError('upstream_failed', `${label} is failing (${failures} of its last ${fires} calls got no answer or a 5xx); calls to it are paused until ${until.toISOString()}, then one trial call goes through and a success resumes them`, {
+          // Fires include the calls refused while open; those never reached the target.
+          const { failures, fires, rejects } = b.stats;
+          throw new AppError('upstream_failed', `${label} is failing (${failures} of its last ${fires - rejects} calls got no answer or a 5xx); calls to it are paused until ${until.toISOString()}, then one trial call goes through and a success resumes them`, {
             circuit: 'open', retry_at: until.toISOString(),
           }, { 'retry-after': String(Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000))) });
         }
