@@ -29,14 +29,16 @@ function config(): Config {
 async function runUntilSignal(api: boolean, worker: boolean) {
   const cfg = config();
   const log = createLogger(cfg.logLevel);
-  const running = await startProcess(cfg, log, { api, worker });
-  if (running.bootstrapKey) {
+  const running = await startProcess(cfg, log, {
+    api,
+    worker,
     // Written straight to stdout, never through the logger: logs are shipped and kept, this is shown once.
-    process.stdout.write(
-      `\n  Gatehouse platform admin key (shown once, store it now):\n\n    ${running.bootstrapKey}\n\n` +
-        `  Use it as: Authorization: Bearer <key>. Make more with: npx gatehouse admin create-key --name NAME\n\n`,
-    );
-  }
+    announceKey: (key) =>
+      process.stdout.write(
+        `\n  Gatehouse platform admin key (shown once, store it now):\n\n    ${key}\n\n` +
+          `  Use it as: Authorization: Bearer <key>. Make more with: npx gatehouse admin create-key --name NAME\n\n`,
+      ),
+  });
   if (api) log.info({ port: cfg.port, database: running.services.database.kind, worker }, 'gatehouse serving');
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -68,7 +68,11 @@ async function listenOps(services: Services, port: number, host: string): Promis
 }
 
 /** The API (and by default the worker) in this process; `stop` drains requests and jobs, then closes. */
-export async function startProcess(config: Config, log: Logger, opts: { api: boolean; worker: boolean }): Promise<Running & { bootstrapKey: string | null }> {
+export async function startProcess(
+  config: Config,
+  log: Logger,
+  opts: { api: boolean; worker: boolean; announceKey?: (key: string) => void },
+): Promise<Running & { bootstrapKey: string | null }> {
   const stopTracing = config.tracing === 'otlp' ? startTracing() : undefined;
   const database = await openDatabase(config, log);
   const services = await createServices(config, database, log);
@@ -77,6 +81,8 @@ export async function startProcess(config: Config, log: Logger, opts: { api: boo
   let stopFlusher: (() => Promise<void>) | undefined;
   if (opts.api) {
     bootstrapKey = await services.apiKeys.bootstrapPlatformKey();
+    // Shown before the port opens: whoever waits for /healthz can read the key at once.
+    if (bootstrapKey) opts.announceKey?.(bootstrapKey);
     app = await buildApp(services);
     stopFlusher = startUsageFlusher(services);
     await app.listen({ port: config.port, host: config.host });
