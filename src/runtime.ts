@@ -81,11 +81,13 @@ export async function startProcess(
   let stopFlusher: (() => Promise<void>) | undefined;
   if (opts.api) {
     bootstrapKey = await services.apiKeys.bootstrapPlatformKey();
-    // Shown before the port opens: whoever waits for /healthz can read the key at once.
-    if (bootstrapKey) opts.announceKey?.(bootstrapKey);
     app = await buildApp(services);
     stopFlusher = startUsageFlusher(services);
     await app.listen({ port: config.port, host: config.host });
+    // Shown as soon as the port is open, in the same turn (before any request can be answered) and
+    // before the workers start: the key printed means the API is listening, and an answer from
+    // /healthz means the key is already printed.
+    if (bootstrapKey) opts.announceKey?.(bootstrapKey);
   }
   let worker: Worker | undefined;
   let deliveries: DeliveryWorker | undefined;
