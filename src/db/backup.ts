@@ -26,6 +26,7 @@ export async function backupEmbedded(dataDir: string, out: string, keyOut: strin
   if (existsSync(join(pgdata, 'postmaster.pid')) && !opts.force) {
     throw new BackupRefused(`the embedded database in ${dataDir} is open (a gatehouse serve or worker is running on it, or one stopped without closing it): stop it first, or pass --force if none is running`);
   }
+  if (existsSync(out)) throw new BackupRefused(`${out} already exists: choose another --out, a backup is never overwritten`);
   const client = await PGlite.create(pgdata);
   try {
     const archive = await client.dumpDataDir('gzip');
@@ -44,6 +45,10 @@ export async function backupEmbedded(dataDir: string, out: string, keyOut: strin
  * `force`), and puts the key file in place when one is given.
  */
 export async function restoreEmbedded(archive: string, dataDir: string, opts: { keyFile?: string; force?: boolean } = {}) {
+  // Checked before anything moves: a wrong path must not leave the data folder half-changed.
+  for (const [what, path] of [['backup archive', archive], ['key file', opts.keyFile]] as const) {
+    if (path !== undefined && !existsSync(path)) throw new BackupRefused(`no ${what} at ${path}`);
+  }
   const pgdata = pgdataOf(dataDir);
   let movedAside: string | undefined;
   if (existsSync(pgdata) && readdirSync(pgdata).length > 0) {

@@ -106,6 +106,12 @@ describe.runIf(TEST_DB === 'pglite')('gatehouse backup and restore (embedded dat
     } finally {
       await target.drop();
     }
+    const overwrite = await runCli(['backup', '--out', archive], source.env);
+    expect(overwrite.code).toBe(2);
+    expect(overwrite.stderr).toMatch(/already exists/);
+    const missing = await runCli(['restore', join(dir, 'nowhere.tar.gz'), '--key', `${archive}.master.key`], source.env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no backup archive at/);
     writeFileSync(join(source.env.GATEHOUSE_DATA_DIR!, 'pgdata', 'postmaster.pid'), '-42\n');
     const open = await runCli(['backup', '--out', join(dir, 'second.tar.gz')], source.env);
     expect(open.code).toBe(2);

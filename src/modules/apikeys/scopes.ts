@@ -1,25 +1,9 @@
 import { isIP } from 'node:net';
 import { BlockList } from 'node:net';
 
-/** Every scope a key can hold; `resource:*` and `*` grant families. */
-export const KNOWN_SCOPES = [
-  'organizations:read',
-  'workspaces:read',
-  'workspaces:write',
-  'members:read',
-  'members:write',
-  'keys:read',
-  'keys:write',
-  'credentials:read',
-  'credentials:write',
-  'upstream:call',
-  'webhooks:read',
-  'webhooks:write',
-  'events:write',
-  'inbound:read',
-  'inbound:write',
-  'audit:read',
-] as const;
+import { KNOWN_SCOPES } from './scope-list.js';
+
+export { KNOWN_SCOPES };
 
 const RESOURCES = new Set(KNOWN_SCOPES.map((s) => s.split(':')[0]));
 

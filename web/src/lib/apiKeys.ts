@@ -1,25 +1,9 @@
 /** How the API Keys tab shows a key and turns its form into the API's body. */
 import { z } from 'zod';
+import { KNOWN_SCOPES } from '../../../src/modules/apikeys/scope-list';
 
-/** Every scope a key can hold (the server's list in src/modules/apikeys/scopes.ts; a test keeps them equal). */
-export const KNOWN_SCOPES = [
-  'organizations:read',
-  'workspaces:read',
-  'workspaces:write',
-  'members:read',
-  'members:write',
-  'keys:read',
-  'keys:write',
-  'credentials:read',
-  'credentials:write',
-  'upstream:call',
-  'webhooks:read',
-  'webhooks:write',
-  'events:write',
-  'inbound:read',
-  'inbound:write',
-  'audit:read',
-] as const;
+/** Every scope a key can hold: the server's own list, bundled. */
+export { KNOWN_SCOPES };
 
 /** The scopes offered in the form: all of them (`*`), every family (`keys:*`), then each one. */
 export const SCOPE_CHOICES: string[] = ['*', ...[...new Set(KNOWN_SCOPES.map((s) => `${s.split(':')[0]}:*`))], ...KNOWN_SCOPES];
