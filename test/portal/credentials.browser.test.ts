@@ -247,8 +247,9 @@ describe('the Onboarding tab', { timeout: 90_000 }, () => {
     expect(await portal.accessibilityProblems(page)).toEqual([]);
     await page.getByRole('link', { name: 'Open Credentials' }).first().click();
     await page.waitForURL(`${portal.base}/workspaces/${emptyWorkspaceId}/credentials`);
-    expect(await page.getByRole('tab', { name: 'Credentials' }).getAttribute('aria-selected')).toBe('true');
+    // The URL changes a render before the tab does: wait for the tab's content, then check the tab.
     await bison(page).getByLabel('Email Bison: missing').waitFor();
+    expect(await page.getByRole('tab', { name: 'Credentials' }).getAttribute('aria-selected')).toBe('true');
     await page.context().close();
   });
 
