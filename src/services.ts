@@ -33,7 +33,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const { db } = database;
   const metrics = createMetrics();
   const cache = createKeyCache(config.keyCacheTtlMs);
-  const limiter = createRateLimiter({ redisUrl: config.redisUrl, log });
+  const limiter = createRateLimiter({ redisUrl: config.redisUrl, log, registry: metrics.registry });
   const usage = createUsageRecorder();
   const audit = createAuditService({ db });
   const tenancy = createTenancyService({ db, audit });

@@ -62,7 +62,7 @@ export async function startReceiver(respond: Responder = () => undefined) {
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 /** A delivery worker on the test app's database, with the app's config unless overridden. */
-export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; pollMs?: number; leaseMs?: number; allowPrivateTargets?: boolean } = {}): Promise<DeliveryWorker> {
+export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; pollMs?: number; leaseMarginMs?: number; allowPrivateTargets?: boolean } = {}): Promise<DeliveryWorker> {
   const worker = createDeliveryWorker({
     database: t.db.database,
     ring: t.services.ring,
@@ -73,7 +73,7 @@ export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: n
     disableAfterS: opts.disableAfterS ?? t.config.webhookDisableAfterS,
     allowPrivateTargets: opts.allowPrivateTargets ?? t.config.allowPrivateTargets,
     pollMs: opts.pollMs ?? 200,
-    leaseMs: opts.leaseMs,
+    leaseMarginMs: opts.leaseMarginMs,
   });
   await worker.start();
   return worker;

@@ -93,7 +93,7 @@ describe.runIf(TEST_DB === 'postgres')('webhook workers in separate processes', 
     await eventually(async () => rx.received.length > before, 30_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    // Its leases would end on their own after 330 s (longer than the longest timeout); ended here.
+    // Its leases would end on their own after the endpoint's timeout plus 30 s; ended here at once.
     await sql`update webhook_deliveries set locked_until = now() - interval '1 second' where status = 'delivering'`.execute(t.db.database.db);
     rx.respondWith(() => undefined);
     startWorker(t.db.url!);

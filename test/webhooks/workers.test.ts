@@ -178,15 +178,22 @@ describe.runIf(TEST_DB === 'postgres')('webhook delivery workers in separate pro
     const w1 = startWorker(t.db.url!, 'gh-test-worker-3');
     // Four requests open at the receiver (its max_in_flight), none answered yet (answers take 3 s).
     await eventually(async () => inFlightHits().length >= 4, 60_000, 20);
-    const held = await sql<{ id: string; event_id: string; locked_by: string }>`
-      select id, event_id, locked_by from webhook_deliveries where endpoint_id = ${epId} and status = 'delivering'`.execute(db());
+    const held = await sql<{ id: string; event_id: string; locked_by: string; lease_s: number }>`
+      select d.id, d.event_id, d.locked_by, extract(epoch from d.locked_until - now())::float8 as lease_s
+      from webhook_deliveries d where endpoint_id = ${epId} and status = 'delivering'`.execute(db());
     expect(held.rows).toHaveLength(4);
+    // Each lease is the endpoint's timeout (30 s by default) plus a 30 s margin, not the longest
+    // timeout any endpoint may have: a dead worker's deliveries come back within a minute.
+    for (const row of held.rows) {
+      expect(row.lease_s).toBeGreaterThan(50);
+      expect(row.lease_s).toBeLessThanOrEqual(60);
+    }
     expect(held.rows.every((r) => r.locked_by.split(':')[1] === String(w1.proc.pid))).toBe(true);
     expect(await kill(w1, 'SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
 
     // Nothing was recorded for the interrupted attempts; the deliveries are still leased to the
-    // dead worker. Its leases would end by themselves after the default 330 s (longer than the
-    // longest endpoint timeout); `gatehouse worker` has no setting for that, so the test ends them.
+    // dead worker. Its leases would end by themselves after the endpoint's timeout plus 30 s;
+    // the test ends them at once rather than wait.
     expect(await statusCounts([epId])).toEqual({ delivering: 4, pending: 4 });
     const logged = await sql<{ n: number }>`select count(*)::int as n from webhook_attempts where endpoint_id = ${epId}`.execute(db());
     expect(logged.rows[0].n).toBe(0);

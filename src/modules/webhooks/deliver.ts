@@ -31,7 +31,8 @@ export interface DeliveryWorkerOptions {
   disableAfterS: number;
   allowPrivateTargets: boolean;
   pollMs?: number;
-  leaseMs?: number;
+  /** How long a claim is held past the endpoint's timeout before another worker may retry it. */
+  leaseMarginMs?: number;
 }
 
 /** The body every attempt of one message sends, byte for byte (signatures cover it). */
@@ -49,7 +50,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const secrets = createSecretReader(database.db, o.ring);
   const recorder = createAttemptRecorder(database.db, workerId, o.disableAfterS);
-  const leaseMs = o.leaseMs ?? 330_000; // longer than the longest timeout (300 s)
+  const leaseMarginMs = o.leaseMarginMs ?? 30_000;
   const pollMs = o.pollMs ?? 1000;
   // No per-host connection cap below the worker's concurrency: a request queued inside the agent
   // would spend its endpoint timeout waiting for a socket and fail as a false timeout.
@@ -142,10 +143,10 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
 
   const loop = createClaimLoop({
     claim: (free) => {
-      // Expired leases are looked for every few seconds, not on every claim: a lease lasts minutes.
+      // Expired leases are looked for every few seconds, not on every claim: a lease lasts 30 s or more.
       const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
       if (reclaim) lastReclaim = Date.now();
-      return claimDeliveries(database.db, workerId, free, leaseMs, { reclaim });
+      return claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim });
     },
     run: attempt,
     concurrency: o.concurrency,

@@ -24,9 +24,11 @@ export interface ClaimedDelivery {
  * Claims up to `limit` due deliveries with a lease. Fairness: every enabled endpoint gets at most
  * its free slots (max_in_flight minus what any worker is delivering to it now), oldest due first,
  * so a slow endpoint's backlog occupies only its own slots and never starves the others. With
- * `reclaim`, expired leases (a worker killed mid-request) are returned first.
+ * `reclaim`, expired leases (a worker killed mid-request) are returned first. A lease lasts the
+ * endpoint's own timeout plus a margin: a killed worker's deliveries to a 5 s endpoint come back
+ * within seconds, not after the longest timeout any endpoint may have.
  */
-export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMs: number, opts: { reclaim: boolean }): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { reclaim: boolean }): Promise<ClaimedDelivery[]> {
   if (limit <= 0) return [];
   if (opts.reclaim) await reclaimExpired(db);
   // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
@@ -58,7 +60,7 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       for update skip locked
     )
     update webhook_deliveries d
-    set status = 'delivering', locked_by = ${workerId}, locked_until = now() + make_interval(secs => ${leaseMs / 1000}),
+    set status = 'delivering', locked_by = ${workerId}, locked_until = now() + make_interval(secs => e.timeout_s + ${leaseMarginMs / 1000}),
         attempts = d.attempts + 1
     from locked l, events ev, webhook_endpoints e, workspaces w
     where d.id = l.id and ev.id = d.event_id and e.id = d.endpoint_id and w.id = d.workspace_id
