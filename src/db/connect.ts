@@ -70,8 +70,12 @@ async function connectPostgres(url: string, log: Logger): Promise<Database> {
       oid === OID_INT8 || oid === OID_DATE ? asText : pg.types.getTypeParser(oid, format),
   };
   const pool = new pg.Pool({ connectionString: url, max: 10, types, connectionTimeoutMillis: 5000 });
-  // An idle client that loses its server emits here; without a listener the process would crash.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'database connection lost; the pool will reconnect'));
+  // A client that loses its server emits 'error'; without a listener the process would crash. The
+  // pool listens on idle clients only, so every client gets its own listener too, for the moments it
+  // is checked out (its query fails and the pool discards it on release).
+  const lost = (err: Error) => log.warn({ err: err.message }, 'database connection lost; the pool will reconnect');
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const listener = createListener(url, log);
   return {
