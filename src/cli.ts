@@ -6,7 +6,7 @@ import { importCredentials } from './modules/vault/import.js';
 import { checkSecrets, rewrapDataKeys } from './modules/vault/rewrap.js';
 import { backupEmbedded, BackupRefused, PG_DUMP_RECIPE, restoreEmbedded } from './db/backup.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
-import { pendingMigrations } from './db/migrate.js';
+import { describeMigration, pendingMigrations } from './db/migrate.js';
 import { connectDatabase } from './db/connect.js';
 import { systemActor } from './http/actor.js';
 import { createLogger } from './lib/logger.js';
@@ -101,7 +101,8 @@ program
     if (opts.dryRun) {
       const database = await connectDatabase(cfg.databaseUrl ? { kind: 'postgres', url: cfg.databaseUrl } : { kind: 'pglite', dataDir: cfg.dataDir }, log);
       const pending = await pendingMigrations(database);
-      console.log(pending.length ? pending.map((m) => `would apply ${m.name}\n${m.script}`).join('\n') : 'nothing to apply');
+      const summary = `${pending.length} migration${pending.length === 1 ? '' : 's'} pending; nothing was changed (\`gatehouse migrate\` applies them)`;
+      console.log(pending.length ? [...pending.map(describeMigration), summary].join('\n') : 'nothing to apply');
       await database.close();
       return;
     }

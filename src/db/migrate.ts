@@ -18,6 +18,44 @@ export function listMigrations(dir = migrationsDir): Migration[] {
     .map((f) => ({ id: Number(f.slice(0, 3)), name: f.replace(/\.sql$/, ''), script: readFileSync(dir + f, 'utf8') }));
 }
 
+export interface Statement {
+  /** The SQL without its comments, whitespace collapsed. */
+  text: string;
+  /** The `--` comments written above or beside it, joined. */
+  comments: string;
+}
+
+/**
+ * A migration script's statements, each with its comments. Dollar-quoted bodies ($$ … $$, a
+ * function's) are kept whole so their inner semicolons do not split them; they are all the
+ * migrations quote that way.
+ */
+export function splitStatements(script: string): Statement[] {
+  const masked = script.replace(/\$\$[\s\S]*?\$\$/g, (body) => body.replace(/;/g, '\u0000'));
+  const statements: Statement[] = [];
+  let text = '';
+  let comments: string[] = [];
+  for (const line of masked.split('\n')) {
+    const at = line.indexOf('--');
+    if (at >= 0) comments.push(line.slice(at + 2).trim());
+    const parts = (at >= 0 ? line.slice(0, at) : line).split(';');
+    text += ` ${parts[0]}`;
+    for (const part of parts.slice(1)) {
+      if (text.trim()) statements.push({ text: text.replace(/\s+/g, ' ').trim().replace(/\u0000/g, ';'), comments: comments.join(' ') });
+      text = ` ${part}`;
+      comments = [];
+    }
+  }
+  return statements;
+}
+
+/** What `migrate --dry-run` prints for one migration: its name, what its header says, and each statement's opening. */
+export function describeMigration(m: Migration): string {
+  const header = /^(?:--.*\n)+/.exec(m.script)?.[0].replace(/^--\s?/gm, '').replace(/\s+/g, ' ').trim();
+  const lines = splitStatements(m.script).map((s) => `  ${s.text.length > 100 ? `${s.text.slice(0, 97)}...` : s.text}`);
+  return [`would apply ${m.name}${header ? `: ${header}` : ''}`, ...lines].join('\n');
+}
+
 async function ensureTable(database: Database) {
   try {
     await database.exec(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
