@@ -13,9 +13,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import {
-  api, createRunner, envNumber, failures, fmtInt, fmtMs, fmtPct, freePort, gatehouseEnv, here, round, startGatehouse, startListener,
+  api, createPgDatabase, createRunner, envNumber, failures, fmtInt, fmtMs, fmtPct, freePort, gatehouseEnv, here, round, startGatehouse, startListener,
   stopAllChildren, stopChild, table,
 } from './lib.mjs';
 
@@ -46,35 +45,8 @@ function signedRequests(secret) {
   }];
 }
 
-async function createDatabase() {
-  const name = `gatehouse_bench_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
-  return {
-    url,
-    async count(sql) {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        return Number((await c.query(sql)).rows[0].n);
-      } finally {
-        await c.end();
-      }
-    },
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
-}
-
 async function runOn(kind, dataDir) {
-  const db = kind === 'postgres' ? await createDatabase() : null;
+  const db = kind === 'postgres' ? await createPgDatabase(PG_ADMIN_URL) : null;
   const extra = db ? { DATABASE_URL: db.url } : {};
   const profileDir = process.env.BENCH_CPU_PROF ? join(dataDir, `profile-${kind}`) : undefined;
   const gh = await startGatehouse(gatehouseEnv(join(dataDir, kind), await freePort(), extra), profileDir);

@@ -1,9 +1,10 @@
-import { pruneFinishedDeliveries } from '../modules/webhooks/queue.js';
-import { alertSilentSources, pruneInbound } from '../modules/inbound/health.js';
+import { pruneFinishedDeliveries, pruneUnreferencedEvents } from '../modules/webhooks/queue.js';
+import { alertSilentSources, pruneInboundEvents, pruneInboundRejections } from '../modules/inbound/health.js';
 import type { Config } from '../config.js';
 import { systemActor } from '../http/actor.js';
 import type { Services } from '../services.js';
-import { pruneFinishedJobs } from './queue.js';
+import { enqueue, pruneFinishedJobs } from './queue.js';
+import { PRUNE_RUN_BUDGET_MS, pruneInBatches, type PruneBatch, type PruneOutcome } from './retention.js';
 import type { JobHandler, Schedule } from './worker.js';
 
 export const JOB = {
@@ -20,10 +21,32 @@ export const JOB = {
 } as const;
 
 const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
+const daysAgo = (days: number) => new Date(Date.now() - days * 86400_000);
 
 /** What each job kind does; a handler throws to have its job retried with backoff. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
-  const { log } = services;
+  const { log, config } = services;
+  const { db } = services.database;
+
+  /**
+   * One prune run: each table in turn (in the order given: a parent's rows go after the rows that
+   * keep it), in bounded batches. A run that reaches its budget queues a job for the rest rather than
+   * outliving its lease. What it did per table is the job's result.
+   */
+  const prune = async (kind: string, tables: Record<string, PruneBatch>) => {
+    const deadline = Date.now() + PRUNE_RUN_BUDGET_MS;
+    const result: Record<string, PruneOutcome> = {};
+    for (const [table, deleteBatch] of Object.entries(tables)) {
+      const outcome = (result[table] = await pruneInBatches(deleteBatch, { deadline }));
+      if (outcome.removed) log.info({ table, ...outcome }, 'pruned rows past retention');
+      if (!outcome.done) {
+        await enqueue(db, { kind, maxAttempts: 1 });
+        break;
+      }
+    }
+    return result;
+  };
+
   return {
     [JOB.usageFlush]: async (payload) => services.apiKeys.applyUsageBatch(payload.entries),
     [JOB.revokeDueKeys]: async () => {
@@ -31,7 +54,8 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
       if (n) log.info({ keys: n }, 'revoked keys whose rotation grace or expiry passed');
     },
     [JOB.pruneJobs]: async () => {
-      await pruneFinishedJobs(services.database.db, new Date(Date.now() - 86400_000));
+      const before = daysAgo(1);
+      return prune(JOB.pruneJobs, { jobs: (n) => pruneFinishedJobs(db, before, n) });
     },
     [JOB.monitorCredentials]: async () => {
       const { tested, failed } = await services.upstream.testAll();
@@ -48,22 +72,26 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
     [JOB.generateTokens]: async (p) =>
       services.emailbison.generateTokens({ ...systemActor(), id: p.requested_by }, p.items, { instance: p.instance, batchSize: p.batch_size, delayMs: p.delay_ms }),
     [JOB.pruneWebhooks]: async () => {
-      const removed = await pruneFinishedDeliveries(services.database.db, new Date(Date.now() - services.config.webhookRetentionDays * 86400_000));
-      if (removed) log.info({ deliveries: removed }, 'pruned finished webhook deliveries past retention');
+      const before = daysAgo(config.webhookRetentionDays);
+      return prune(JOB.pruneWebhooks, {
+        webhook_deliveries: (n) => pruneFinishedDeliveries(db, before, n),
+        events: (n) => pruneUnreferencedEvents(db, before, n),
+      });
     },
     [JOB.inboundSilent]: async () => {
       const n = await alertSilentSources(services.database.db, services.config.inboundSilentAfterS);
       if (n) log.warn({ sources: n }, 'inbound sources went silent');
     },
     [JOB.pruneInbound]: async () => {
-      const removed = await pruneInbound(services.database.db, new Date(Date.now() - services.config.inboundRetentionDays * 86400_000));
-      if (removed) log.info({ removed }, 'pruned inbound events and rejections past retention');
+      const before = daysAgo(config.inboundRetentionDays);
+      return prune(JOB.pruneInbound, {
+        inbound_events: (n) => pruneInboundEvents(db, before, n),
+        inbound_rejections: (n) => pruneInboundRejections(db, before, n),
+      });
     },
     [JOB.pruneCallLog]: async () => {
-      const cutoff = new Date(Date.now() - services.config.callLogRetentionDays * 86400_000);
-      let removed = 0;
-      for (let n = -1; n !== 0; removed += n) n = await services.upstream.pruneLogs(cutoff);
-      if (removed) log.info({ removed }, 'pruned upstream call log');
+      const before = daysAgo(config.callLogRetentionDays);
+      return prune(JOB.pruneCallLog, { upstream_calls: (n) => services.upstream.pruneLogs(before, n) });
     },
   };
 }

@@ -108,10 +108,10 @@ export async function failJob(db: Kysely<DB>, job: ClaimedJob, workerId: string,
     .execute();
 }
 
-/** Finished jobs are kept a day for inspection, then removed in bounded batches. */
-export async function pruneFinishedJobs(db: Kysely<DB>, olderThan: Date, batch = 1000) {
+/** Finished jobs are kept a day for inspection; this removes one batch of those past it, oldest first. */
+export async function pruneFinishedJobs(db: Kysely<DB>, olderThan: Date, limit: number) {
   const result = await sql`
     delete from jobs where id in (
-      select id from jobs where status in ('done', 'failed') and finished_at < ${olderThan} limit ${batch})`.execute(db);
+      select id from jobs where status in ('done', 'failed') and finished_at < ${olderThan} order by finished_at limit ${limit})`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

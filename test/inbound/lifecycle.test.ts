@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { pruneInBatches } from '../../src/jobs/retention.js';
 import { parseMasterKeys } from '../../src/lib/envelope.js';
-import { pruneInbound } from '../../src/modules/inbound/health.js';
+import { pruneInboundEvents, pruneInboundRejections } from '../../src/modules/inbound/health.js';
 import { openSourceSecrets } from '../../src/modules/inbound/secrets.js';
 import { rewrapDataKeys } from '../../src/modules/vault/rewrap.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
@@ -63,8 +64,11 @@ test('retention prunes finished events and rejections past the cutoff in batches
   await sql`update inbound_rejections set received_at = now() - interval '40 days' where id in (
     select id from inbound_rejections where source_id = ${src.id} order by id limit 2)`.execute(db);
 
-  const removed = await pruneInbound(db, new Date(Date.now() - 30 * 86_400_000), 2);
-  expect(removed).toBe(5 + 2);
+  const before = new Date(Date.now() - 30 * 86_400_000);
+  const events = await pruneInBatches((n) => pruneInboundEvents(db, before, n), { batch: 2 });
+  expect(events).toEqual({ removed: 5, batches: 3, largest: 2, done: true });
+  const refusals = await pruneInBatches((n) => pruneInboundRejections(db, before, n), { batch: 2 });
+  expect(refusals).toEqual({ removed: 2, batches: 2, largest: 2, done: true });
   const left = await db.selectFrom('inbound_events').select(['dedup_key', 'status']).where('source_id', '=', src.id).orderBy('dedup_key').execute();
   expect(left).toEqual([{ dedup_key: 'id:msg_retention_0', status: 'pending' }, { dedup_key: 'id:msg_retention_6', status: 'pending' }]);
   const rejections = await db.selectFrom('inbound_rejections').select('id').where('source_id', '=', src.id).execute();

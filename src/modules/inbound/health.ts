@@ -60,18 +60,17 @@ export async function alertSilentSources(db: Kysely<DB>, defaultSilentAfterS: nu
   return silent.rows.length;
 }
 
-/** Retention, in bounded batches: finished events (never one still waiting) and rejections. */
-export async function pruneInbound(db: Kysely<DB>, olderThan: Date, batch = 5000): Promise<number> {
-  let removed = 0;
-  for (const table of ['inbound_events', 'inbound_rejections'] as const) {
-    const unfinished = table === 'inbound_events' ? sql`and status in ('processed', 'ignored', 'failed')` : sql``;
-    for (;;) {
-      const r = await sql`delete from ${sql.table(table)} where id in (
-        select id from ${sql.table(table)} where received_at < ${olderThan} ${unfinished} limit ${batch})`.execute(db);
-      const n = Number(r.numAffectedRows ?? 0);
-      removed += n;
-      if (n < batch) break;
-    }
-  }
-  return removed;
+/** Retention, one batch: finished events (never one still waiting) received before `olderThan`, oldest first. */
+export async function pruneInboundEvents(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
+  const r = await sql`delete from inbound_events where id in (
+    select id from inbound_events where status in ('processed', 'ignored', 'failed') and received_at < ${olderThan}
+    order by received_at limit ${limit})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/** Retention, one batch: refusals received before `olderThan`, oldest first. */
+export async function pruneInboundRejections(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
+  const r = await sql`delete from inbound_rejections where id in (
+    select id from inbound_rejections where received_at < ${olderThan} order by received_at limit ${limit})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }

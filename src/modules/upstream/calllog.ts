@@ -46,8 +46,9 @@ export async function listCalls(db: Executor, workspaceId: string, f: CallLogFil
   return q.orderBy('id', 'desc').limit(limit).execute();
 }
 
-/** Retention in bounded batches: never one huge DELETE holding locks over millions of rows. */
-export async function pruneCalls(db: Executor, olderThan: Date, batch = 5000) {
-  const result = await sql`delete from upstream_calls where id in (select id from upstream_calls where created_at < ${olderThan} limit ${batch})`.execute(db);
+/** Retention, one batch: up to `limit` calls made before `olderThan`, oldest first. */
+export async function pruneCalls(db: Executor, olderThan: Date, limit: number) {
+  const result = await sql`delete from upstream_calls where id in (
+    select id from upstream_calls where created_at < ${olderThan} order by created_at limit ${limit})`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -126,7 +126,7 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
       await settled();
       return calllog.listCalls(db, workspaceId, filter, limit);
     },
-    pruneLogs: (olderThan: Date) => calllog.pruneCalls(db, olderThan),
+    pruneLogs: (olderThan: Date, limit: number) => calllog.pruneCalls(db, olderThan, limit),
     async close() {
       await settled();
       await client.close();

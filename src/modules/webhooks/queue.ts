@@ -101,19 +101,24 @@ export async function deadLetterCount(db: Kysely<DB>): Promise<number> {
 }
 
 /**
- * Retention: finished deliveries (with their attempts) older than `olderThan`, in bounded batches,
- * never one huge DELETE. Events that no delivery refers to any more go with them. Roll-ups stay.
+ * Retention, one batch: up to `limit` finished deliveries older than `olderThan`, oldest first (their
+ * attempts go with them by cascade, at most max_attempts each). Roll-ups stay.
  */
-export async function pruneFinishedDeliveries(db: Kysely<DB>, olderThan: Date, batch = 5000): Promise<number> {
-  let removed = 0;
-  for (;;) {
-    const r = await sql`delete from webhook_deliveries where id in (
-      select id from webhook_deliveries where status in ('succeeded', 'dead') and finished_at < ${olderThan} limit ${batch})`.execute(db);
-    const n = Number(r.numAffectedRows ?? 0);
-    removed += n;
-    if (n < batch) break;
-  }
-  await sql`delete from events e where e.created_at < ${olderThan}
-    and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)`.execute(db);
-  return removed;
+export async function pruneFinishedDeliveries(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
+  const r = await sql`delete from webhook_deliveries where id in (
+    select id from webhook_deliveries where status in ('succeeded', 'dead') and finished_at < ${olderThan}
+    order by finished_at limit ${limit})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/**
+ * Retention, one batch: events older than `olderThan` that no delivery refers to any more (prune
+ * the deliveries first). An event whose delivery still waits stays with it.
+ */
+export async function pruneUnreferencedEvents(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
+  const r = await sql`delete from events where id in (
+    select e.id from events e where e.created_at < ${olderThan}
+      and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
+    order by e.created_at limit ${limit})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }
