@@ -13,12 +13,13 @@ const options: ChaosOptions = FULL
   ? { events: 10_000, ratePerS: 60, concurrency: 16, inbound: 1000, apis: 3, workers: 3, outages: 'server', outageMs: 0, receiverDownMs: 60_000, drainMs: 300_000, redisUrl, log: console.log }
   : { events: 600, ratePerS: 20, concurrency: 8, inbound: 100, apis: 3, workers: 3, outages: 'forwarded', outageMs: 3000, receiverDownMs: 10_000, drainMs: 120_000, redisUrl, log: () => {} };
 
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const print = (r: ChaosReport) => [
   `chaos (${FULL ? 'full' : 'short'}): ${options.apis} API + ${options.workers} worker processes, ${options.events} events at ${options.ratePerS}/s`,
   `faults: ${r.faults.join('; ')}`,
   `accepted ${r.accepted} (${r.acceptedPerS.toFixed(1)}/s over ${r.loadSeconds.toFixed(0)} s), deliveries expected ${r.expectedDeliveries}, delivered ${r.delivered}, lost ${r.lost}`,
   `redeliveries (same webhook-id answered 2xx again) ${r.redeliveries}; bad signatures ${r.badSignatures}; refused requests ${r.refused}`,
-  `max delivery delay ${(r.maxDelayMs / 1000).toFixed(1)} s (fast receiver: ${(r.maxDelayFastMs / 1000).toFixed(1)} s; the down-then-up one was down ${options.receiverDownMs / 1000} s)`,
+  `delivery delay, fast receiver: p50 ${s(r.fastDelayMs.p50)}, p99 ${s(r.fastDelayMs.p99)}, max ${s(r.fastDelayMs.max)}; max over all receivers ${s(r.maxDelayMs)} (the down-then-up one was down ${options.receiverDownMs / 1000} s); last delivery ${r.drainSeconds.toFixed(0)} s after the load ended`,
   `inbound accepted ${r.inboundAccepted}, stored ${r.inboundStored}`,
   `key revoked mid-run refused by every API process after ${r.revocationMs} ms`,
 ].join('\n');
