@@ -12,7 +12,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
-  api, createRunner, envNumber, failures, fmtInt, fmtMs, fmtPct, freePort, gatehouseEnv, here, pushWarnings, ratioRange,
+  api, createPgDatabase, createRunner, envNumber, failures, fmtInt, fmtMs, fmtPct, freePort, gatehouseEnv, here, pushWarnings, ratioRange,
   root, round, startGatehouse, startListener, stopAllChildren, stopChild, table,
 } from './lib.mjs';
 
@@ -24,7 +24,11 @@ const CONNECTIONS = Math.round(envNumber('BENCH_CONNECTIONS', 50));
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 5));
 const RATE_FRACTION = 0.25; // the fixed-rate runs go at this share of the baseline's max throughput
 const TARGETS = { throughputRatio: 0.6, p99DeltaMs: 2 };
-const RESULTS_FILE = join(here, 'results', 'keys-latest.json');
+// BENCH_DB=postgres runs Gatehouse on a fresh database of BENCH_PG_URL's server (the scaled-out
+// set-up) instead of the embedded PGlite, whose queries run on the server's own thread.
+const DB = process.env.BENCH_DB === 'postgres' ? 'PostgreSQL' : 'PGlite';
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const RESULTS_FILE = join(here, 'results', DB === 'PGlite' ? 'keys-latest.json' : 'keys-postgres-latest.json');
 
 // Each target's `pids` is its server process: `serverCpu` and `serverCpuUsPerRequest` in the figures.
 const { runAutocannon, runPaced, phase } = createRunner({
@@ -70,9 +74,12 @@ async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   let gatehouse;
   let baseline;
+  let pgdb;
   try {
     process.stderr.write('starting the baseline and Gatehouse servers…\n');
-    [baseline, gatehouse] = await Promise.all([startBaseline(), freePort().then((port) => startGatehouse(gatehouseEnv(dataDir, port)))]);
+    if (DB === 'PostgreSQL') pgdb = await createPgDatabase(PG_URL);
+    const extra = pgdb ? { DATABASE_URL: pgdb.url } : {};
+    [baseline, gatehouse] = await Promise.all([startBaseline(), freePort().then((port) => startGatehouse(gatehouseEnv(dataDir, port, extra)))]);
     const tenant = await setUpTenant(gatehouse);
 
     const verifyBody = JSON.stringify({ key: tenant.key });
@@ -135,7 +142,7 @@ async function main() {
     const out = [];
     out.push('');
     out.push(`Gatehouse key verification vs bare Fastify — ${startedAt.toISOString()}`);
-    out.push(`node ${process.version}, ${availableParallelism()} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}), PGlite; ` +
+    out.push(`node ${process.version}, ${availableParallelism()} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}), ${DB}; ` +
       `${DURATION} s per target per phase in ${ROUNDS} alternating rounds, ${WARMUP} s warm-up, ${CONNECTIONS} connections`);
     out.push('');
     out.push(`max throughput (autocannon, ${CONNECTIONS} connections)`);
@@ -193,6 +200,7 @@ async function main() {
     // Anything started but not yet returned (a failed start) is still in `children`.
     await stopAllChildren(3000);
     await rm(dataDir, { recursive: true, force: true });
+    await pgdb?.drop();
   }
 }
 
