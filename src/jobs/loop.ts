@@ -29,6 +29,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
   // is not lost: the loop claims again instead of sleeping a whole pollMs.
   let nudged = false;
   let done: Promise<void> | undefined;
+  let failingSince: number | undefined;
 
   const nudge = () => {
     nudged = true;
@@ -43,8 +44,16 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
       if (free > 0 && (free >= minBatch || inFlight.size === 0)) {
         try {
           claimed = await claim(free);
+          if (failingSince !== undefined) {
+            log.info({ failed_for_s: Math.round((Date.now() - failingSince) / 1000) }, `claiming ${what} again`);
+            failingSince = undefined;
+          }
         } catch (err) {
-          log.warn({ err: (err as Error).message }, `could not claim ${what}; retrying`);
+          // One warning when claims start failing (a database outage), not one per poll.
+          if (failingSince === undefined) {
+            failingSince = Date.now();
+            log.warn({ err: (err as Error).message }, `could not claim ${what}; retrying every ${pollMs / 1000} s`);
+          }
         }
       }
       for (const item of claimed) {

@@ -99,6 +99,11 @@ describe.runIf(TEST_DB === 'postgres')('degradation, not failure', () => {
     expect(write.status, write.raw).toBe(503);
     expect(write.body.error.code).toBe('unavailable');
     // Nothing half-written: neither request left a row behind.
+    // The worker loops warn once per outage, not once per retry.
+    const claimWarnings = () => gh.output().match(/could not claim webhook deliveries/g)?.length ?? 0;
+    await eventually(async () => claimWarnings() === 1, 15_000, 100);
+    await new Promise((r) => setTimeout(r, 2500)); // two more polls, both failing
+    expect(claimWarnings()).toBe(1);
     const left = await direct.query(`select (select count(*) from events where idempotency_key = 'outage-1')::int as events,
       (select count(*) from workspaces where name = 'during-outage')::int as workspaces`);
     expect(left.rows[0]).toEqual({ events: 0, workspaces: 0 });
@@ -107,6 +112,7 @@ describe.runIf(TEST_DB === 'postgres')('degradation, not failure', () => {
     await eventually(async () => (await fetch(`${gh.url}/readyz`)).status === 200, 30_000, 100);
 
     // The same process, not restarted: the pool reconnected and the worker loop resumed.
+    await eventually(async () => /claiming webhook deliveries again/.test(gh.output()), 15_000, 100);
     const ep = await call('POST', `/v1/workspaces/${wsId}/webhooks`, { url: `${rx.url}/after`, events: ['lead.created'] });
     expect(ep.status, ep.raw).toBe(201);
     const again = await call('POST', `/v1/workspaces/${wsId}/events`, { type: 'lead.created', payload: { n: 1 }, idempotency_key: 'outage-1' });

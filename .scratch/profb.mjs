@@ -1,0 +1,11 @@
+import { spawn } from 'node:child_process';
+import autocannon from 'autocannon';
+const p = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=.scratch/profb', 'bench/baseline-server.mjs'], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+let out = '';
+const port = await new Promise((r) => p.stdout.on('data', (d) => { out += d; const m = out.match(/listening (\d+)/); if (m) r(m[1]); }));
+const url = `http://127.0.0.1:${port}/baseline`;
+const body = JSON.stringify({ key: 'gate_live_x' });
+await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: 3 });
+const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration: 10 });
+console.log('req/s', r.requests.average);
+p.kill('SIGTERM'); await new Promise((r) => p.on('exit', r));

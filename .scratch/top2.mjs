@@ -1,0 +1,10 @@
+import { readFileSync } from 'node:fs';
+const prof = JSON.parse(readFileSync(process.argv[2]));
+const windowUs = Number(process.argv[3]) * 1e6;
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+let t = prof.startTime; const times = prof.timeDeltas.map((d) => (t += d));
+const end = prof.endTime;
+const self = new Map(); let total = 0;
+prof.samples.forEach((id, i) => { if (times[i] < end - windowUs) return; const n = byId.get(id); const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/.*node_modules\//, 'nm/').replace(/.*\/work\/main\//, '')}:${n.callFrame.lineNumber}`; const d = prof.timeDeltas[i]; self.set(k, (self.get(k) ?? 0) + d); total += d; });
+const pct = (v) => (100 * v / total).toFixed(1).padStart(5) + '%';
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(pct(v), k);
