@@ -3,7 +3,7 @@ import pg from 'pg';
 import { runCli } from '../helpers/cli.js';
 import { createEmptyPgDatabase } from '../helpers/db.js';
 import { sleep } from '../helpers/processes.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { startCluster, type Cluster, type Slot } from './cluster.js';
 import { forwardedOutages, serverOutages } from './faults.js';
 import { callApi, sendEvents, sendInbound, type LoadStats } from './load.js';
 import { startChaosReceiver, type Behaviour, type ChaosReceiver } from './receivers.js';
@@ -86,14 +86,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const faults: string[] = [];
     let revocationMs = NaN;
     const loadStarted = Date.now();
+    // Which process dies, and exactly when, is drawn at random each run; the kinds of fault and
+    // their order are fixed, so every run injects every one of them.
+    const pick = (slots: Slot[]) => slots[Math.floor(Math.random() * slots.length)];
+    const kill = (slots: Slot[], label: string) => {
+      const slot = pick(slots);
+      return [`SIGKILL ${label} ${slots.indexOf(slot) + 1}`, () => cluster.killAndRestart(slot)] as const;
+    };
+    const jitter = () => (Math.random() - 0.5) * 0.04;
+    const killWorker = kill(cluster.workers, 'worker');
+    const killApi = kill(cluster.apis, 'API');
+    const killBoth = [kill(cluster.workers, 'worker'), kill(cluster.apis, 'API')];
+    const killLast = kill(cluster.workers, 'worker');
     const schedule: Array<[number, string, () => Promise<unknown>]> = [
-      [0.1, 'SIGKILL worker 1', () => cluster.killAndRestart(cluster.workers[0])],
-      [0.2, 'SIGKILL API 2', () => cluster.killAndRestart(cluster.apis[1 % o.apis])],
-      [0.3, 'PostgreSQL restart', () => outages.restartPostgres()],
-      [0.45, 'key revoked', async () => (revocationMs = await revocation(cluster, adminKey, setup.workspaceId))],
-      [0.55, 'Redis restart', () => outages.restartRedis()],
-      [0.65, 'SIGKILL worker 2 and API 3', () => Promise.all([cluster.killAndRestart(cluster.workers[1 % o.workers]), cluster.killAndRestart(cluster.apis[2 % o.apis])])],
-      [0.8, 'SIGKILL worker 3', () => cluster.killAndRestart(cluster.workers[2 % o.workers])],
+      [0.1 + jitter(), killWorker[0], killWorker[1]],
+      [0.2 + jitter(), killApi[0], killApi[1]],
+      [0.3 + jitter(), 'PostgreSQL restart', () => outages.restartPostgres()],
+      [0.45 + jitter(), 'key revoked', async () => (revocationMs = await revocation(cluster, adminKey, setup.workspaceId))],
+      [0.55 + jitter(), 'Redis restart', () => outages.restartRedis()],
+      [0.65 + jitter(), `${killBoth[0][0]} and ${killBoth[1][0]}`, () => Promise.all(killBoth.map(([, run]) => run()))],
+      [0.8 + jitter(), killLast[0], killLast[1]],
     ];
     const injector = (async () => {
       for (const [at, name, fault] of schedule) {
