@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -10,6 +9,8 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectDatabase } from '../../src/db/connect.js';
+import { operatorEnv } from '../helpers/cli.js';
+import { freePort, sleep } from '../helpers/processes.js';
 import { ADMIN_PG_URL, createTestDatabase, TEST_DB, type TestDatabase } from '../helpers/db.js';
 
 // The real CLI, as an operator runs it: `node dist/cli.js …` (built by `npm test`'s pretest).
@@ -33,25 +34,8 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 }, SLOW);
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Our environment without any Gatehouse or database setting of the machine's, plus `extra`. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)/.test(k)) env[k] = v;
-  }
-  return { ...env, GATEHOUSE_LOG_LEVEL: 'warn', ...extra };
-}
+const cliEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...operatorEnv(), GATEHOUSE_LOG_LEVEL: 'warn', ...extra });
 
 /** Where a database lives, as environment: an empty PGlite folder, or an empty PostgreSQL database. */
 async function freshTarget(): Promise<{ env: Record<string, string>; url?: string; dataDir?: string }> {

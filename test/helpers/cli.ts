@@ -11,13 +11,19 @@ import { createEmptyPgDatabase, TEST_DB } from './db.js';
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLI = join(ROOT, 'dist/cli.js');
 
+/** This process's environment without any Gatehouse, database, Redis or tracing setting of the machine's. */
+export function operatorEnv(): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$|OTEL_)/.test(k)) clean[k] = v;
+  return clean;
+}
+
 /**
  * Runs `node dist/cli.js …` as an operator would, with only the given Gatehouse settings (none
  * leak in from the test process), and collects its output. Killed if it outlives `timeoutMs`.
  */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 170_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$)/.test(k)) clean[k] = v;
+  const clean = operatorEnv();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...clean, GATEHOUSE_LOG_LEVEL: 'warn', ...env } });
     let stdout = '';

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from './cli.js';
+import { CLI, operatorEnv, ROOT } from './cli.js';
 
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -37,14 +37,12 @@ export interface GatehouseProcess {
  * restarted process can take the same address again.
  */
 export async function startGatehouse(role: Role, env: Record<string, string>, port?: number): Promise<GatehouseProcess> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(GATEHOUSE_|DATABASE_URL$|REDIS_URL$|OTEL_)/.test(k)) clean[k] = v;
   const listenPort = port ?? (await freePort());
   const args = { serve: ['serve', '--no-worker'], worker: ['worker'], all: ['serve'] }[role];
   const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: {
-      ...clean,
+      ...operatorEnv(),
       GATEHOUSE_LOG_LEVEL: 'warn',
       GATEHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), `gatehouse-${role}-`)),
       GATEHOUSE_HOST: '127.0.0.1',
