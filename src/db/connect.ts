@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PGliteDialect } from './pglite-dialect.js';
+import { preparingPool } from './prepared.js';
 import type { DB } from './types.js';
 
 export interface Database {
@@ -76,7 +77,7 @@ async function connectPostgres(url: string, log: Logger): Promise<Database> {
   const lost = (err: Error) => log.warn({ err: err.message }, 'database connection lost; the pool will reconnect');
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   const listener = createListener(url, log);
   return {
     kind: 'postgres',

@@ -60,6 +60,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const relaxed = o.allowPrivateTargets ? strict : agentFor(true);
   let stopListening: Array<() => Promise<void>> = [];
   let lastReclaim = 0;
+  let lastClaimFound = false;
 
   /** One attempt, traced as a client span in the trace of the request that accepted the event. */
   const attempt = (d: ClaimedDelivery) =>
@@ -142,11 +143,13 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   }
 
   const loop = createClaimLoop({
-    claim: (free) => {
+    claim: async (free) => {
       // Expired leases are looked for every few seconds, not on every claim: a lease lasts 30 s or more.
       const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
       if (reclaim) lastReclaim = Date.now();
-      return claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim });
+      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound });
+      lastClaimFound = claimed.length > 0;
+      return claimed;
     },
     run: attempt,
     concurrency: o.concurrency,

@@ -58,49 +58,118 @@ interface EndpointSums {
 }
 
 /**
- * One batch in one transaction: the attempt rows; each delivery's new state (only while this worker
- * still holds it: if its lease ran out and another worker took it over, the attempt is logged all
- * the same); per endpoint, its counters and the 5-minute roll-up as SQL increments; and, when an
- * endpoint answered 410 or has failed continuously for longer than `disableAfterS`, its disabling
- * with a `gatehouse.endpoint.disabled` event.
+ * One batch in one transaction of two statements, whatever its size and however many endpoints it
+ * touches (each statement is a round trip and, on PostgreSQL, a parse and plan: under load their
+ * number, not the rows, is what costs). The first logs the attempts and sets each delivery's new
+ * state (only while this worker still holds it: if its lease ran out and another worker took it
+ * over, the attempt is logged all the same). The second adds to each endpoint's counters and its
+ * 5-minute roll-up, as SQL increments. When an endpoint answered 410 or has failed continuously
+ * for longer than `disableAfterS`, it is disabled and a `gatehouse.endpoint.disabled` event is
+ * emitted, in the same transaction.
  */
 async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+  const now = new Date().toISOString();
+  const attempts = all.map((r) => ({
+    delivery_id: r.deliveryId,
+    endpoint_id: r.endpointId,
+    workspace_id: r.workspaceId,
+    attempt: r.attempt,
+    url: r.url,
+    request_headers: r.requestHeaders,
+    response_status: r.status,
+    response_body: r.responseBody,
+    duration_ms: r.durationMs,
+    error: r.error,
+    outcome: r.outcome,
+    next_attempt_at: r.nextAttemptAt?.toISOString() ?? null,
+    status: r.outcome === 'succeeded' ? 'succeeded' : r.outcome === 'retrying' ? 'pending' : 'dead',
+    next_at: r.nextAttemptAt?.toISOString() ?? now,
+    finished_at: r.outcome === 'retrying' ? null : now,
+  }));
   // An endpoint deleted while its delivery was in flight takes the delivery with it: that attempt
   // has nothing left to be recorded against, and must not fail the batch for the others. The rest
   // are locked against deletion until this commits.
-  const present = await sql<{ id: string }>`
-    select id from webhook_deliveries where id = any(${all.map((r) => r.deliveryId)}::text[]) for key share`.execute(trx);
-  const kept = new Set(present.rows.map((r) => r.id));
+  // The ids again as an array: `= any(array)` is planned as an index probe per id, where a join on
+  // the recordset (estimated at 100 rows) may become a scan of every delivery.
+  const ids = all.map((r) => r.deliveryId);
+  const logged = await sql<{ delivery_id: string }>`/* prepared */
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(attempts)}::jsonb) as x(delivery_id text, endpoint_id text, workspace_id text,
+        attempt int, url text, request_headers jsonb, response_status int, response_body text, duration_ms int, error text, outcome text,
+        next_attempt_at timestamptz, status text, next_at timestamptz, finished_at timestamptz)
+    ),
+    present as (select id from webhook_deliveries where id = any(${ids}::text[]) for key share),
+    logged as (
+      insert into webhook_attempts (delivery_id, endpoint_id, workspace_id, attempt, worker_id, url, request_headers, response_status,
+        response_body, duration_ms, error, outcome, next_attempt_at)
+      select i.delivery_id, i.endpoint_id, i.workspace_id, i.attempt, ${workerId}, i.url, i.request_headers, i.response_status,
+        i.response_body, i.duration_ms, i.error, i.outcome, i.next_attempt_at
+      from input i join present p on p.id = i.delivery_id
+      returning delivery_id
+    ),
+    moved as (
+      update webhook_deliveries d set status = i.status, next_attempt_at = i.next_at, finished_at = i.finished_at,
+        locked_by = null, locked_until = null, last_status = i.response_status, last_error = i.error
+      from input i where d.id = any(${ids}::text[]) and d.id = i.delivery_id and d.locked_by = ${workerId}
+        and d.id in (select delivery_id from logged)
+    )
+    select delivery_id from logged`.execute(trx);
+  const kept = new Set(logged.rows.map((r) => r.delivery_id));
   const records = all.filter((r) => kept.has(r.deliveryId));
   if (records.length === 0) return new Map();
-  await trx
-    .insertInto('webhook_attempts')
-    .values(records.map((r) => ({
-      delivery_id: r.deliveryId,
-      endpoint_id: r.endpointId,
-      workspace_id: r.workspaceId,
-      attempt: r.attempt,
-      worker_id: workerId,
-      url: r.url,
-      request_headers: JSON.stringify(r.requestHeaders),
-      response_status: r.status,
-      response_body: r.responseBody,
-      duration_ms: r.durationMs,
-      error: r.error,
-      outcome: r.outcome,
-      next_attempt_at: r.nextAttemptAt,
-    })))
-    .execute();
 
-  const now = new Date();
-  const rows = records.map((r) => sql`(${r.deliveryId}, ${r.outcome === 'succeeded' ? 'succeeded' : r.outcome === 'retrying' ? 'pending' : 'dead'},
-    ${r.nextAttemptAt ?? now}::timestamptz, ${r.outcome === 'retrying' ? null : now}::timestamptz, ${r.status}::int, ${r.error}::text)`);
-  await sql`
-    update webhook_deliveries d set status = v.status, next_attempt_at = v.next_at, finished_at = v.finished_at,
-      locked_by = null, locked_until = null, last_status = v.last_status, last_error = v.last_error
-    from (values ${sql.join(rows)}) as v(id, status, next_at, finished_at, last_status, last_error)
-    where d.id = v.id and d.locked_by = ${workerId}`.execute(trx);
+  const sums = sumByEndpoint(records);
+  const rows = [...sums].map(([endpointId, s]) => ({
+    endpoint_id: endpointId, workspace_id: s.workspaceId, total: s.total, succeeded: s.succeeded, duration_sum: s.durationSum,
+    buckets: s.buckets, last_ok: s.lastOk, any_ok: s.anyOk,
+  }));
+  // Endpoint rows are locked in id order, so two workers' batches never wait on each other in a
+  // cycle; the roll-up reads the counters' RETURNING, so it runs after them, under those locks.
+  const counted = await sql<{ id: string; enabled: boolean; failing_too_long: boolean }>`/* prepared */
+    with sums as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(endpoint_id text, workspace_id text, total int, succeeded int,
+        duration_sum bigint, buckets bigint[], last_ok boolean, any_ok boolean)
+    ),
+    locked as (select id from webhook_endpoints where id = any(${[...sums.keys()]}::text[]) order by id for no key update),
+    counted as (
+      update webhook_endpoints e set total = e.total + s.total, succeeded = e.succeeded + s.succeeded,
+        failed = e.failed + (s.total - s.succeeded), last_called_at = now(),
+        -- Failing since the first failure after the last success; a success ends the run.
+        failing_since = case when s.last_ok then null when s.any_ok then now() else coalesce(e.failing_since, now()) end
+      from sums s where e.id = s.endpoint_id and e.id in (select id from locked)
+      returning e.id, e.enabled, e.failing_since < now() - make_interval(secs => ${disableAfterS}) as failing_too_long
+    ),
+    rolled as (
+      insert into webhook_stats (workspace_id, endpoint_id, period, attempts, succeeded, failed, latency_sum_ms, latency_buckets)
+      select s.workspace_id, s.endpoint_id, date_bin('5 minutes', now(), timestamptz '2000-01-01'), s.total, s.succeeded,
+        s.total - s.succeeded, s.duration_sum, s.buckets
+      from sums s join counted c on c.id = s.endpoint_id
+      order by s.endpoint_id
+      on conflict (workspace_id, endpoint_id, period) do update set
+        attempts = webhook_stats.attempts + excluded.attempts,
+        succeeded = webhook_stats.succeeded + excluded.succeeded,
+        failed = webhook_stats.failed + excluded.failed,
+        latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
+        latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))
+    )
+    select id, enabled, failing_too_long from counted order by id`.execute(trx);
 
+  const disabled = new Map<string, string>();
+  for (const endpoint of counted.rows) {
+    const s = sums.get(endpoint.id)!;
+    const reason = s.gone ?? (endpoint.failing_too_long ? `failing continuously for more than ${formatSpan(disableAfterS)}` : null);
+    if (!reason || !endpoint.enabled) continue;
+    await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', endpoint.id).execute();
+    await publish(trx, s.workspaceId, {
+      type: 'gatehouse.endpoint.disabled',
+      payload: { endpoint_id: endpoint.id, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },
+    });
+    disabled.set(endpoint.id, reason);
+  }
+  return disabled;
+}
+
+function sumByEndpoint(records: AttemptRecord[]): Map<string, EndpointSums> {
   const sums = new Map<string, EndpointSums>();
   for (const r of records) {
     const ok = r.outcome === 'succeeded';
@@ -118,44 +187,7 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
     s.last = r;
     if (r.disable) s.gone = r.disable;
   }
-
-  const disabled = new Map<string, string>();
-  // A fixed order, so two workers' batches lock shared endpoint rows in the same order.
-  for (const [endpointId, s] of [...sums].sort(([a], [b]) => a.localeCompare(b))) {
-    const endpoint = await trx
-      .updateTable('webhook_endpoints')
-      .set({
-        total: sql`total + ${s.total}`,
-        succeeded: sql`succeeded + ${s.succeeded}`,
-        failed: sql`failed + ${s.total - s.succeeded}`,
-        last_called_at: sql`now()`,
-        // Failing since the first failure after the last success; a success ends the run.
-        failing_since: s.lastOk ? null : s.anyOk ? sql`now()` : sql`coalesce(failing_since, now())`,
-      })
-      .where('id', '=', endpointId)
-      .returning(['enabled', sql<boolean>`failing_since < now() - make_interval(secs => ${disableAfterS})`.as('failing_too_long')])
-      .executeTakeFirst();
-    await sql`
-      insert into webhook_stats (workspace_id, endpoint_id, period, attempts, succeeded, failed, latency_sum_ms, latency_buckets)
-      values (${s.workspaceId}, ${endpointId}, date_bin('5 minutes', now(), timestamptz '2000-01-01'), ${s.total}, ${s.succeeded},
-        ${s.total - s.succeeded}, ${s.durationSum}, ${s.buckets}::bigint[])
-      on conflict (workspace_id, endpoint_id, period) do update set
-        attempts = webhook_stats.attempts + excluded.attempts,
-        succeeded = webhook_stats.succeeded + excluded.succeeded,
-        failed = webhook_stats.failed + excluded.failed,
-        latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
-        latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))`.execute(trx);
-
-    const reason = s.gone ?? (endpoint?.failing_too_long ? `failing continuously for more than ${formatSpan(disableAfterS)}` : null);
-    if (!reason || !endpoint?.enabled) continue;
-    await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', endpointId).execute();
-    await publish(trx, s.workspaceId, {
-      type: 'gatehouse.endpoint.disabled',
-      payload: { endpoint_id: endpointId, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },
-    });
-    disabled.set(endpointId, reason);
-  }
-  return disabled;
+  return sums;
 }
 
 /** A span as people read it in a reason: '90 s', '45 min', '5 d'. */
