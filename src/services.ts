@@ -52,7 +52,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const endpoints = createEndpointService({
     db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
   });
-  const events = createEventService({ db, audit, tenancy, endpoints });
+  const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
   createHealthMetrics(metrics.registry, db);

@@ -112,7 +112,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
         idempotencyKey: `inbound:${ev.id}:${ev.replays}:${i}`,
       })),
     );
-    const ids = await publishMany(trx, events);
+    const ids = (await publishMany(trx, events)).map((p) => p.eventId);
     let next = 0;
     const rows = batch.map(({ ev, providerType, items, unmapped }) => {
       const published = ids.slice(next, (next += items.length));

@@ -1,12 +1,14 @@
 import type { Kysely } from 'kysely';
+import type { Database } from '../../db/connect.js';
 import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { invalid, notFound } from '../../lib/errors.js';
+import { createGroupCommit } from '../../lib/group-commit.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
-import { publish } from './publish.js';
+import { publish, publishMany, type WorkspaceEvent } from './publish.js';
 import { currentTraceParent, inSpan } from '../../lib/tracing.js';
 
 export interface SendInput {
@@ -23,7 +25,14 @@ export interface SendInput {
  * Accepting events. Not audited one by one: events are business data with their own table and
  * delivery log, and the audit chain is for who changed what (endpoints, secrets, replays).
  */
-export function createEventService({ db, audit, tenancy, endpoints }: { db: Kysely<DB>; audit: AuditService; tenancy: TenancyService; endpoints: EndpointService }) {
+export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
+  db: Kysely<DB>; dbKind: Database['kind']; audit: AuditService; tenancy: TenancyService; endpoints: EndpointService;
+}) {
+  // Concurrent accepts share one statement and one commit (group commit), as a statement and a commit
+  // per event is what load costs the database; each is answered once its batch is committed. A failed
+  // batch is retried event by event, so a bad event (its workspace deleted meanwhile) fails alone.
+  const accept = createGroupCommit((batch: WorkspaceEvent[]) => publishMany(db, batch), { isolateFailures: true, writers: dbKind === 'postgres' ? 4 : 1 });
+
   async function targetOf(workspaceId: string, input: SendInput) {
     if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
     if (input.broadcast) return 'broadcast' as const;
@@ -48,7 +57,7 @@ export function createEventService({ db, audit, tenancy, endpoints }: { db: Kyse
       }
       const target = await targetOf(workspaceId, input);
       return inSpan('gatehouse.event.accept', { attributes: { 'gatehouse.workspace_id': workspaceId, 'gatehouse.event_type': input.type } }, async (span) => {
-        const r = await publish(db, workspaceId, { type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target, traceParent: currentTraceParent() });
+        const r = await accept({ workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target, traceParent: currentTraceParent() });
         span.setAttributes({ 'gatehouse.event_id': r.eventId, 'gatehouse.duplicate': r.duplicate, 'gatehouse.deliveries': r.deliveries.length });
         return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
       });
