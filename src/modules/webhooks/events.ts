@@ -30,8 +30,12 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
 }) {
   // Concurrent accepts share one statement and one commit (group commit), as a statement and a commit
   // per event is what load costs the database; each is answered once its batch is committed. A failed
-  // batch is retried event by event, so a bad event (its workspace deleted meanwhile) fails alone.
-  const accept = createGroupCommit((batch: WorkspaceEvent[]) => publishMany(db, batch), { isolateFailures: true, writers: dbKind === 'postgres' ? 4 : 1 });
+  // batch is retried event by event, so a bad event (its workspace deleted meanwhile) fails alone; the
+  // transaction makes that retry safe when the failure comes after the insert (the repeats' lookup).
+  const accept = createGroupCommit(
+    (batch: WorkspaceEvent[]) => db.transaction().execute((trx) => publishMany(trx, batch)),
+    { isolateFailures: true, writers: dbKind === 'postgres' ? 4 : 1 },
+  );
 
   async function targetOf(workspaceId: string, input: SendInput) {
     if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });

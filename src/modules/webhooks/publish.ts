@@ -55,7 +55,7 @@ export async function publishMany(db: Executor, events: WorkspaceEvent[]): Promi
   }));
   // Inserted in key order, so concurrent batches repeating the same keys queue on one another
   // instead of deadlocking; `ord` last keeps the batch's first use of a key the one that wins.
-  const result = await sql<{ id: string; deliveries: string[] }>`
+  const result = await sql<{ id: string; deliveries: string[] }>`/* prepared */
     with input as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
         as x(ord int, id text, workspace_id text, type text, payload jsonb, idempotency_key text, trace_parent text, endpoint_id text, broadcast boolean)
