@@ -19,7 +19,10 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir },
     log,
   );
-  const applied = await migrate(database, (m) => log.info({ migration: m.name }, 'migration applied'));
+  const applied = await migrate(database, (m) => log.info({ migration: m.name }, 'migration applied'), {
+    onLockWait: (m, attempt, retryInMs) =>
+      log.warn({ migration: m.name, attempt, retry_in_ms: Math.round(retryInMs) }, 'migration gave way to requests holding its tables; retrying'),
+  });
   if (applied.length === 0) log.debug('database schema up to date');
   return database;
 }

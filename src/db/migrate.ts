@@ -73,25 +73,60 @@ export async function pendingMigrations(database: Database, dir?: string): Promi
   return listMigrations(dir).filter((m) => !applied.has(m.id));
 }
 
+// A migration waits at most this long for each lock, then rolls back and tries again. Below
+// PostgreSQL's deadlock_timeout (1 s by default), so when a migration and live requests wait on each
+// other the migration always gives way first: the requests go on, none fails on a deadlock.
+export const LOCK_TIMEOUT_MS = 400;
+const RETRY_FOR_MS = 5 * 60_000;
+
+export interface MigrateOptions {
+  dir?: string;
+  /** How long a migration keeps trying to take its locks (default five minutes). */
+  retryForMs?: number;
+  /** A migration gave way to traffic holding its tables and will try again after `retryInMs`. */
+  onLockWait?: (m: Migration, attempt: number, retryInMs: number) => void;
+}
+
 /**
  * Applies pending migrations in order. Each script starts by inserting its own row, in the same
  * implicit transaction as its statements, so a second process migrating at the same moment fails
- * on the primary key, rolls back, and finds the work done instead of racing it.
+ * on the primary key, rolls back, and finds the work done instead of racing it. On a database in
+ * use, a migration that cannot take a lock within LOCK_TIMEOUT_MS rolls back and is retried with
+ * growing pauses for up to five minutes (long transactions holding its tables), then fails saying so.
  */
-export async function migrate(database: Database, onApplied: (m: Migration) => void = () => {}, dir?: string) {
+export async function migrate(database: Database, onApplied: (m: Migration) => void = () => {}, opts: MigrateOptions = {}) {
   const applied: Migration[] = [];
-  for (const m of await pendingMigrations(database, dir)) {
-    try {
-      await database.exec(
-        `INSERT INTO gatehouse_migrations (id, name) VALUES (${m.id}, '${m.name}');\n${m.script}`,
-      );
+  for (const m of await pendingMigrations(database, opts.dir)) {
+    if (await applyOne(database, m, opts)) {
       applied.push(m);
       onApplied(m);
-    } catch (err) {
-      const e = err as { code?: string; constraint?: string; message?: string };
-      if (e.code === '23505' && (e.constraint === 'gatehouse_migrations_pkey' || /gatehouse_migrations_pkey/.test(e.message ?? ''))) continue;
-      throw new Error(`migration ${m.name} failed: ${e.message}`);
     }
   }
   return applied;
+}
+
+/** True once applied; false if another process applied it first. */
+async function applyOne(database: Database, m: Migration, opts: MigrateOptions): Promise<boolean> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await database.exec(
+        `SELECT set_config('lock_timeout', '${LOCK_TIMEOUT_MS}ms', true);\nINSERT INTO gatehouse_migrations (id, name) VALUES (${m.id}, '${m.name}');\n${m.script}`,
+      );
+      return true;
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; message?: string };
+      if (e.code === '23505' && (e.constraint === 'gatehouse_migrations_pkey' || /gatehouse_migrations_pkey/.test(e.message ?? ''))) return false;
+      if (e.code === '55P03' && Date.now() - started < (opts.retryForMs ?? RETRY_FOR_MS)) {
+        const retryInMs = Math.min(250 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random() / 2);
+        opts.onLockWait?.(m, attempt, retryInMs);
+        await new Promise((r) => setTimeout(r, retryInMs));
+        continue;
+      }
+      if (e.code === '55P03') {
+        throw new Error(`migration ${m.name} could not take its locks for ${Math.round((Date.now() - started) / 1000)} s: long transactions hold its tables (see pg_stat_activity); nothing was changed`);
+      }
+      throw new Error(`migration ${m.name} failed: ${e.message}`);
+    }
+  }
 }
