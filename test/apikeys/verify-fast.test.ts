@@ -1,5 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { CachedKey } from '../../src/modules/apikeys/cache.js';
+import type { Verification } from '../../src/modules/apikeys/verify.js';
+import { verificationBody, verificationText } from '../../src/modules/apikeys/verify-http.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
 // POST /v1/keys/verify is answered by a fast path beside Fastify on the real HTTP server, while
@@ -82,5 +85,20 @@ describe('the fast path answers exactly as the Fastify route', () => {
     const metrics = await t.call(null, 'GET', '/metrics');
     expect(metrics.raw).toMatch(/gatehouse_http_request_duration_seconds_count\{method="POST",route="\/v1\/keys\/verify",status="200"\} [1-9]/);
     expect(metrics.raw).toMatch(/gatehouse_key_verifications_total\{result="valid"\} [1-9]/);
+  });
+});
+
+describe('the fast path\'s answer text', () => {
+  const key = { id: 'key_1', workspaceId: 'ws_1', scopes: ['keys:read', 'webhooks:*'] } as unknown as CachedKey;
+  const cases: Array<[string, Verification]> = [
+    ['valid, no rate limit', { code: 'valid', key }],
+    ['valid, rate limited key', { code: 'valid', key, ratelimit: { allowed: true, limit: 100, remaining: 99, reset: 1_790_000_000_000 } }],
+    ['valid again, other figures (the cached prefix)', { code: 'valid', key, ratelimit: { allowed: true, limit: 100, remaining: 3, reset: 1_790_000_060_000 } }],
+    ['valid, a platform key (no workspace)', { code: 'valid', key: { ...key, workspaceId: null } as unknown as CachedKey }],
+    ['revoked', { code: 'revoked', key }],
+    ['not found', { code: 'not_found' }],
+  ];
+  test.each(cases)('%s: byte for byte what JSON.stringify of the route\'s body gives', (_name, result) => {
+    expect(verificationText(result)).toBe(JSON.stringify(verificationBody(result)));
   });
 });
