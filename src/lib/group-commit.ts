@@ -51,3 +51,9 @@ export function createGroupCommit<I, O>(
       setImmediate(() => void flush());
     });
 }
+
+/**
+ * Batches written at once for a database: PostgreSQL overlaps a few round trips and commits; the
+ * embedded database runs one statement at a time on this thread, so more would only queue.
+ */
+export const groupCommitWriters = (kind: 'pglite' | 'postgres') => (kind === 'postgres' ? 4 : 1);

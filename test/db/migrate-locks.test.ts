@@ -25,13 +25,18 @@ async function liveClient() {
   return c;
 }
 
+/** Tables made outside the migration, and a migration file `name` with `script` beside the applied ones. */
+async function prepare(tables: string[], name: string, script: string) {
+  const setup = await liveClient();
+  await setup.query(tables.map((table) => `create table ${table} (id int)`).join('; '));
+  await setup.end();
+  await writeFile(join(dir, `${name}.sql`), script);
+}
+
 describe.runIf(TEST_DB === 'postgres')('migrations on a database in use (PostgreSQL)', () => {
   it('a migration and a request waiting on each other: the migration gives way and retries, the request never fails on a deadlock', async () => {
-    const setup = await liveClient();
-    await setup.query('create table lock_a (id int); create table lock_b (id int)');
-    await setup.end();
     // Takes lock_b, then needs lock_a: the opposite order to the request below.
-    await writeFile(join(dir, '901_lock_order.sql'), 'CREATE INDEX lock_b_idx ON lock_b (id);\nSELECT pg_sleep(0.3);\nCREATE INDEX lock_a_idx ON lock_a (id);\n');
+    await prepare(['lock_a', 'lock_b'], '901_lock_order', 'CREATE INDEX lock_b_idx ON lock_b (id);\nSELECT pg_sleep(0.3);\nCREATE INDEX lock_a_idx ON lock_a (id);\n');
 
     const request = await liveClient();
     await request.query('begin');
@@ -54,10 +59,7 @@ describe.runIf(TEST_DB === 'postgres')('migrations on a database in use (Postgre
   });
 
   it('waits out a transaction holding its table, retrying with pauses, then applies', async () => {
-    const setup = await liveClient();
-    await setup.query('create table lock_c (id int)');
-    await setup.end();
-    await writeFile(join(dir, '902_alter_c.sql'), 'ALTER TABLE lock_c ADD COLUMN note text;\n');
+    await prepare(['lock_c'], '902_alter_c', 'ALTER TABLE lock_c ADD COLUMN note text;\n');
     const holder = await liveClient();
     await holder.query('begin');
     await holder.query('select * from lock_c'); // an open transaction's share lock blocks ALTER TABLE
@@ -73,10 +75,7 @@ describe.runIf(TEST_DB === 'postgres')('migrations on a database in use (Postgre
   });
 
   it('gives up with a clear message when the table stays held, having changed nothing', async () => {
-    const setup = await liveClient();
-    await setup.query('create table lock_d (id int)');
-    await setup.end();
-    await writeFile(join(dir, '903_alter_d.sql'), 'ALTER TABLE lock_d ADD COLUMN note text;\n');
+    await prepare(['lock_d'], '903_alter_d', 'ALTER TABLE lock_d ADD COLUMN note text;\n');
     const holder = await liveClient();
     try {
       await holder.query('begin');

@@ -8,7 +8,7 @@ import { RESYNC } from '../../db/connect.js';
 import type { DB } from '../../db/types.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
-import { createGroupCommit } from '../../lib/group-commit.js';
+import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js';
 import { newId } from '../../lib/ids.js';
 import { INBOUND_CHANNEL, KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
 import { openSourceSecrets, SOURCES_CHANNEL, type OpenedSecrets } from './secrets.js';
@@ -50,7 +50,7 @@ export async function createReceiver(o: ReceiverOptions) {
   const rejected = new Counter({ name: 'gatehouse_inbound_rejected_total', help: 'Inbound webhooks refused by verification, by provider and reason', labelNames: ['provider', 'reason'], registers: [o.registry] });
   const wake = createWaker(db, o.log);
   // Concurrent requests share one INSERT (group commit): each still answers only after its row is committed.
-  const store = createGroupCommit((rows: Received[]) => insertReceived(db, rows), { isolateFailures: true, writers: o.database.kind === 'postgres' ? 4 : 1 });
+  const store = createGroupCommit((rows: Received[]) => insertReceived(db, rows), { isolateFailures: true, writers: groupCommitWriters(o.database.kind) });
 
   async function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);

@@ -3,7 +3,7 @@ import type { Database } from '../../db/connect.js';
 import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { invalid, notFound } from '../../lib/errors.js';
-import { createGroupCommit } from '../../lib/group-commit.js';
+import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
@@ -34,7 +34,7 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
   // transaction makes that retry safe when the failure comes after the insert (the repeats' lookup).
   const accept = createGroupCommit(
     (batch: WorkspaceEvent[]) => db.transaction().execute((trx) => publishMany(trx, batch)),
-    { isolateFailures: true, writers: dbKind === 'postgres' ? 4 : 1 },
+    { isolateFailures: true, writers: groupCommitWriters(dbKind) },
   );
 
   async function targetOf(workspaceId: string, input: SendInput) {
