@@ -6,6 +6,7 @@
 //   npm run bench:webhooks
 //   BENCH_EVENTS=500 BENCH_ANALYTICS_ROWS=100000 npm run bench:webhooks     (quicker)
 //   BENCH_CPU_PROF=1 npm run bench:webhooks                                 (profiles Gatehouse; paths printed)
+//   BENCH_ONLY=postgres npm run bench:webhooks                              (one database only)
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -198,9 +199,11 @@ async function main() {
   try {
     process.stderr.write('baseline: raw undici POST loop…\n');
     const raw = await rawLoop(receiver.url, EVENTS * ENDPOINTS);
-    const pglite = await runOn('pglite', receiver.url, dataDir);
+    const only = process.env.BENCH_ONLY; // postgres | pglite: one database only (while profiling)
+    const skipped = { throughput: { perSecond: NaN, received: '–' }, idle: { p50Ms: null, p99Ms: null, missing: '–' }, analytics: null };
+    const pglite = only === 'postgres' ? skipped : await runOn('pglite', receiver.url, dataDir);
     const rawAgain = await rawLoop(receiver.url, EVENTS * ENDPOINTS);
-    const postgres = await runOn('postgres', receiver.url, dataDir);
+    const postgres = only === 'pglite' ? skipped : await runOn('postgres', receiver.url, dataDir);
     const baseline = (raw.perSecond + rawAgain.perSecond) / 2;
     const rows = [
       { label: 'raw undici POST loop', r: { perSecond: baseline, seconds: (raw.seconds + rawAgain.seconds) / 2, othersCpu: null } },
@@ -223,13 +226,13 @@ async function main() {
       '',
       `end to end = from the first event sent until every delivery's attempt is logged (endpoint stats); received by the receiver: PGlite ${pglite.throughput.received}, PostgreSQL ${postgres.throughput.received} of ${EVENTS * ENDPOINTS}`,
       `idle latency = the event's 202 → the first attempt's arrival, ${IDLE_EVENTS} events ${IDLE_GAP_MS} ms apart (missing: PGlite ${pglite.idle.missing}, PostgreSQL ${postgres.idle.missing})`,
-      `analytics at ${fmtInt(postgres.analytics.attempts)} attempts (PostgreSQL; ${fmtInt(postgres.analytics.rollupRows)} roll-up rows, filled in ${postgres.analytics.fillSeconds} s): window=30d ${postgres.analytics.window30dMs} ms, window=24h ${postgres.analytics.window24hMs} ms (median of 7, HTTP included)`,
+      postgres.analytics && `analytics at ${fmtInt(postgres.analytics.attempts)} attempts (PostgreSQL; ${fmtInt(postgres.analytics.rollupRows)} roll-up rows, filled in ${postgres.analytics.fillSeconds} s): window=30d ${postgres.analytics.window30dMs} ms, window=24h ${postgres.analytics.window24hMs} ms (median of 7, HTTP included)`,
       '',
       `PostgreSQL deliveries/s ÷ raw loop      ${ratioPg.toFixed(2)}      target ≥ ${TARGETS.ratioPostgres}   ${verdict(ratioPg >= TARGETS.ratioPostgres)}`,
       `idle p50, PostgreSQL                    ${fmtMs(postgres.idle.p50Ms)} ms   target ≤ ${TARGETS.p50Ms} ms  ${verdict(postgres.idle.p50Ms <= TARGETS.p50Ms)}`,
       `idle p50, PGlite                        ${fmtMs(pglite.idle.p50Ms)} ms   target ≤ ${TARGETS.p50Ms} ms  ${verdict(pglite.idle.p50Ms <= TARGETS.p50Ms)}`,
       `(info) PGlite deliveries/s ÷ raw loop   ${(pglite.throughput.perSecond / baseline).toFixed(2)}`,
-    ];
+    ].filter((line) => typeof line === 'string');
     process.stdout.write(out.join('\n') + '\n');
     await mkdir(dirname(RESULTS_FILE), { recursive: true });
     await writeFile(RESULTS_FILE, JSON.stringify({ at: new Date().toISOString(), raw: [raw, rawAgain], pglite, postgres, targets: TARGETS }, null, 2));

@@ -39,6 +39,9 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled limit 1`.execute(db);
     if (due.rows.length === 0) return [];
   }
+  // Each picked id is locked by its own primary-key probe: \`id in (select …)\` was planned as a scan of
+  // every pending delivery (the estimate of their number is whatever the statistics said when the
+  // statement was planned, and a busy queue outgrows it within seconds).
   const result = await sql<ClaimedDelivery>`/* prepared */
     with busy as (
       select endpoint_id, count(*)::int as n from webhook_deliveries
@@ -58,9 +61,9 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       limit ${limit}
     ),
     locked as (
-      select id from webhook_deliveries
-      where id in (select id from picked) and status = 'pending'
-      for update skip locked
+      select x.id from picked p cross join lateral (
+        select id from webhook_deliveries where id = p.id and status = 'pending' for update skip locked
+      ) x
     )
     update webhook_deliveries d
     set status = 'delivering', locked_by = ${workerId}, locked_until = now() + make_interval(secs => e.timeout_s + ${leaseMarginMs / 1000}),
