@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { databaseFloor } from './webhook-floor.mjs';
 import { api, envNumber, fmtInt, fmtMs, freePort, gatehouseEnv, here, round, startGatehouse, startListener, stopAllChildren, stopChild, table } from './lib.mjs';
 
 const EVENTS = Math.round(envNumber('BENCH_EVENTS', 1000)); // each goes to ENDPOINTS endpoints
@@ -21,6 +22,7 @@ const SEND_CONCURRENCY = 16;
 const IDLE_EVENTS = Math.round(envNumber('BENCH_IDLE_EVENTS', 100));
 const IDLE_GAP_MS = 30;
 const ANALYTICS_ROWS = Math.round(envNumber('BENCH_ANALYTICS_ROWS', 1_000_000));
+const FLOOR_DELIVERIES = Math.round(envNumber('BENCH_FLOOR_DELIVERIES', 20_000));
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TARGETS = { ratioPostgres: 0.5, p50Ms: 25 };
 const RESULTS_FILE = join(here, 'results', 'webhooks-latest.json');
@@ -204,6 +206,8 @@ async function main() {
     const pglite = only === 'postgres' ? skipped : await runOn('pglite', receiver.url, dataDir);
     const rawAgain = await rawLoop(receiver.url, EVENTS * ENDPOINTS);
     const postgres = only === 'pglite' ? skipped : await runOn('postgres', receiver.url, dataDir);
+    process.stderr.write('postgres: database floor (accept, claim and record alone, batches of 400)…\n');
+    const floor = only === 'pglite' ? null : await databaseFloor(PG_ADMIN_URL, FLOOR_DELIVERIES);
     const baseline = (raw.perSecond + rawAgain.perSecond) / 2;
     const rows = [
       { label: 'raw undici POST loop', r: { perSecond: baseline, seconds: (raw.seconds + rawAgain.seconds) / 2, othersCpu: null } },
@@ -232,10 +236,11 @@ async function main() {
       `idle p50, PostgreSQL                    ${fmtMs(postgres.idle.p50Ms)} ms   target ≤ ${TARGETS.p50Ms} ms  ${verdict(postgres.idle.p50Ms <= TARGETS.p50Ms)}`,
       `idle p50, PGlite                        ${fmtMs(pglite.idle.p50Ms)} ms   target ≤ ${TARGETS.p50Ms} ms  ${verdict(pglite.idle.p50Ms <= TARGETS.p50Ms)}`,
       `(info) PGlite deliveries/s ÷ raw loop   ${(pglite.throughput.perSecond / baseline).toFixed(2)}`,
+      floor && `(info) database floor ÷ raw loop      ${(floor.perSecond / baseline).toFixed(2)}   (${fmtInt(floor.perSecond)} deliveries/s: Gatehouse's accept, claim and record statements alone, ${floor.batch} at a time, no HTTP; PostgreSQL reached ${(postgres.throughput.perSecond / floor.perSecond).toFixed(2)} of it)`,
     ].filter((line) => typeof line === 'string');
     process.stdout.write(out.join('\n') + '\n');
     await mkdir(dirname(RESULTS_FILE), { recursive: true });
-    await writeFile(RESULTS_FILE, JSON.stringify({ at: new Date().toISOString(), raw: [raw, rawAgain], pglite, postgres, targets: TARGETS }, null, 2));
+    await writeFile(RESULTS_FILE, JSON.stringify({ at: new Date().toISOString(), raw: [raw, rawAgain], pglite, postgres, floor, targets: TARGETS }, null, 2));
     process.stdout.write(`\nresults: ${RESULTS_FILE.replace(`${here}/`, 'bench/')}\n`);
   } finally {
     await stopChild(receiver.proc);
