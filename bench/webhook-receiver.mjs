@@ -1,21 +1,28 @@
 // The receiver for bench/webhooks.mjs: a bare node:http server on loopback that answers 200 at
 // once, counts requests and keeps each webhook-id's first arrival time (wall clock, ms). Its own
-// GET /stats answers {count, arrivals} and POST /reset clears them. Prints `listening <port>`.
+// GET /stats answers {count, arrivals, perQuarterSecond} (requests in each 250 ms since the reset)
+// and POST /reset clears them. Prints `listening <port>`.
 import { createServer } from 'node:http';
 
 let count = 0;
 let arrivals = {};
+let since = Date.now();
+let perQuarterSecond = [];
 const server = createServer((req, res) => {
-  if (req.url === '/stats') return res.end(JSON.stringify({ count, arrivals }));
+  if (req.url === '/stats') return res.end(JSON.stringify({ count, arrivals, perQuarterSecond: Array.from(perQuarterSecond, (n) => n ?? 0) }));
   if (req.url === '/reset') {
     count = 0;
     arrivals = {};
+    since = Date.now();
+    perQuarterSecond = [];
     return res.end('{}');
   }
   const at = Date.now();
   req.resume();
   req.on('end', () => {
     count++;
+    const slot = Math.floor((at - since) / 250);
+    perQuarterSecond[slot] = (perQuarterSecond[slot] ?? 0) + 1;
     const id = req.headers['webhook-id'];
     if (id && arrivals[id] === undefined) arrivals[id] = at;
     res.writeHead(200, { 'content-type': 'text/plain' });

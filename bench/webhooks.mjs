@@ -94,8 +94,8 @@ async function throughput(gh, tenant, receiverUrl) {
     await new Promise((r) => setTimeout(r, 100));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const received = (await getJson(`${receiverUrl}/stats`)).count;
-  return { deliveries: want, received, logged, acceptedSeconds: round(acceptedS, 3), seconds: round(seconds, 3), perSecond: round(want / seconds, 0) };
+  const { count: received, perQuarterSecond } = await getJson(`${receiverUrl}/stats`);
+  return { deliveries: want, received, logged, perQuarterSecond, acceptedSeconds: round(acceptedS, 3), seconds: round(seconds, 3), perSecond: round(want / seconds, 0) };
 }
 
 /** One event at a time, IDLE_GAP_MS apart: from the 202 to the first attempt's arrival. */

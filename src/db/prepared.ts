@@ -3,10 +3,15 @@ import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 
 // Marks a hot statement to be prepared once per connection on PostgreSQL: its text starts with
-// PREPARED. An unnamed statement is parsed and planned again on every execution, and for the claim
-// and record statements of the delivery workers planning cost as much as running them (3 ms a
-// claim). Only statements whose text is fixed are marked: each distinct text stays prepared on every
-// connection for its lifetime. On PGlite the marker is a comment.
+// PREPARED, and it is parsed and analysed once per connection instead of on every execution. Only
+// statements whose text is fixed are marked: each distinct text stays prepared on every connection
+// for its lifetime. On PGlite the marker is a comment.
+//
+// Plans are not cached (plan_cache_mode = force_custom_plan, set once per connection): each
+// execution is planned for the tables as they are. A cached (generic) plan is made once, from the
+// table sizes of that moment; made in the first seconds of a fresh install or of a burst, while the
+// queue tables were nearly empty, it kept scanning every delivery once they held thousands (claims
+// went from 1.6 ms to 26 ms, and delivery throughput fell by half in one run of three).
 export const PREPARED = '/* prepared */';
 
 const names = new Map<string, string>();
@@ -19,11 +24,17 @@ const nameOf = (text: string) => {
   return name;
 };
 
+const configured = new WeakSet<object>();
+
 /** The pool as Kysely sees it: marked statements go out as named (prepared) statements. */
 export function preparingPool(pool: pg.Pool): PostgresPool {
   return {
     async connect() {
       const client = await pool.connect();
+      if (!configured.has(client)) {
+        await client.query('set plan_cache_mode = force_custom_plan');
+        configured.add(client);
+      }
       const query = ((text: unknown, values?: unknown[]) =>
         typeof text === 'string' && text.startsWith(PREPARED)
           ? client.query({ name: nameOf(text), text, values })

@@ -24,6 +24,18 @@ describe.runIf(TEST_DB === 'postgres')('statements marked as prepared (PostgreSQ
     expect(prepared[0].statement.startsWith(PREPARED)).toBe(true);
   });
 
+  it('are planned on every execution, for the tables as they are then, never from a cached plan', async () => {
+    const plans = await t.database.db.connection().execute(async (c) => {
+      // PostgreSQL would switch to its cached generic plan after five executions.
+      for (let i = 0; i < 12; i++) await sql`/* prepared */ select ${i}::int * 2 as n`.execute(c);
+      return (await sql<{ generic_plans: string; custom_plans: string }>`select generic_plans, custom_plans from pg_prepared_statements
+        where statement like '%::int * 2 as n'`.execute(c)).rows;
+    });
+    expect(plans).toHaveLength(1);
+    expect(Number(plans[0].generic_plans)).toBe(0);
+    expect(Number(plans[0].custom_plans)).toBe(12);
+  });
+
   it('runs inside transactions and reports errors like any statement', async () => {
     await expect(t.database.db.transaction().execute((trx) => sql`/* prepared */ select 1 / ${0}::int`.execute(trx))).rejects.toThrow(/division by zero/);
     const r = await t.database.db.transaction().execute((trx) => sql<{ n: number }>`/* prepared */ select ${41}::int + 1 as n`.execute(trx));

@@ -20,6 +20,7 @@ import { inSpan, parentFrom, SpanKind, SpanStatusCode } from '../../lib/tracing.
 const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
 const RECLAIM_EVERY_MS = 5000;
+const UNRECORDED_PER_SLOT = 4;
 
 export interface DeliveryWorkerOptions {
   database: Database;
@@ -61,6 +62,8 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   let stopListening: Array<() => Promise<void>> = [];
   let lastReclaim = 0;
   let lastClaimFound = false;
+  const unrecorded = new Set<Promise<void>>();
+  const maxUnrecorded = o.concurrency * UNRECORDED_PER_SLOT;
 
   /** One attempt, traced as a client span in the trace of the request that accepted the event. */
   const attempt = (d: ClaimedDelivery) =>
@@ -116,7 +119,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     const outcome = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' && retriesLeft ? 'retrying' : 'failed';
     const nextAttemptAt = outcome === 'retrying' ? new Date(Date.now() + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
     if (!error && status !== null && outcome !== 'succeeded') error = verdict.kind === 'refused' ? `HTTP ${status}: not retried (the receiver refused it)` : `HTTP ${status}`;
-    const disabled = await recorder.record({
+    const recorded = recorder.record({
       deliveryId: d.id,
       workspaceId: d.workspace_id,
       endpointId: d.endpoint_id,
@@ -131,15 +134,38 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       outcome,
       nextAttemptAt,
       disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
+    }).then((disabled) => {
+      // The loop polls once a second; a retry due sooner (the schedule's first steps) gets its own wake-up.
+      if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < pollMs) {
+        setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
+      }
+      metrics.deliveries.inc({ outcome });
+      metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
+      if (disabled) log.warn({ endpoint_id: d.endpoint_id, reason: disabled }, 'webhook endpoint disabled');
     });
-    // The loop polls once a second; a retry due sooner (the schedule's first steps) gets its own wake-up.
-    if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < pollMs) {
-      setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
-    }
-    metrics.deliveries.inc({ outcome });
-    metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
-    if (disabled) log.warn({ endpoint_id: d.endpoint_id, reason: disabled }, 'webhook endpoint disabled');
+    await settleLater(recorded);
     return { outcome, status, durationMs, error };
+  }
+
+  /**
+   * The request's slot is free once the receiver has answered: the attempt is recorded in the
+   * background, in a batch with the others that finished meanwhile, so the number of requests in
+   * flight and not the commit rate bounds throughput. The delivery stays leased (and counts against
+   * its endpoint's max_in_flight) until it is recorded; were the process to die first, the lease
+   * expires and the message is sent again, as after a crash mid-request. With more than
+   * UNRECORDED_PER_SLOT unrecorded attempts a slot (a database that cannot keep up), a slot waits
+   * for its own record again.
+   */
+  async function settleLater(recorded: Promise<void>) {
+    const tracked = recorded.catch((err: Error) =>
+      log.error({ err: err.message }, 'webhook attempt could not be recorded; its lease will expire and it will be sent again'),
+    ).finally(() => {
+      unrecorded.delete(tracked);
+      // Its endpoint has a free place again: a claim that found the endpoint full may find work now.
+      loop.nudge();
+    });
+    unrecorded.add(tracked);
+    if (unrecorded.size > maxUnrecorded) await tracked;
   }
 
   const loop = createClaimLoop({
@@ -170,6 +196,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     },
     async stop() {
       await loop.stop();
+      await Promise.all([...unrecorded]);
       for (const stop of stopListening) await stop();
       await Promise.all([strict.close(), relaxed === strict ? undefined : relaxed.close()]);
     },

@@ -61,18 +61,23 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       limit ${limit}
     ),
     locked as (
-      select x.id from picked p cross join lateral (
-        select id from webhook_deliveries where id = p.id and status = 'pending' for update skip locked
+      select x.ctid from picked p cross join lateral (
+        select ctid from webhook_deliveries where id = p.id and status = 'pending' for update skip locked
       ) x
+    ),
+    claimed as (
+      update webhook_deliveries d
+      set status = 'delivering', locked_by = ${workerId}, attempts = d.attempts + 1,
+        locked_until = now() + make_interval(secs => (select timeout_s from webhook_endpoints where id = d.endpoint_id) + ${leaseMarginMs / 1000})
+      where d.ctid = any(array(select ctid from locked))
+      returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts
     )
-    update webhook_deliveries d
-    set status = 'delivering', locked_by = ${workerId}, locked_until = now() + make_interval(secs => e.timeout_s + ${leaseMarginMs / 1000}),
-        attempts = d.attempts + 1
-    from locked l, events ev, webhook_endpoints e, workspaces w
-    where d.id = l.id and ev.id = d.event_id and e.id = d.endpoint_id and w.id = d.workspace_id
-    returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts,
-      ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at, ev.trace_parent as event_trace_parent,
-      e.url, e.timeout_s, e.headers, w.test_mode`.execute(db);
+    select c.*, ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at, ev.trace_parent as event_trace_parent,
+      e.url, e.timeout_s, e.headers, w.test_mode
+    from claimed c
+    cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
+    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e
+    cross join lateral (select test_mode from workspaces where id = c.workspace_id) w`.execute(db);
   return result.rows;
 }
 
