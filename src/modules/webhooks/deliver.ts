@@ -21,6 +21,7 @@ const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
 const RECLAIM_EVERY_MS = 5000;
 const UNRECORDED_PER_SLOT = 4;
+const RETRY_TIMER_WITHIN_MS = 60_000;
 
 export interface DeliveryWorkerOptions {
   database: Database;
@@ -135,8 +136,9 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       nextAttemptAt,
       disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
     }).then((disabled) => {
-      // The loop polls once a second; a retry due sooner (the schedule's first steps) gets its own wake-up.
-      if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < pollMs) {
+      // A retry due within the minute (the schedule's first steps) gets its own wake-up rather than
+      // waiting for the next poll.
+      if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < Math.max(pollMs, RETRY_TIMER_WITHIN_MS)) {
         setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
       }
       metrics.deliveries.inc({ outcome });
