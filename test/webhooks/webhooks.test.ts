@@ -206,6 +206,25 @@ describe('accepting events', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toMatch(/event-types/);
   });
+
+  test('to a workspace that does not exist: 404 whatever else is wrong with the event, and nothing written', async () => {
+    const missing = 'ws_01jz0000000000000000000000';
+    const bodies = [
+      { type: 'lead.created', payload: {} },
+      { type: 'lead.created', payload: {}, broadcast: true },
+      { type: 'lead.created', payload: {}, endpoint: 'mailer' },
+      { type: 'lead.created', payload: {}, endpoint: 'mailer', broadcast: true },
+      { type: 'made.up', payload: {} },
+      { type: 'gatehouse.key.revoked', payload: {} },
+    ];
+    for (const body of bodies) {
+      const res = await t.call(t.adminKey, 'POST', `/v1/workspaces/${missing}/events`, body);
+      expect(res.status, `${JSON.stringify(body)} → ${res.raw}`).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'not_found', message: expect.stringMatching(/workspace/) });
+    }
+    const written = await t.db.database.db.selectFrom('events').select('id').where('workspace_id', '=', missing).execute();
+    expect(written).toEqual([]);
+  });
 });
 
 describe('safety', () => {
