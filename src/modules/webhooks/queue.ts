@@ -35,8 +35,9 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
   // served); an idle worker polls every second, so first a one-row index probe: anything due at all?
   // A worker whose last claim found work skips it: under load it would be one more round trip a claim.
   if (opts.probe) {
-    const due = await sql`/* prepared */ select 1 from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-      where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled limit 1`.execute(db);
+    const due = await sql`/* prepared */ select 1 from webhook_endpoints e where e.enabled and exists (
+      select 1 from webhook_deliveries d where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now())
+      limit 1`.execute(db);
     if (due.rows.length === 0) return [];
   }
   // Each picked id is locked by its own primary-key probe: \`id in (select …)\` was planned as a scan of
@@ -99,10 +100,14 @@ export async function reclaimExpired(db: Kysely<DB>) {
  * disabled endpoint's deliveries wait for it to be enabled again; they are not backlog.
  */
 export async function queueDepth(db: Kysely<DB>) {
+  // Endpoint by endpoint, so each count reads that endpoint's due deliveries through its index.
   const r = await sql<{ depth: number; oldest_s: number | null }>`
-    select count(*)::int as depth, extract(epoch from now() - min(d.next_attempt_at))::float8 as oldest_s
-    from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-    where d.status = 'pending' and d.next_attempt_at <= now() and e.enabled`.execute(db);
+    select coalesce(sum(x.n), 0)::int as depth, extract(epoch from now() - min(x.oldest))::float8 as oldest_s
+    from webhook_endpoints e cross join lateral (
+      select count(*) as n, min(d.next_attempt_at) as oldest from webhook_deliveries d
+      where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now()
+    ) x
+    where e.enabled`.execute(db);
   return { depth: r.rows[0]?.depth ?? 0, oldestS: r.rows[0]?.oldest_s ?? 0 };
 }
 
