@@ -3,6 +3,7 @@ import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
+import { isViolation } from '../../db/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { KINDS, newSourceId, pickSecret, secretProblem, type InboundProvider } from './kinds.js';
@@ -62,7 +63,7 @@ interface Deps {
   onChanged?: (sourceId: string) => void;
 }
 
-const isNameTaken = (err: unknown) => (err as { code?: string }).code === '23505';
+const isNameTaken = (err: unknown) => isViolation(err, 'unique');
 
 function settingsOf(provider: InboundProvider, input: SourceInput, current: SourceSettings = {}): SourceSettings {
   const next: SourceSettings = { ...current };

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, type Actor } from '../../http/actor.js';
 import { AppError, conflict, notFound } from '../../lib/errors.js';
+import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
 import type { AuditService } from '../audit/service.js';
@@ -41,7 +42,7 @@ const userView = (u: Selectable<DB['users']>) => ({
   created_at: u.created_at.toISOString(),
 });
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+const isUniqueViolation = (err: unknown) => isViolation(err, 'unique');
 
 export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: AuditService }) {
   /** The workspace, if this actor may see it; otherwise it does not exist (404). */

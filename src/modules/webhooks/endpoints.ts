@@ -3,6 +3,7 @@ import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
+import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
@@ -115,7 +116,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
     }
   }
 
-  const isNameTaken = (err: unknown) => (err as { code?: string }).code === '23505';
+  const isNameTaken = (err: unknown) => isViolation(err, 'unique');
 
   return {
     locate,

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/connect.js';
+import { isViolation } from '../../db/errors.js';
 import type { DB } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { invalid, notFound } from '../../lib/errors.js';
@@ -37,11 +38,8 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
     { isolateFailures: true, writers: groupCommitWriters(dbKind) },
   );
 
-  async function targetOf(workspaceId: string, input: SendInput, requireWorkspace: () => Promise<unknown>) {
-    if (input.endpoint && input.broadcast) {
-      await requireWorkspace();
-      throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
-    }
+  async function targetOf(workspaceId: string, input: SendInput) {
+    if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
     if (input.broadcast) return 'broadcast' as const;
     if (!input.endpoint) return undefined;
     const row = await db
@@ -50,34 +48,34 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
       .where('workspace_id', '=', workspaceId)
       .where((eb) => eb.or([eb('id', '=', input.endpoint!), eb('name', '=', input.endpoint!)]))
       .executeTakeFirst();
-    if (!row) {
-      await requireWorkspace();
-      throw notFound('webhook endpoint');
-    }
+    if (!row) throw notFound('webhook endpoint');
     return { endpointId: row.id };
+  }
+
+  /** The endpoints an event goes to, once its type and target are checked (what needs no write). */
+  async function checkedTarget(workspaceId: string, input: SendInput) {
+    if (isReserved(input.type)) throw invalid('gatehouse.* events are emitted by Gatehouse itself', { field: 'type' });
+    if (!(await isKnownType(db, workspaceId, input.type))) {
+      throw invalid(`unknown event type ${input.type}; register it with POST /v1/workspaces/${workspaceId}/event-types`, { field: 'type' });
+    }
+    return targetOf(workspaceId, input);
   }
 
   return {
     /** 202 only after the event and its deliveries are committed together. */
     async send(actor: Actor, workspaceId: string, input: SendInput) {
       // Whether the workspace exists is left to the insert (its foreign key) on the way that works:
-      // a lookup first was one more round trip for every event accepted. Each refusal below checks
-      // it before answering, so a missing workspace is a 404 whatever else is wrong.
+      // a lookup first was one more round trip for every event accepted. A refusal looks it up
+      // before answering, so a missing workspace is a 404 whatever else is wrong.
       if (!canSeeWorkspace(actor, workspaceId)) throw notFound('workspace');
-      const requireWorkspace = () => tenancy.requireWorkspace(actor, workspaceId);
-      if (isReserved(input.type)) {
-        await requireWorkspace();
-        throw invalid('gatehouse.* events are emitted by Gatehouse itself', { field: 'type' });
-      }
-      if (!(await isKnownType(db, workspaceId, input.type))) {
-        await requireWorkspace();
-        throw invalid(`unknown event type ${input.type}; register it with POST /v1/workspaces/${workspaceId}/event-types`, { field: 'type' });
-      }
-      const target = await targetOf(workspaceId, input, requireWorkspace);
+      const target = await checkedTarget(workspaceId, input).catch(async (err) => {
+        await tenancy.requireWorkspace(actor, workspaceId);
+        throw err;
+      });
       return inSpan('gatehouse.event.accept', { attributes: { 'gatehouse.workspace_id': workspaceId, 'gatehouse.event_type': input.type } }, async (span) => {
         const r = await accept({ workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotency_key, target, traceParent: currentTraceParent() })
           .catch((err) => {
-            throw isForeignKeyViolation(err, 'events_workspace_id_fkey') ? notFound('workspace') : err;
+            throw isViolation(err, 'foreignKey', 'events_workspace_id_fkey') ? notFound('workspace') : err;
           });
         span.setAttributes({ 'gatehouse.event_id': r.eventId, 'gatehouse.duplicate': r.duplicate, 'gatehouse.deliveries': r.deliveries.length });
         return { event_id: r.eventId, duplicate: r.duplicate, deliveries: r.deliveries.length };
@@ -110,6 +108,3 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
   };
 }
 export type EventService = ReturnType<typeof createEventService>;
-
-const isForeignKeyViolation = (err: unknown, constraint: string) =>
-  (err as { code?: string }).code === '23503' && (err as { constraint?: string }).constraint === constraint;

@@ -32,7 +32,8 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
   if (limit <= 0) return [];
   if (opts.reclaim) await reclaimExpired(db);
   // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
-  // served); an idle worker polls every second, so first a one-row index probe: anything due at all?
+  // served); an idle worker polls every second, so first a probe, one index lookup per endpoint:
+  // anything due at all?
   // A worker whose last claim found work skips it: under load it would be one more round trip a claim.
   if (opts.probe) {
     const due = await sql`/* prepared */ select 1 from webhook_endpoints e where e.enabled and exists (
@@ -40,9 +41,11 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       limit 1`.execute(db);
     if (due.rows.length === 0) return [];
   }
-  // Each picked id is locked by its own primary-key probe: \`id in (select …)\` was planned as a scan of
-  // every pending delivery (the estimate of their number is whatever the statistics said when the
-  // statement was planned, and a busy queue outgrows it within seconds).
+  // Every step reaches rows by key, never by a plan's choice: each endpoint's due deliveries through
+  // its (endpoint, due time) index, each picked id locked by its own primary-key probe, the update by
+  // the locked rows' ctid (nobody can move a row this statement holds locked), and each delivery's
+  // event, endpoint and workspace by primary key. Joins left to the planner scanned every pending
+  // delivery once a queue outgrew the statistics the plan was made from.
   const result = await sql<ClaimedDelivery>`/* prepared */
     with busy as (
       select endpoint_id, count(*)::int as n from webhook_deliveries
