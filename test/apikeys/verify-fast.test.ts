@@ -12,11 +12,13 @@ let t: TestApp;
 let base: string;
 let key: string;
 let revoked: string;
+let workspaceId: string;
 
 beforeAll(async () => {
   t = await createTestApp();
   const seed = await seedWorkspace(t, ['keys:read']);
   key = seed.key;
+  workspaceId = seed.workspace.id;
   const other = await t.call(t.adminKey, 'POST', `/v1/workspaces/${seed.workspace.id}/api-keys`, { name: 'to revoke', scopes: ['keys:read'] });
   revoked = other.body.key;
   await t.call(t.adminKey, 'DELETE', `/v1/api-keys/${other.body.id}`);
@@ -78,6 +80,20 @@ describe('the fast path answers exactly as the Fastify route', () => {
     expect(JSON.parse(plain.text).error.code).toBeTruthy();
     const empty = await overHttp('', { 'content-type': 'application/json' });
     expect(empty.status).toBe(400);
+  });
+
+  test('a rate-limited or usage-limited key reaches its counter through the fast path too', async () => {
+    const create = async (extra: object) =>
+      (await t.call(t.adminKey, 'POST', `/v1/workspaces/${workspaceId}/api-keys`, { name: 'limited', scopes: ['keys:read'], ...extra })).body.key;
+    const limited = await create({ rate_limit: { limit: 2, window_s: 60 } });
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(JSON.parse((await overHttp(JSON.stringify({ key: limited }))).text));
+    expect(answers.map((a) => a.ratelimit?.remaining)).toEqual([1, 0, undefined]); // a refusal holds only {valid, code}
+    expect(answers.map((a) => a.code)).toEqual(['valid', 'valid', 'rate_limited']);
+    const once = await create({ remaining: 1 });
+    const uses = [];
+    for (let i = 0; i < 2; i++) uses.push(JSON.parse((await overHttp(JSON.stringify({ key: once }))).text).code);
+    expect(uses).toEqual(['valid', 'usage_exceeded']);
   });
 
   test('verifications through the fast path are counted in /metrics under the route', async () => {

@@ -90,14 +90,15 @@ export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closi
     return first || remote;
   }
 
-  function send(res: ServerResponse, requestId: string, started: number, status: number, body: unknown) {
+  function send(res: ServerResponse, requestId: string, started: number, status: number, body: unknown): undefined {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': requestId });
     res.end(text);
     metrics.httpDuration.observe({ method: 'POST', route: VERIFY_PATH, status: String(status) }, (performance.now() - started) / 1000);
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, requestId: string, started: number, raw: Buffer) {
+  /** Answers at once when the key cache decides; returns a promise only when a lookup or counter is needed. */
+  function answer(req: IncomingMessage, res: ServerResponse, requestId: string, started: number, raw: Buffer): Promise<void> | undefined {
     const fail = (message: string, details?: unknown) =>
       send(res, requestId, started, 400, { error: { code: 'validation_failed', message, ...(details ? { details } : {}), request_id: requestId } });
     let body: unknown;
@@ -107,8 +108,20 @@ export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closi
       return fail(INVALID_JSON);
     }
     if (!validate(body)) return fail('the request does not match the schema', { issues: validationIssues(validate.errors ?? [], 'body') });
-    const result = await verifier.verify(body.key, { scope: body.scope, ip: body.ip ?? clientIp(req) });
-    send(res, requestId, started, 200, verificationText(result));
+    const opts = { scope: body.scope, ip: body.ip ?? clientIp(req) };
+    const cached = verifier.verifyCached(body.key, opts);
+    if (cached) return send(res, requestId, started, 200, verificationText(cached));
+    return verifier.verify(body.key, opts).then((result) => send(res, requestId, started, 200, verificationText(result)));
+  }
+
+  function failed(res: ServerResponse, requestId: string, started: number, err: unknown) {
+    if (res.headersSent) return;
+    if (isDatabaseUnavailable(err)) {
+      res.setHeader('retry-after', '5');
+      return send(res, requestId, started, 503, { error: { code: 'unavailable', message: 'the database is unreachable; retry shortly', request_id: requestId } });
+    }
+    log.error({ err, req_id: requestId }, 'unhandled error');
+    send(res, requestId, started, 500, { error: { code: 'internal', message: 'an internal error occurred; the request id identifies it in the logs', request_id: requestId } });
   }
 
   /** Takes the request and returns true, or returns false having touched nothing. */
@@ -122,15 +135,11 @@ export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closi
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      answer(req, res, requestId, started, Buffer.concat(chunks)).catch((err) => {
-        if (res.headersSent) return;
-        if (isDatabaseUnavailable(err)) {
-          res.setHeader('retry-after', '5');
-          return send(res, requestId, started, 503, { error: { code: 'unavailable', message: 'the database is unreachable; retry shortly', request_id: requestId } });
-        }
-        log.error({ err, req_id: requestId }, 'unhandled error');
-        send(res, requestId, started, 500, { error: { code: 'internal', message: 'an internal error occurred; the request id identifies it in the logs', request_id: requestId } });
-      });
+      try {
+        answer(req, res, requestId, started, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))?.catch((err) => failed(res, requestId, started, err));
+      } catch (err) {
+        failed(res, requestId, started, err);
+      }
     });
     return true;
   };
