@@ -457,6 +457,7 @@ export function createRunner({ connections, duration: phaseDuration, rounds, per
     return {
       requestsPerSecond: Math.round(sum((s) => s.ok) / elapsedS),
       roundsRequestsPerSecond: slices.map((s) => Math.round(s.ok / s.elapsedS)),
+      roundsP99Ms: slices.map((s) => round(s.samples.percentiles(99)[0], 3)),
       requests: sum((s) => s.ok),
       ...Object.fromEntries(ps.map((p, i) => [percentileKey(p), round(values[i], 3)])),
       non2xx: sum((s) => s.non2xx),
@@ -474,22 +475,23 @@ export function createRunner({ connections, duration: phaseDuration, rounds, per
   }
 
   /**
-   * Runs `run(target, sliceSeconds)` for every target, `rounds` times, alternating the order each
-   * round; returns each target's merged figures.
+   * Runs `run(target, sliceSeconds)` for every target, `rounds` times (or `opts.rounds`), alternating
+   * the order each round; returns each target's merged figures.
    */
-  async function phase(label, targets, run) {
-    const slice = phaseDuration / rounds;
+  async function phase(label, targets, run, opts = {}) {
+    const phaseRounds = opts.rounds ?? rounds;
+    const slice = phaseDuration / phaseRounds;
     const slices = Object.fromEntries(targets.map((t) => [t.name, []]));
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < phaseRounds; r++) {
       for (const t of r % 2 ? [...targets].reverse() : targets) {
-        if (process.stderr.isTTY) process.stderr.write(`\r${label}: round ${r + 1}/${rounds}, ${t.name}      `);
+        if (process.stderr.isTTY) process.stderr.write(`\r${label}: round ${r + 1}/${phaseRounds}, ${t.name}      `);
         const from = monotonicUs();
         const result = await run(t, slice);
         result.window = [from, monotonicUs()];
         slices[t.name].push(result);
       }
     }
-    process.stderr.write(process.stderr.isTTY ? '\n' : `${label}: ${rounds} rounds done\n`);
+    process.stderr.write(process.stderr.isTTY ? '\n' : `${label}: ${phaseRounds} rounds done\n`);
     return Object.fromEntries(targets.map((t) => [t.name, summarize(slices[t.name])]));
   }
 
@@ -530,6 +532,20 @@ export function table(rows, columns, skippedNote) {
 export const ratioRange = (a, b) => {
   const ratios = a.roundsRequestsPerSecond.map((x, i) => x / b.roundsRequestsPerSecond[i]);
   return { min: round(Math.min(...ratios), 2), max: round(Math.max(...ratios), 2) };
+};
+
+/**
+ * `a`'s p99 minus `b`'s, round by round (each round's two slices ran back to back), and the median
+ * of those differences. A stall of the whole machine (seen here as a bare Fastify route's p99
+ * jumping from 1 ms to 30 ms between one second and the next) lands in one slice and moves the p99
+ * of the pooled answers by itself; paired by round, it moves one difference out of many.
+ */
+export const pairedP99Delta = (a, b) => {
+  const diffs = a.roundsP99Ms.map((x, i) => round(x - b.roundsP99Ms[i], 3));
+  const sorted = [...diffs].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median: round(median, 3), min: sorted[0], max: sorted[sorted.length - 1], diffs };
 };
 
 export const prefixed = (prefix, runs) => Object.fromEntries(Object.entries(runs).map(([k, v]) => [`${prefix} ${k}`, v]));

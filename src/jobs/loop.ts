@@ -1,5 +1,18 @@
 import type { Logger } from 'pino';
 
+/** Work due within this long gets its own wake-up (wakeAt); later work is found by a poll. */
+export const WAKE_HORIZON_MS = 60_000;
+
+/**
+ * How often an idle loop looks for due work it was not told about. On PostgreSQL other processes
+ * add work, and a NOTIFY lost while the listening connection reconnects must only delay it, so
+ * 1 s. The embedded database belongs to this one process: every change is made here and its
+ * notifications cannot be lost, so polling finds only work that came due by the clock, which
+ * wakeAt covers up to WAKE_HORIZON_MS ahead. There each poll blocks the process's only thread for a
+ * millisecond or two (three loops: every request in flight waits), so it polls every 10 s.
+ */
+export const idlePollMs = (kind: 'pglite' | 'postgres') => (kind === 'pglite' ? 10_000 : 1000);
+
 interface LoopOptions<T> {
   /** Claims up to `free` items (with a lease, so a crashed holder's items come back). */
   claim(free: number): Promise<T[]>;
@@ -34,6 +47,15 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
   const nudge = () => {
     nudged = true;
     wake?.();
+  };
+
+  /**
+   * Claims again at `at` (epoch ms): for work that becomes due later (a retry), so it does not wait
+   * for the next poll. Beyond the horizon the poll is soon enough, and no timer is held that long.
+   */
+  const wakeAt = (at: number) => {
+    const inMs = at - Date.now();
+    if (inMs < WAKE_HORIZON_MS) setTimeout(nudge, Math.max(0, inMs)).unref();
   };
 
   async function loop() {
@@ -81,6 +103,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
 
   return {
     nudge,
+    wakeAt,
     inFlight: () => inFlight.size,
     start() {
       running = true;

@@ -90,22 +90,27 @@ export async function completeJob(db: Kysely<DB>, id: string, workerId: string, 
 /** Capped exponential backoff: 2 s, 4 s, 8 s … at most 10 minutes. */
 export const retryDelayMs = (attempt: number) => Math.min(2 ** attempt * 1000, 600_000);
 
-/** A failed job is data: its error and next run time are stored, and it is retried until max_attempts. */
-export async function failJob(db: Kysely<DB>, job: ClaimedJob, workerId: string, error: string) {
+/**
+ * A failed job is data: its error and next run time are stored, and it is retried until
+ * max_attempts. Returns when it runs again (null: it has failed for good).
+ */
+export async function failJob(db: Kysely<DB>, job: ClaimedJob, workerId: string, error: string): Promise<Date | null> {
   const final = job.attempts >= job.max_attempts;
-  await db
+  const runAt = new Date(Date.now() + retryDelayMs(job.attempts));
+  const r = await db
     .updateTable('jobs')
     .set({
       status: final ? 'failed' : 'pending',
       last_error: error.slice(0, 2000),
-      run_at: new Date(Date.now() + retryDelayMs(job.attempts)),
+      run_at: runAt,
       locked_by: null,
       locked_until: null,
       finished_at: final ? new Date() : null,
     })
     .where('id', '=', job.id)
     .where('locked_by', '=', workerId)
-    .execute();
+    .executeTakeFirst();
+  return !final && r.numUpdatedRows > 0n ? runAt : null;
 }
 
 /** Finished jobs are kept a day for inspection; this removes one batch of those past it, oldest first. */

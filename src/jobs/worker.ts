@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/connect.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../lib/metrics.js';
-import { createClaimLoop } from './loop.js';
+import { createClaimLoop, idlePollMs } from './loop.js';
 import { claimDueJobs, completeJob, enqueue, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
 
 /** Runs one job; what it returns (if anything) is kept as the job's result. */
@@ -27,7 +27,7 @@ interface WorkerOptions {
 }
 
 /** Claims due jobs and runs them, up to `concurrency` at once; woken by NOTIFY when a job is added. */
-export function createWorker({ database, log, metrics, handlers, schedules = [], concurrency, pollMs = 1000, leaseMs = 60_000 }: WorkerOptions) {
+export function createWorker({ database, log, metrics, handlers, schedules = [], concurrency, pollMs = idlePollMs(database.kind), leaseMs = 60_000 }: WorkerOptions) {
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const kinds = Object.keys(handlers);
   const timers: NodeJS.Timeout[] = [];
@@ -43,7 +43,10 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
       const message = err instanceof Error ? err.message : String(err);
       log.warn({ job_id: job.id, kind: job.kind, attempt: job.attempts, err: message }, 'job failed');
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'failed' });
-      await failJob(database.db, job, workerId, message).catch((e) => log.error({ err: e.message }, 'could not record job failure; its lease will expire and it will be retried'));
+      await failJob(database.db, job, workerId, message).then(
+        (retryAt) => retryAt && loop.wakeAt(retryAt.getTime()),
+        (e) => log.error({ err: e.message }, 'could not record job failure; its lease will expire and it will be retried'),
+      );
     }
   }
 

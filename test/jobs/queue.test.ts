@@ -383,6 +383,25 @@ describe('the worker', () => {
     await waitFor(() => ran.includes('good'), 'the next job to run');
     await stopWorker(worker);
   });
+
+  test('a failed job runs again when its retry is due, not at the next poll', async () => {
+    const kind = freshKind('flaky');
+    const ranAt: number[] = [];
+    // Polling every minute: only the worker's own wake-up at the retry time can run it in time.
+    const worker = startWorker({
+      [kind]: async () => {
+        ranAt.push(Date.now());
+        if (ranAt.length === 1) throw new Error('first try fails');
+      },
+    }, { pollMs: 60_000 });
+    await worker.start();
+    await enqueue(db(), { kind });
+    await waitFor(() => ranAt.length === 2, 'the retry', 8000);
+    // The first retry is due 2 s after the failure (retryDelayMs(1)).
+    expect(ranAt[1] - ranAt[0]).toBeGreaterThanOrEqual(1900);
+    expect((await jobsOfKind(kind))[0].status).toBe('done');
+    await stopWorker(worker);
+  });
 });
 
 describe('usage flush, end to end', () => {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/connect.js';
 import type { Executor } from '../../db/types.js';
-import { createClaimLoop } from '../../jobs/loop.js';
+import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
 import { isKnownType, isReserved } from '../webhooks/catalog.js';
 import { publishMany } from '../webhooks/publish.js';
 import { INBOUND_CHANNEL, type InboundProvider } from './kinds.js';
@@ -147,13 +147,14 @@ export function createInboundWorker(o: InboundWorkerOptions) {
 
   async function failed(id: string, err: unknown) {
     const message = (err as Error).message.slice(0, 1000);
-    const r = await sql<{ attempts: number }>`
+    const r = await sql<{ attempts: number; status: string; next_attempt_at: Date }>`
       update inbound_events set attempts = attempts + 1, last_error = ${message},
         status = case when attempts + 1 >= ${maxAttempts} then 'failed' else 'pending' end,
         next_attempt_at = now() + make_interval(secs => (${JSON.stringify(schedule)}::jsonb ->> least(attempts, ${schedule.length - 1}))::float8)
       where id = ${id} and status = 'pending'
-      returning attempts`.execute(db);
+      returning attempts, status, next_attempt_at`.execute(db);
     const attempts = r.rows[0]?.attempts ?? 0;
+    if (r.rows[0]?.status === 'pending') loop.wakeAt(new Date(r.rows[0].next_attempt_at).getTime());
     o.log.warn({ inbound_event_id: id, attempt: attempts, err: message }, attempts >= maxAttempts ? 'inbound event failed for good' : 'inbound event processing failed; will retry');
   }
 
@@ -169,10 +170,19 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   }
 
   const loop = createClaimLoop({
-    claim: async (free) => (free > 0 && Date.now() - lastPartial >= BATCH_GAP_MS && (await anythingDue()) ? [null] : []),
+    claim: async (free) => {
+      if (free === 0) return [];
+      // Right after a short batch, wait out the gap (so a trickle is taken in batches), then look again.
+      const gapEnds = lastPartial + BATCH_GAP_MS;
+      if (Date.now() < gapEnds) {
+        loop.wakeAt(gapEnds);
+        return [];
+      }
+      return (await anythingDue()) ? [null] : [];
+    },
     run,
     concurrency: o.concurrency ?? 2,
-    pollMs: o.pollMs ?? 1000,
+    pollMs: o.pollMs ?? idlePollMs(o.database.kind),
     log: o.log,
     what: 'inbound events',
   });

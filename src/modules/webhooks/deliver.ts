@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Database } from '../../db/connect.js';
 import { RESYNC } from '../../db/connect.js';
-import { createClaimLoop } from '../../jobs/loop.js';
+import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
@@ -21,7 +21,6 @@ const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
 const RECLAIM_EVERY_MS = 5000;
 const UNRECORDED_PER_SLOT = 4;
-const RETRY_TIMER_WITHIN_MS = 60_000;
 
 export interface DeliveryWorkerOptions {
   database: Database;
@@ -53,7 +52,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const secrets = createSecretReader(database.db, o.ring);
   const recorder = createAttemptRecorder(database.db, workerId, o.disableAfterS);
   const leaseMarginMs = o.leaseMarginMs ?? 30_000;
-  const pollMs = o.pollMs ?? 1000;
+  const pollMs = o.pollMs ?? idlePollMs(database.kind);
   // No per-host connection cap below the worker's concurrency: a request queued inside the agent
   // would spend its endpoint timeout waiting for a socket and fail as a false timeout.
   const agentFor = (relaxed: boolean) => new Agent({ connections: null, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
@@ -136,11 +135,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       nextAttemptAt,
       disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
     }).then((disabled) => {
-      // A retry due within the minute (the schedule's first steps) gets its own wake-up rather than
-      // waiting for the next poll.
-      if (nextAttemptAt && nextAttemptAt.getTime() - Date.now() < Math.max(pollMs, RETRY_TIMER_WITHIN_MS)) {
-        setTimeout(loop.nudge, Math.max(0, nextAttemptAt.getTime() - Date.now())).unref();
-      }
+      if (nextAttemptAt) loop.wakeAt(nextAttemptAt.getTime());
       metrics.deliveries.inc({ outcome });
       metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
       if (disabled) log.warn({ endpoint_id: d.endpoint_id, reason: disabled }, 'webhook endpoint disabled');
