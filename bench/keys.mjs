@@ -22,8 +22,8 @@ const CONNECTIONS = Math.round(envNumber('BENCH_CONNECTIONS', 50));
 // Each phase is cut into ROUNDS slices that alternate between the targets (A B C, C B A, …), so a
 // burst of other work on the machine lands on all of them alike instead of on whichever ran then.
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 5));
-// The paced phase, which the latency target reads, has more and shorter rounds: its figure is the
-// median of the per-round p99 differences (see pairedP99Delta), and a median wants many pairs.
+// The paced phase has more and shorter rounds: besides the p99 of all its answers, the median of
+// the per-round p99 differences is reported (see pairedP99Delta), and a median wants many pairs.
 const PACED_ROUNDS = Math.round(envNumber('BENCH_PACED_ROUNDS', 20));
 const RATE_FRACTION = 0.25; // the fixed-rate runs go at this share of the baseline's max throughput
 const TARGETS = { throughputRatio: 0.6, p99DeltaMs: 2 };
@@ -133,9 +133,8 @@ async function main() {
 
     const throughputRatio = round(max.verify.requestsPerSecond / max.baseline.requestsPerSecond, 3);
     const throughputRounds = ratioRange(max.verify, max.baseline);
+    const p99DeltaMs = round(paced.verify.p99Ms - paced.baseline.p99Ms, 3);
     const paired = pairedP99Delta(paced.verify, paced.baseline);
-    const p99DeltaMs = paired.median;
-    const p99DeltaPooledMs = round(paced.verify.p99Ms - paced.baseline.p99Ms, 3);
     const p99DeltaAutocannonMs = round(fixed.verify.p99Ms - fixed.baseline.p99Ms, 3);
     const getRatio = round(max.get.requestsPerSecond / max.baseline.requestsPerSecond, 3);
     const cpuRatio = max.baseline.serverCpuUsPerRequest && max.verify.serverCpuUsPerRequest
@@ -161,15 +160,21 @@ async function main() {
     out.push('');
     out.push(`verify / baseline throughput             ${throughputRatio.toFixed(2)}      target ≥ ${TARGETS.throughputRatio}    ${pass.throughput ? 'PASS' : 'MISS'}` +
       `   (rounds ${throughputRounds.min}–${throughputRounds.max})`);
-    out.push(`p99 verify − p99 baseline, paced rate    ${p99DeltaMs.toFixed(2)} ms   target ≤ ${TARGETS.p99DeltaMs} ms   ${pass.p99 ? 'PASS' : 'MISS'}` +
-      `   (median of ${paired.diffs.length} paired rounds; they ranged ${paired.min.toFixed(2)} to ${paired.max.toFixed(2)})`);
-    out.push(`(info) same over all answers pooled       ${p99DeltaPooledMs.toFixed(2)} ms   (baseline p99 ${fmtMs(paced.baseline.p99Ms)} ms; ` +
-      `rounds' baseline p99 ${fmtMs(Math.min(...paced.baseline.roundsP99Ms))}–${fmtMs(Math.max(...paced.baseline.roundsP99Ms))} ms)`);
+    out.push(`p99 verify − p99 baseline, paced rate    ${p99DeltaMs.toFixed(2)} ms   target ≤ ${TARGETS.p99DeltaMs} ms   ${pass.p99 ? 'PASS' : 'MISS'}`);
+    out.push(`(info) same, median of ${paired.diffs.length} paired rounds    ${paired.median.toFixed(2)} ms   (from ${paired.min.toFixed(2)} to ${paired.max.toFixed(2)}; ` +
+      `the baseline's own p99 ranged ${fmtMs(Math.min(...paced.baseline.roundsP99Ms))}–${fmtMs(Math.max(...paced.baseline.roundsP99Ms))} ms from round to round)`);
     out.push(`(info) same at autocannon overallRate    ${p99DeltaAutocannonMs.toFixed(2)} ms`);
     out.push(`(info) server CPU per request, baseline / verify    ${cpuRatio === null ? '–' : cpuRatio.toFixed(2)}`);
     out.push(`(info) GET /v1/workspaces/:id / baseline throughput  ${getRatio.toFixed(2)}`);
 
     const busiest = pushWarnings(out, { max, paced, fixed, rate });
+    // The bare baseline's own p99 swinging by more than the whole budget from one round to the next
+    // is the machine stalling (another tenant, the hypervisor), not either server.
+    const swing = Math.max(...paced.baseline.roundsP99Ms) - Math.min(...paced.baseline.roundsP99Ms);
+    if (swing > 2 * TARGETS.p99DeltaMs) {
+      out.push('', `WARNING: the baseline's p99 alone moved by ${swing.toFixed(1)} ms between paced rounds: the machine stalled during the run, ` +
+        `and stalls of that size decide a p99 difference with a ${TARGETS.p99DeltaMs} ms budget. Rerun on a quiet machine; the paired median is the steadier figure meanwhile.`);
+    }
     out.push(`\nresults: ${RESULTS_FILE.slice(root.length + 1)}`);
     process.stdout.write(out.join('\n') + '\n');
 
@@ -189,8 +194,8 @@ async function main() {
             verifyToBaselineThroughput: throughputRatio,
             verifyToBaselineThroughputRounds: throughputRounds,
             p99DeltaMsAtFixedRate: p99DeltaMs,
+            p99DeltaMsAtFixedRatePairedMedian: paired.median,
             p99DeltaMsAtFixedRateRounds: paired.diffs,
-            p99DeltaMsAtFixedRatePooled: p99DeltaPooledMs,
             p99DeltaMsAtAutocannonOverallRate: p99DeltaAutocannonMs,
             baselineToVerifyCpuPerRequest: cpuRatio,
             getToBaselineThroughput: getRatio,
