@@ -334,3 +334,25 @@ function metric(text: string, sample: string): number {
   if (!line) throw new Error(`${sample} is not in /metrics`);
   return Number(line.slice(sample.length + 1));
 }
+
+describe('wake-ups', () => {
+  test('enabling an endpoint again wakes the workers for its waiting delivery, without a poll', async () => {
+    const t3 = await createTestApp();
+    const { workspace } = await seedWorkspace(t3);
+    let w3: DeliveryWorker | undefined;
+    try {
+      const e = await endpoint(t3, workspace.id, `${rx.url}/wake-enable`);
+      await sendTo(t3, workspace.id, e.id); // pending, and no worker yet
+      expect((await t3.call(t3.adminKey, 'PATCH', `/v1/webhooks/${e.id}`, { enabled: false })).status).toBe(200);
+      // Polling every minute: only a notification can bring the delivery out within the test.
+      w3 = await startDeliveryWorker(t3, { pollMs: 60_000 });
+      await sleep(300);
+      expect(hits('/wake-enable')).toHaveLength(0);
+      expect((await t3.call(t3.adminKey, 'PATCH', `/v1/webhooks/${e.id}`, { enabled: true })).status).toBe(200);
+      await settled(e.id, 1, 'succeeded', t3, 5000);
+    } finally {
+      await w3?.stop();
+      await t3.close();
+    }
+  });
+});
