@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..');
 export const KEY_PATTERN = /gate_live_[0-9A-Za-z]{49}/;
+/** The machine's CPUs, read before pinCpus narrows this process's affinity (which availableParallelism follows). */
+export const CPU_COUNT = availableParallelism();
 
 export function envNumber(name, fallback) {
   const raw = process.env[name];
@@ -105,6 +107,25 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Puts the load generator (this process) on the first CPU and each server on the last, all of their
+ * threads, with `taskset`. On a shared virtual machine one virtual CPU can run far slower than the
+ * other for seconds at a time; pinned, the servers being compared always run on the same one, and
+ * never queue behind the load generator. Returns a line saying what was done (or why not).
+ */
+export function pinCpus(serverPids) {
+  const n = CPU_COUNT;
+  if (process.env.BENCH_PIN === '0') return 'CPU pinning off (BENCH_PIN=0)';
+  if (n < 2) return 'CPU pinning skipped: one CPU';
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    for (const pid of serverPids) execFileSync('taskset', ['-a', '-p', '-c', String(n - 1), String(pid)], { stdio: 'ignore' });
+    return `load generator pinned to CPU 0, servers to CPU ${n - 1} (BENCH_PIN=0 to leave them to the scheduler)`;
+  } catch (err) {
+    return `CPU pinning skipped: taskset failed (${err.message.split('\n')[0]})`;
+  }
 }
 
 /** A new database on the PostgreSQL at `adminUrl`: its url, a one-value query (`count`), and `drop`. */
@@ -467,7 +488,7 @@ export function createRunner({ connections, duration: phaseDuration, rounds, per
       ...cpu,
       clientCpu: round(sum((s) => s.clientS) / elapsedS, 2),
       /** Other processes' CPU, as a share of the whole machine, while this target was measured. */
-      othersCpu: othersS === null ? null : round(othersS / elapsedS / availableParallelism(), 2),
+      othersCpu: othersS === null ? null : round(othersS / elapsedS / CPU_COUNT, 2),
       durationS: round(elapsedS, 2),
       /** Monotonic µs spans of the slices (for cutting a CPU profile). */
       ...(windows ? { windows: slices.map((s) => s.window) } : {}),
