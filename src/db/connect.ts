@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PGliteDialect } from './pglite-dialect.js';
-import { preparingPool } from './prepared.js';
+import { CONNECTION_SETUP, preparingPool } from './prepared.js';
 import type { DB } from './types.js';
 
 export interface Database {
@@ -77,7 +77,12 @@ async function connectPostgres(url: string, log: Logger): Promise<Database> {
   const lost = (err: Error) => log.warn({ err: err.message }, 'database connection lost; the pool will reconnect');
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({
+      pool: preparingPool(pool),
+      onCreateConnection: async (connection) => void (await connection.executeQuery(CompiledQuery.raw(CONNECTION_SETUP))),
+    }),
+  });
   const listener = createListener(url, log);
   return {
     kind: 'postgres',

@@ -7,7 +7,7 @@ import type pg from 'pg';
 // statements whose text is fixed are marked: each distinct text stays prepared on every connection
 // for its lifetime. On PGlite the marker is a comment.
 //
-// Plans are not cached (plan_cache_mode = force_custom_plan, set once per connection): each
+// Plans are not cached (plan_cache_mode = force_custom_plan, CONNECTION_SETUP): each
 // execution is planned for the tables as they are. A cached (generic) plan is made once, from the
 // table sizes of that moment; made in the first seconds of a fresh install or of a burst, while the
 // queue tables were nearly empty, it kept scanning every delivery once they held thousands (claims
@@ -24,22 +24,29 @@ const nameOf = (text: string) => {
   return name;
 };
 
-const configured = new WeakSet<object>();
+/** Sets up each new connection (Kysely's onCreateConnection): plans are never cached, see above. */
+export const CONNECTION_SETUP = 'set plan_cache_mode = force_custom_plan';
 
-/** The pool as Kysely sees it: marked statements go out as named (prepared) statements. */
+/**
+ * The pool as Kysely sees it: marked statements go out as named (prepared) statements. Each pg
+ * client keeps one wrapper, so Kysely knows a client it has seen (and sets it up once) instead of
+ * taking every checkout for a new connection.
+ */
 export function preparingPool(pool: pg.Pool): PostgresPool {
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    const query = ((text: unknown, values?: unknown[]) =>
+      typeof text === 'string' && text.startsWith(PREPARED)
+        ? client.query({ name: nameOf(text), text, values })
+        : client.query(text as string, values)) as unknown as PostgresPoolClient['query'];
+    return { query, release: (destroy?: boolean) => client.release(destroy) };
+  };
   return {
     async connect() {
       const client = await pool.connect();
-      if (!configured.has(client)) {
-        await client.query('set plan_cache_mode = force_custom_plan');
-        configured.add(client);
-      }
-      const query = ((text: unknown, values?: unknown[]) =>
-        typeof text === 'string' && text.startsWith(PREPARED)
-          ? client.query({ name: nameOf(text), text, values })
-          : client.query(text as string, values)) as unknown as PostgresPoolClient['query'];
-      return { query, release: (destroy?: boolean) => client.release(destroy) };
+      let wrapper = wrappers.get(client);
+      if (!wrapper) wrappers.set(client, (wrapper = wrap(client)));
+      return wrapper;
     },
     end: () => pool.end(),
   };

@@ -52,10 +52,17 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
   /**
    * Claims again at `at` (epoch ms): for work that becomes due later (a retry), so it does not wait
    * for the next poll. Beyond the horizon the poll is soon enough, and no timer is held that long.
+   * Asked again for the same moment (every claim inside the inbound batch gap), it keeps one timer.
    */
+  const wakes = new Set<number>();
   const wakeAt = (at: number) => {
     const inMs = at - Date.now();
-    if (inMs < WAKE_HORIZON_MS) setTimeout(nudge, Math.max(0, inMs)).unref();
+    if (inMs >= WAKE_HORIZON_MS || wakes.has(at)) return;
+    wakes.add(at);
+    setTimeout(() => {
+      wakes.delete(at);
+      nudge();
+    }, Math.max(0, inMs)).unref();
   };
 
   async function loop() {

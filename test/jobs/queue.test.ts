@@ -399,7 +399,9 @@ describe('the worker', () => {
     await waitFor(() => ranAt.length === 2, 'the retry', 8000);
     // The first retry is due 2 s after the failure (retryDelayMs(1)).
     expect(ranAt[1] - ranAt[0]).toBeGreaterThanOrEqual(1900);
-    expect((await jobsOfKind(kind))[0].status).toBe('done');
+    // The handler has returned; its completion is written just after.
+    const [row] = await waitFor(async () => ((await jobsOfKind(kind))[0]?.status === 'done' ? jobsOfKind(kind) : undefined), 'the retry to complete');
+    expect(row.status).toBe('done');
     await stopWorker(worker);
   });
 });

@@ -54,13 +54,11 @@ function refusal(key: CachedKey, opts: VerifyOptions): VerifyCode | null {
  */
 export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) {
   /**
-   * The answer when the cache alone gives it: a known miss, a refusal, or a key with neither a
-   * rate limit nor a use count. Undefined when a lookup or a counter must be reached first. Most
-   * verifications end here, with no promise and no microtask turn.
+   * The answer for a key known to the cache (null: a known miss), or undefined when the key has a
+   * rate limit or a use count to reach first. Most verifications end here, with no promise and no
+   * microtask turn.
    */
-  function checkCached(hash: string, opts: VerifyOptions): Verification | undefined {
-    const key = cache.get(hash);
-    if (key === undefined) return undefined;
+  function judge(key: CachedKey | null, opts: VerifyOptions): Verification | undefined {
     if (key === null) return { code: 'not_found' };
     const refused = refusal(key, opts);
     if (refused) return { code: refused, key };
@@ -69,19 +67,18 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
     return { code: 'valid', key };
   }
 
-  async function check(raw: string, hash: string, opts: VerifyOptions): Promise<Verification> {
-    let key = cache.get(hash);
-    if (key === undefined) {
-      // A malformed key or a failed checksum never costs a lookup (nor a cache entry). A key in the
-      // cache passed this test when it was put there, so the checksum is not worked out again.
-      if (!isWellFormedKey(raw)) return { code: 'not_found' };
-      const row = await store.findKeyByHash(db, hash);
-      key = row ? toCachedKey(row) : null;
-      cache.set(hash, key);
-    }
-    if (!key) return { code: 'not_found' };
-    const refused = refusal(key, opts);
-    if (refused) return { code: refused, key };
+  /** A key not in the cache, from the database; a malformed one never costs a lookup (nor a cache entry). */
+  async function lookup(raw: string, hash: string): Promise<CachedKey | null> {
+    // A key in the cache passed this test when it was put there: the checksum is worked out only here.
+    if (!isWellFormedKey(raw)) return null;
+    const row = await store.findKeyByHash(db, hash);
+    const key = row ? toCachedKey(row) : null;
+    cache.set(hash, key);
+    return key;
+  }
+
+  /** The rest of a usable key's check: its rate limit, then its use count. */
+  async function counted(key: CachedKey, opts: VerifyOptions): Promise<Verification> {
     let ratelimit: RateDecision | undefined;
     if (key.rateLimit) {
       ratelimit = await limiter.consume(key.id, key.rateLimit.limit, key.rateLimit.windowS);
@@ -94,20 +91,24 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
     return { code: 'valid', key, ratelimit };
   }
 
-  const counted = (result: Verification) => {
+  const tally = (result: Verification) => {
     metrics.keyVerifications.inc({ result: result.code });
     return result;
   };
 
   return {
-    /** The verification if it needs no I/O (see checkCached), else undefined: then call `verify`. */
+    /** The verification if the cache alone decides it (see judge), else undefined: then call `verify`. */
     verifyCached(raw: string, opts: VerifyOptions): Verification | undefined {
-      const result = checkCached(hashKey(raw), opts);
-      return result && counted(result);
+      const key = cache.get(hashKey(raw));
+      const result = key === undefined ? undefined : judge(key, opts);
+      return result && tally(result);
     },
     async verify(raw: string, opts: VerifyOptions): Promise<Verification> {
       const hash = hashKey(raw);
-      return counted(checkCached(hash, opts) ?? (await check(raw, hash, opts)));
+      const cached = cache.get(hash); // null is a known miss: only undefined needs the database
+      const key = cached === undefined ? await lookup(raw, hash) : cached;
+      // judge is undefined only for a key (not a miss) with a limit to count against.
+      return tally(judge(key, opts) ?? (await counted(key!, opts)));
     },
   };
 }

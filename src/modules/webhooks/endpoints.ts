@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids.js';
 import { assertPublicUrl } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
-import { DELIVERIES_CHANNEL } from './publish.js';
+import { wakeDeliveryWorkers } from './publish.js';
 import { deleteSecret, notifyEndpointChanged, putSecret, retireSigningSecret } from './secrets.js';
 import { generateSecret, isValidSecret } from './signing.js';
 
@@ -208,7 +208,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
           // Deliveries waiting for this endpoint may be claimable now (enabled again, more allowed
           // in flight): the workers are told, rather than left to find them on their next poll.
           if ((input.enabled === true && !before.enabled) || (input.max_in_flight ?? 0) > before.max_in_flight) {
-            await sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(trx);
+            await wakeDeliveryWorkers(trx);
           }
           const view = endpointView(row, await masksOf(trx, id));
           await audit.append(trx, actor, {

@@ -4,6 +4,9 @@ import { newId } from '../../lib/ids.js';
 
 export const DELIVERIES_CHANNEL = 'gatehouse_deliveries';
 
+/** Wakes every delivery worker (sent at commit): deliveries became claimable other than by a publish. */
+export const wakeDeliveryWorkers = (trx: Executor) => sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(trx);
+
 export interface EventInput {
   type: string;
   payload: unknown;

@@ -32,8 +32,8 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
   if (limit <= 0) return [];
   if (opts.reclaim) await reclaimExpired(db);
   // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
-  // served); an idle worker polls every second, so first a probe, one index lookup per endpoint:
-  // anything due at all?
+  // served); an idle worker polls (every second, every 10 s on the embedded database), so first a
+  // probe, one index lookup per endpoint: anything due at all?
   // A worker whose last claim found work skips it: under load it would be one more round trip a claim.
   if (opts.probe) {
     const due = await sql`/* prepared */ select 1 from webhook_endpoints e where e.enabled and exists (

@@ -5,7 +5,7 @@ import { notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import type { EndpointService } from './endpoints.js';
-import { DELIVERIES_CHANNEL } from './publish.js';
+import { wakeDeliveryWorkers } from './publish.js';
 
 type Delivery = Selectable<DB['webhook_deliveries']>;
 type Attempt = Selectable<DB['webhook_attempts']>;
@@ -108,7 +108,7 @@ export function createRecoveryService({ db, audit, tenancy, endpoints }: Deps) {
           ${where.onlyDead ? sql`and d.status = 'dead'` : sql``}
         returning d.id`.execute(trx);
       const count = result.rows.length;
-      if (count > 0) await sql`select pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(trx);
+      if (count > 0) await wakeDeliveryWorkers(trx);
       await audit.append(trx, actor, {
         workspaceId,
         action,
