@@ -78,6 +78,19 @@ export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: stri
   return result.rows;
 }
 
+/**
+ * Pushes a running job's lease `leaseMs` ahead while its handler runs (the heartbeat), so only a
+ * worker that stopped loses it. A lease that ran out but was not claimed again is still this
+ * worker's (a claim and this update lock the row in turn). False when the job was claimed again or
+ * finished: the caller must stop and record nothing.
+ */
+export async function extendLease(db: Kysely<DB>, id: string, workerId: string, leaseMs: number): Promise<boolean> {
+  const r = await sql`
+    update jobs set locked_until = now() + make_interval(secs => ${leaseMs / 1000})
+    where id = ${id} and locked_by = ${workerId} and status = 'running'`.execute(db);
+  return Number(r.numAffectedRows ?? 0) > 0;
+}
+
 export async function completeJob(db: Kysely<DB>, id: string, workerId: string, result?: unknown) {
   await db
     .updateTable('jobs')

@@ -4,10 +4,13 @@ import type { Database } from '../db/connect.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../lib/metrics.js';
 import { createClaimLoop, idlePollMs } from './loop.js';
-import { claimDueJobs, completeJob, enqueue, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
+import { claimDueJobs, completeJob, enqueue, extendLease, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
 
-/** Runs one job; what it returns (if anything) is kept as the job's result. */
-export type JobHandler = (payload: any, job: ClaimedJob) => Promise<unknown>;
+/**
+ * Runs one job; what it returns (if anything) is kept as the job's result. `signal` aborts when the
+ * job's lease is lost (another worker may run it now): a long handler should stop at its next step.
+ */
+export type JobHandler = (payload: any, job: ClaimedJob, signal?: AbortSignal) => Promise<unknown>;
 
 export interface Schedule {
   kind: string;
@@ -33,13 +36,43 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
   const timers: NodeJS.Timeout[] = [];
   let stopListening: (() => Promise<void>) | undefined;
 
+  /**
+   * Keeps the job's lease while its handler runs, extending it every third of the lease, so a job
+   * outlasting its lease is not claimed again while it runs. When the lease turns out lost (claimed
+   * by another worker after this one stalled, or no extension reached the database for a whole
+   * lease), the handler is aborted and its outcome is not recorded.
+   */
+  function heartbeat(job: ClaimedJob) {
+    const lost = new AbortController();
+    let extendedAt = Date.now();
+    const beat = async () => {
+      try {
+        if (await extendLease(database.db, job.id, workerId, leaseMs)) extendedAt = Date.now();
+        else lost.abort(new Error('the job\'s lease was lost: another worker may run it'));
+      } catch (err) {
+        if (Date.now() - extendedAt >= leaseMs) lost.abort(new Error('the job\'s lease could not be extended and ran out'));
+        else log.warn({ job_id: job.id, err: (err as Error).message }, 'could not extend a job\'s lease; trying again');
+      }
+      if (lost.signal.aborted) {
+        clearInterval(timer);
+        log.warn({ job_id: job.id, kind: job.kind, reason: (lost.signal.reason as Error).message }, 'job aborted; its outcome will not be recorded');
+      }
+    };
+    const timer = setInterval(beat, Math.max(1, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return { signal: lost.signal, stop: () => clearInterval(timer) };
+  }
+
   async function run(job: ClaimedJob) {
     const handler = handlers[job.kind];
+    const lease = heartbeat(job);
     try {
-      const result = await handler(job.payload, job);
+      const result = await handler(job.payload, job, lease.signal).finally(lease.stop);
+      if (lease.signal.aborted) return;
       await completeJob(database.db, job.id, workerId, result);
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'done' });
     } catch (err) {
+      if (lease.signal.aborted) return;
       const message = err instanceof Error ? err.message : String(err);
       log.warn({ job_id: job.id, kind: job.kind, attempt: job.attempts, err: message }, 'job failed');
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'failed' });
