@@ -115,11 +115,13 @@ function twilio(req: InboundRequest, ctx: VerifyContext): Verdict {
     params.sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
     data = params.map(([k, v]) => k + v).join('');
   }
-  const key = header(req.headers, 'i-twilio-idempotency-token');
   for (const secret of ctx.secrets) {
     for (const candidate of urlVariants(url)) {
       const expected = hmac('sha1', secret, candidate, data).toString('base64');
-      if (safeEqual(signature, expected)) return { ok: true, signature: 'verified', dedupKey: key ? `id:${key}` : bodyKey(req.body) };
+      // Keyed by exactly the bytes signed (URL, then the sorted parameters), never by the
+      // I-Twilio-Idempotency-Token header: nothing signs it, so a replay could change it at will.
+      // A retry of one delivery carries the same URL and parameters, so it still meets its first copy.
+      if (safeEqual(signature, expected)) return { ok: true, signature: 'verified', dedupKey: `signed:${sha256hex(candidate + data)}` };
     }
   }
   return reject('bad_signature');
