@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { importCredentials } from './modules/vault/import.js';
@@ -238,7 +238,7 @@ program
       console.log(`restored ${file} into ${cfg.dataDir}`);
     }
     const { chain, secrets } = await withServices(async (s) => ({ chain: await s.audit.verify(), secrets: await checkSecrets(s.database.db, s.ring) }));
-    console.log(chain.ok ? `audit chain: ok ${chain.entries} entries` : `audit chain: BROKEN at entry ${chain.first_bad?.seq} (${chain.first_bad?.id}): ${chain.first_bad?.reason}`);
+    console.log(chain.ok ? `audit chain: ok ${chain.entries} entries` : `audit chain: BROKEN at entry ${chain.first_bad?.seq}${chain.first_bad?.id ? ` (${chain.first_bad.id})` : ''}: ${chain.first_bad?.reason}: ${chain.first_bad?.detail}`);
     console.log(`secrets: ${secrets.opened} of ${secrets.total} open with the master key`);
     for (const f of secrets.failures.slice(0, 20)) console.log(`  does not open: ${f.table} ${Object.values(f.id).join(' ')}: ${f.reason}`);
     if (!chain.ok || secrets.failures.length) process.exitCode = 1;
@@ -258,16 +258,31 @@ function fail(message: string): never {
 const audit = program.command('audit').description('the audit trail');
 audit
   .command('verify')
-  .description('walk the hash chain; exit 0 when intact, 1 naming the first bad entry')
-  .action(async () => {
-    const result = await withServices((s) => s.audit.verify((n) => process.stderr.write(`\rchecked ${n} entries`)));
+  .description('walk the hash chain and check it against its signed checkpoints; exit 0 when intact, 1 naming the first problem')
+  .option('--checkpoints <file>', 'also check against the checkpoints of this file sink (default: GATEHOUSE_AUDIT_CHECKPOINT_FILE)')
+  .action(async (opts: { checkpoints?: string }) => {
+    if (opts.checkpoints && !existsSync(opts.checkpoints)) fail(`${opts.checkpoints} does not exist`);
+    const result = await withServices((s) =>
+      s.audit.verify({ checkpointFile: opts.checkpoints, onProgress: (n) => process.stderr.write(`\rchecked ${n} entries`) }),
+    ).catch((err: Error) => fail(err.message));
     process.stderr.write('\n');
+    const { verified, last_seq: last } = result.checkpoints;
     if (result.ok) {
       console.log(`ok ${result.entries} entries`);
+      console.log(last === null ? 'no signed checkpoints yet' : `${verified} signed checkpoints hold; the newest is at seq ${last}`);
     } else {
-      console.log(`bad entry seq=${result.first_bad!.seq} id=${result.first_bad!.id}: ${result.first_bad!.reason} (${result.entries} entries before it are intact)`);
+      const bad = result.first_bad!;
+      console.log(`bad entry seq=${bad.seq}${bad.id ? ` id=${bad.id}` : ''}: ${bad.reason}: ${bad.detail} (${result.entries} entries before it are intact)`);
       process.exitCode = 1;
     }
+  });
+audit
+  .command('checkpoint')
+  .description("sign the chain's newest entry now, store the checkpoint and push it to the configured sinks")
+  .action(async () => {
+    const cp = await withServices((s) => s.audit.checkpoints.create());
+    if (!cp) fail('the audit log is empty: there is nothing to checkpoint yet');
+    console.log(`checkpoint seq=${cp!.seq} hash=${cp!.hash} at=${cp!.at} key=${cp!.key_id}`);
   });
 
 await program.parseAsync(process.argv);

@@ -1,11 +1,22 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseMasterKeys } from './lib/envelope.js';
+import { parseSigningKey, parseTrustedKeys } from './modules/audit/signing-key.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './modules/webhooks/retry.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A key variable checked by its own parser; the message names the problem, never the key. */
+function refineWith(v: string | undefined, ctx: z.RefinementCtx, parse: (text: string) => unknown) {
+  if (v === undefined) return;
+  try {
+    parse(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+}
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -65,6 +76,18 @@ const envSchema = z.object({
       }
     })
     .describe('vault master keys "v2:<base64 32 bytes>,v1:<…>", first active; default: <data dir>/master.key'),
+  GATEHOUSE_AUDIT_SIGNING_KEY: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => refineWith(v, ctx, parseSigningKey))
+    .describe('Ed25519 key that signs audit checkpoints (PKCS#8 PEM, or base64 of a PKCS#8 DER or a 32-byte seed); default: <data dir>/audit-signing.key'),
+  GATEHOUSE_AUDIT_TRUSTED_KEYS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => refineWith(v, ctx, parseTrustedKeys))
+    .describe('public keys (base64, comma-separated) of earlier audit signing keys whose checkpoints still verify after a rotation'),
+  GATEHOUSE_AUDIT_CHECKPOINT_FILE: z.string().min(1).optional().describe('file to which each signed audit checkpoint is appended as a JSON line, outside the database'),
+  GATEHOUSE_AUDIT_CHECKPOINT_URL: z.url().optional().describe('URL to which each signed audit checkpoint is POSTed (Standard Webhooks v1a signature with the checkpoint key)'),
   GATEHOUSE_CREDENTIAL_CACHE_MS: z.coerce
     .number()
     .int()
@@ -93,6 +116,13 @@ const envSchema = z.object({
     .default(86_400)
     .describe('how long a rotated signing secret still signs (default 24 h)'),
   GATEHOUSE_DELIVERY_CONCURRENCY: positiveInt.default(32).describe('webhook deliveries one worker makes at once'),
+  GATEHOUSE_WORKSPACE_DELIVERY_CONCURRENCY: positiveInt
+    .optional()
+    .describe("webhook deliveries of one workspace one worker makes at once, so one workspace's slow endpoints cannot hold every slot (default: a quarter of GATEHOUSE_DELIVERY_CONCURRENCY, at least 1)"),
+  GATEHOUSE_WORKSPACE_MAX_ENDPOINTS: positiveInt.default(100).describe('webhook endpoints one workspace may register (409 past it)'),
+  GATEHOUSE_WORKSPACE_EVENTS_PER_S: positiveInt
+    .default(1000)
+    .describe('events one workspace may send a second, counted over 10 s windows (429 with Retry-After past it; shared through REDIS_URL)'),
   GATEHOUSE_WEBHOOK_RETENTION_DAYS: positiveInt.default(30).describe('finished deliveries and their attempts are pruned past this'),
   GATEHOUSE_INBOUND_BODY_LIMIT: positiveInt.default(1_048_576).describe('largest inbound webhook body in bytes (413 past it)'),
   GATEHOUSE_INBOUND_TOLERANCE_S: positiveInt.default(300).describe('how old a signed inbound timestamp may be, in seconds'),
@@ -103,7 +133,10 @@ const envSchema = z.object({
   GATEHOUSE_SESSION_IDLE_S: positiveInt.default(1800).describe('a portal session ends after this long without a request'),
   GATEHOUSE_SESSION_MAX_S: positiveInt.default(43_200).describe('a portal session ends this long after sign-in, whatever happens'),
   GATEHOUSE_LOGIN_LOCK_AFTER: positiveInt.default(5).describe('failed sign-ins in a row before an account locks'),
-  GATEHOUSE_LOGIN_LOCK_S: positiveInt.default(900).describe('the first lock, in seconds; each further failure doubles it (a day at most)'),
+  GATEHOUSE_LOGIN_LOCK_S: positiveInt.default(900).describe('the first lock, in seconds; each failure after a lock has run out doubles it (a day at most); attempts during a lock neither count nor extend it'),
+  GATEHOUSE_LOGIN_IP_LIMIT: positiveInt.default(30).describe('sign-in attempts one address may make a minute, refused (429) before any password is hashed'),
+  GATEHOUSE_LOGIN_ACCOUNT_LIMIT: positiveInt.default(10).describe('sign-in attempts for one email a minute, from any address, refused (429) before any password is hashed'),
+  GATEHOUSE_AUTH_FAILURE_LIMIT: positiveInt.default(100).describe('failed API authentications one address may make a minute; past it they answer 429 (valid keys are never affected)'),
   GATEHOUSE_SHUTDOWN_TIMEOUT_MS: positiveInt
     .default(25_000)
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
@@ -128,6 +161,10 @@ export interface Config {
   upstreamBreakerResetS: number;
   shutdownTimeoutMs: number;
   masterKeys?: string;
+  auditSigningKey?: string;
+  auditTrustedKeys?: string;
+  auditCheckpointFile?: string;
+  auditCheckpointUrl?: string;
   credentialCacheMs: number;
   upstreamTimeoutMs: number;
   callLogRetentionDays: number;
@@ -137,6 +174,9 @@ export interface Config {
   webhookDisableAfterS: number;
   webhookSecretOverlapS: number;
   deliveryConcurrency: number;
+  workspaceDeliveryConcurrency: number;
+  workspaceMaxEndpoints: number;
+  workspaceEventsPerS: number;
   webhookRetentionDays: number;
   inboundBodyLimit: number;
   inboundToleranceS: number;
@@ -146,6 +186,9 @@ export interface Config {
   sessionMaxS: number;
   loginLockAfter: number;
   loginLockS: number;
+  loginIpLimit: number;
+  loginAccountLimit: number;
+  authFailureLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -184,6 +227,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamBreakerResetS: e.GATEHOUSE_UPSTREAM_BREAKER_RESET_S,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
     masterKeys: e.GATEHOUSE_MASTER_KEYS,
+    auditSigningKey: e.GATEHOUSE_AUDIT_SIGNING_KEY,
+    auditTrustedKeys: e.GATEHOUSE_AUDIT_TRUSTED_KEYS,
+    auditCheckpointFile: e.GATEHOUSE_AUDIT_CHECKPOINT_FILE && resolve(e.GATEHOUSE_AUDIT_CHECKPOINT_FILE),
+    auditCheckpointUrl: e.GATEHOUSE_AUDIT_CHECKPOINT_URL,
     credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,
     upstreamTimeoutMs: e.GATEHOUSE_UPSTREAM_TIMEOUT_MS,
     callLogRetentionDays: e.GATEHOUSE_CALL_LOG_RETENTION_DAYS,
@@ -193,6 +240,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookDisableAfterS: e.GATEHOUSE_WEBHOOK_DISABLE_AFTER_S,
     webhookSecretOverlapS: e.GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S,
     deliveryConcurrency: e.GATEHOUSE_DELIVERY_CONCURRENCY,
+    workspaceDeliveryConcurrency: e.GATEHOUSE_WORKSPACE_DELIVERY_CONCURRENCY ?? Math.max(1, Math.floor(e.GATEHOUSE_DELIVERY_CONCURRENCY / 4)),
+    workspaceMaxEndpoints: e.GATEHOUSE_WORKSPACE_MAX_ENDPOINTS,
+    workspaceEventsPerS: e.GATEHOUSE_WORKSPACE_EVENTS_PER_S,
     webhookRetentionDays: e.GATEHOUSE_WEBHOOK_RETENTION_DAYS,
     inboundBodyLimit: e.GATEHOUSE_INBOUND_BODY_LIMIT,
     inboundToleranceS: e.GATEHOUSE_INBOUND_TOLERANCE_S,
@@ -202,5 +252,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxS: e.GATEHOUSE_SESSION_MAX_S,
     loginLockAfter: e.GATEHOUSE_LOGIN_LOCK_AFTER,
     loginLockS: e.GATEHOUSE_LOGIN_LOCK_S,
+    loginIpLimit: e.GATEHOUSE_LOGIN_IP_LIMIT,
+    loginAccountLimit: e.GATEHOUSE_LOGIN_ACCOUNT_LIMIT,
+    authFailureLimit: e.GATEHOUSE_AUTH_FAILURE_LIMIT,
   };
 }

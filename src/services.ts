@@ -8,6 +8,7 @@ import { createApiKeyService } from './modules/apikeys/service.js';
 import { KEYS_CHANNEL } from './modules/apikeys/store.js';
 import { createUsageRecorder } from './modules/apikeys/usage.js';
 import { createKeyVerifier } from './modules/apikeys/verify.js';
+import { auditAnchor } from './modules/audit/checkpoints.js';
 import { createAuditService } from './modules/audit/service.js';
 import { createTenancyService } from './modules/tenancy/service.js';
 import { createHealthService } from './modules/health/service.js';
@@ -22,6 +23,7 @@ import { createHealthMetrics } from './modules/health/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
 import { createAuthService } from './modules/auth/service.js';
 import { createSessionStore } from './modules/auth/sessions.js';
+import { createFailureSummary } from './modules/auth/failures.js';
 import { createInboundEventService } from './modules/inbound/events.js';
 import { createReceiver } from './modules/inbound/receive.js';
 import { createSourceService } from './modules/inbound/sources.js';
@@ -35,14 +37,14 @@ export async function createServices(config: Config, database: Database, log: Lo
   const cache = createKeyCache(config.keyCacheTtlMs);
   const limiter = createRateLimiter({ redisUrl: config.redisUrl, log, registry: metrics.registry });
   const usage = createUsageRecorder();
-  const audit = createAuditService({ db });
+  const audit = createAuditService({ db, anchor: auditAnchor(config, log) });
   const tenancy = createTenancyService({ db, audit });
   const apiKeys = createApiKeyService({ db, cache, audit });
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
   const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => (keyId === RESYNC ? cache.clear() : cache.invalidate(keyId)));
   const ring = loadMasterKeys({ masterKeys: config.masterKeys, dataDir: config.dataDir, log });
-  const instances = createInstanceService({ db, audit });
+  const instances = createInstanceService({ db, audit, allowPrivateTargets: config.allowPrivateTargets });
   const vault = createVaultService({ db, database, ring, audit, instances, cacheMs: config.credentialCacheMs });
   const stopVault = await vault.start();
   const health = createHealthService({ db });
@@ -51,13 +53,21 @@ export async function createServices(config: Config, database: Database, log: Lo
   const onboarding = createOnboardingService({ db });
   const endpoints = createEndpointService({
     db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
+    maxEndpoints: config.workspaceMaxEndpoints,
   });
-  const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints });
+  // Header values stored in plain text before they were sealed (migration 010) are sealed now.
+  await endpoints.sealPlaintextHeaders();
+  const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints, limiter, eventsPerS: config.workspaceEventsPerS });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
   createHealthMetrics(metrics.registry, db);
   const sessions = createSessionStore(db, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
-  const auth = createAuthService({ db, ring, audit, sessions, policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS } });
+  const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
+  const auth = createAuthService({
+    db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry,
+    policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS },
+    limits: { perIp: config.loginIpLimit, perAccount: config.loginAccountLimit },
+  });
   const sources = createSourceService({
     db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, onChanged: (id) => receiver.evict(id),
   });
@@ -90,6 +100,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     webhookMetrics,
     sessions,
     auth,
+    authFailures,
     sources,
     inboundEvents,
     receiver,
@@ -98,7 +109,9 @@ export async function createServices(config: Config, database: Database, log: Lo
       await receiver.close();
       await stopVault();
       await upstream.close();
+      await authFailures.close();
       await limiter.close();
+      await audit.close();
     },
   };
 }

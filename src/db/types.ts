@@ -33,6 +33,8 @@ export interface UsersTable {
   failed_logins: ColumnType<number, number | undefined, number>;
   locked_until: NullableTimestamp;
   mfa_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The last TOTP step (unix time / 30) accepted from this person; advanced only by compare-and-set. */
+  totp_last_step: ColumnType<string | null, never, never>;
 }
 
 export interface MembersTable {
@@ -64,6 +66,10 @@ export interface ApiKeysTable {
   replaced_by: string | null;
   last_used_at: NullableTimestamp;
   last_used_ip: string | null;
+  /** The key that minted this one (revoking it revokes this); null when a person or the platform admin did. */
+  parent_key_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The key whose `remaining` this one spends (a share of its minter's or predecessor's uses); null: its own. */
+  uses_key_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiKeyUsageDailyTable {
@@ -120,6 +126,8 @@ export interface DB extends DB002, DB004, DB005, DB006 {
   api_key_usage_daily: ApiKeyUsageDailyTable;
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_seq_origin: { gapless_after: string };
 }
 
 /** A query runner: the database itself or an open transaction. */
@@ -128,6 +136,19 @@ export type Executor = Kysely<DB> | Transaction<DB>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewApiKey = Insertable<ApiKeysTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+
+// ---- 013_audit_checkpoints ----
+
+/** A signed attestation that entry `seq` of the audit chain had `hash` at time `at`. */
+export interface AuditCheckpointsTable {
+  id: Generated<string>;
+  seq: string;
+  hash: string;
+  at: ColumnType<Date, string, never>;
+  key_id: string;
+  public_key: string;
+  signature: string;
+}
 
 // ---- 002_credentials ----
 
@@ -342,10 +363,23 @@ export interface WebhookStatsTable {
   latency_buckets: ColumnType<string[], string, string>;
 }
 
+// ---- 010_sealed_headers ----
+
+/** An endpoint's custom header values, sealed together as one JSON object; `masks` is what views show. */
+export interface WebhookEndpointHeadersTable {
+  endpoint_id: string;
+  master_version: string;
+  wrapped_key: string;
+  ciphertext: string;
+  masks: ColumnType<Record<string, string>, string, string>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface DB004 {
   event_types: EventTypesTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_endpoint_secrets: WebhookEndpointSecretsTable;
+  webhook_endpoint_headers: WebhookEndpointHeadersTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   webhook_stats: WebhookStatsTable;
@@ -419,13 +453,17 @@ export interface DB005 {
 
 // ---- 006_portal ----
 
-export interface UserSecretsTable extends SealedColumns {
+export interface UserSecretsTable extends Omit<SealedColumns, 'mask'> {
+  /** Always null since migration 012: a TOTP secret is never shown again, so no part of it is kept in clear. */
+  mask: string | null;
   user_id: string;
   purpose: 'totp' | 'totp_pending';
 }
 
 export interface SessionsTable {
   id_hash: string;
+  /** What the person sees and ends a session by (migration 012); the token and its hash stay inside. */
+  public_id: ColumnType<string, string | undefined, never>;
   user_id: string;
   csrf_token: string;
   ip: string | null;

@@ -18,6 +18,7 @@ export const JOB = {
   generateTokens: 'emailbison.generate-tokens',
   inboundSilent: 'inbound.alert-silent',
   pruneInbound: 'inbound.prune',
+  auditCheckpoint: 'audit.checkpoint',
 } as const;
 
 const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
@@ -89,6 +90,10 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
         inbound_rejections: (n) => pruneInboundRejections(db, before, n),
       });
     },
+    [JOB.auditCheckpoint]: async () => {
+      const cp = await services.audit.checkpoints.createIfAdvanced();
+      return cp && { seq: cp.seq };
+    },
     [JOB.pruneCallLog]: async () => {
       const before = daysAgo(config.callLogRetentionDays);
       return prune(JOB.pruneCallLog, { upstream_calls: (n) => services.upstream.pruneLogs(before, n) });
@@ -108,5 +113,7 @@ export function schedules(config: Config): Schedule[] {
     { kind: JOB.pruneWebhooks, everyMs: 3600_000 },
     { kind: JOB.inboundSilent, everyMs: 5 * 60_000 },
     { kind: JOB.pruneInbound, everyMs: 3600_000 },
+    // A truncated or rewritten chain is caught back to the newest checkpoint, so one a minute while entries arrive.
+    { kind: JOB.auditCheckpoint, everyMs: 60_000 },
   ];
 }

@@ -28,6 +28,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true',
     // A fresh master key per app: tests never create a key file in the project folder.
     GATEHOUSE_MASTER_KEYS: `v1:${randomBytes(32).toString('base64')}`,
+    GATEHOUSE_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
     ...env,
   });
   const logs: string[] = [];

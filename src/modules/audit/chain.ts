@@ -23,3 +23,23 @@ export function canonicalJson(value: unknown): string {
 export function entryHash(prevHash: string, fields: ChainedFields): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(fields)).digest('hex');
 }
+
+/** What an entry's hash covers, read back from its row. */
+export const fieldsOf = (row: AuditRow | (ChainedFields & { at: string | Date })): ChainedFields => ({
+  id: row.id,
+  at: new Date(row.at).toISOString(),
+  workspace_id: row.workspace_id,
+  actor_type: row.actor_type,
+  actor_id: row.actor_id,
+  actor_ip: row.actor_ip,
+  user_agent: row.user_agent,
+  request_id: row.request_id,
+  action: row.action,
+  category: row.category,
+  severity: row.severity,
+  resource_type: row.resource_type,
+  resource_id: row.resource_id,
+  before: row.before ?? null,
+  after: row.after ?? null,
+  outcome: row.outcome,
+});

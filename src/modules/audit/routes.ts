@@ -5,6 +5,7 @@ import { bearer, errors } from '../../http/schemas.js';
 import { invalid, notFound } from '../../lib/errors.js';
 import { attachment } from '../../lib/export.js';
 import { auditExport, auditView } from './export.js';
+import { checkpointRoutes } from './routes-checkpoints.js';
 import type { AuditService } from './service.js';
 
 const tags = ['audit'];
@@ -91,12 +92,22 @@ export const auditRoutes =
     app.get('/audit/verify', {
       config: { scope: 'audit:read' },
       schema: {
-        tags, security: bearer, summary: 'Walk the hash chain (platform admin)',
+        tags, security: bearer, summary: 'Walk the hash chain and check it against its signed checkpoints (platform admin)',
         response: {
           200: Type.Object({
             ok: Type.Boolean(),
             entries: Type.Integer(),
-            first_bad: Type.Optional(Type.Object({ seq: Type.String(), id: Type.String(), reason: Type.String() })),
+            first_bad: Type.Optional(Type.Object({
+              seq: Type.String(),
+              id: Type.Optional(Type.String()),
+              reason: Type.String({ description: 'hash_mismatch, broken_link, gap, truncated, checkpoint_mismatch or bad_signature' }),
+              detail: Type.String(),
+            })),
+            checkpoints: Type.Object({
+              verified: Type.Integer(),
+              last_seq: Type.Union([Type.Integer(), Type.Null()]),
+              from_file: Type.Optional(Type.Integer({ description: 'checkpoints read from GATEHOUSE_AUDIT_CHECKPOINT_FILE' })),
+            }),
           }),
           ...errors(),
         },
@@ -105,4 +116,6 @@ export const auditRoutes =
       requirePlatformAdmin(req.actor);
       return audit.verify();
     });
+
+    await app.register(checkpointRoutes(audit));
   };

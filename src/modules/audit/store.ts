@@ -5,6 +5,11 @@ import { GENESIS_HASH } from './chain.js';
 // Any constant works; it only has to be the same in every process.
 const AUDIT_CHAIN_LOCK = 0x6761_7465;
 
+// Header values are the caller's to fill (a 13 KB User-Agent made 13 KB entries): only this much is
+// kept, cut before the entry is hashed so the chain covers exactly what is stored.
+export const STORED_HEADER_MAX = 256;
+export const storedHeader = (value: string | null) => (value === null ? null : value.slice(0, STORED_HEADER_MAX));
+
 export interface AuditFilter {
   workspaceId?: string;
   actor?: string;
@@ -22,14 +27,20 @@ export interface AuditFilter {
  * Serialises appenders until their transaction commits, so each entry links to the one committed
  * before it. Returns the hash to link to.
  */
-export async function lockChainHead(trx: Executor): Promise<string> {
+export async function lockChainHead(trx: Executor): Promise<{ seq: string; hash: string }> {
   await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`.execute(trx);
-  const head = await trx.selectFrom('audit_log').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return head?.hash ?? GENESIS_HASH;
+  const head = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return { seq: head?.seq ?? '0', hash: head?.hash ?? GENESIS_HASH };
 }
 
-export async function insertEntry(trx: Executor, row: Omit<AuditRow, 'seq' | 'at'> & { at: string }) {
-  await trx.insertInto('audit_log').values(row).execute();
+/**
+ * Inserts at seq = head + 1, so seq has no gaps (a sequence skips a value when a transaction rolls
+ * back) and a missing seq means a deleted entry. setval keeps the column's sequence level with it,
+ * for a previous release still appending through the column default during an upgrade.
+ */
+export async function insertEntry(trx: Executor, headSeq: string, row: Omit<AuditRow, 'seq' | 'at'> & { at: string }) {
+  const seq = sql<string>`setval(pg_get_serial_sequence('audit_log', 'seq'), ${(BigInt(headSeq) + 1n).toString()})`;
+  await trx.insertInto('audit_log').values({ ...row, seq }).execute();
 }
 
 export async function listEntries(db: Executor, filter: AuditFilter, limit: number): Promise<AuditRow[]> {
