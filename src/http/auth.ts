@@ -5,6 +5,8 @@ import { AppError } from '../lib/errors.js';
 import { scopeGranted, type Actor } from './actor.js';
 import { personActor, SESSION_COOKIE, type OpenSession, type SessionStore } from '../modules/auth/sessions.js';
 import { safeEqual } from '../lib/safe-equal.js';
+import type { RateLimiter } from '../modules/apikeys/ratelimit.js';
+import type { FailureSummary } from '../modules/auth/failures.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -53,11 +55,21 @@ function bearerToken(request: FastifyRequest): string | null {
   return match ? match[1] : '';
 }
 
+interface AuthDeps {
+  verifier: KeyVerifier;
+  audit: AuditService;
+  sessions: SessionStore;
+  authFailures: FailureSummary;
+  limiter: RateLimiter;
+  config: { authFailureLimit: number };
+}
+
 /**
  * Every /v1 route: the same verification as POST /v1/keys/verify, then the route's scope.
- * Failures are audited (without the key) before the 401/403/429 goes out.
+ * Failures go to a metric and to the per-source summary (never the key); an address past its
+ * failure limit gets 429 instead of 401. A valid key touches neither.
  */
-export function registerAuth(app: FastifyInstance, { verifier, audit, sessions }: { verifier: KeyVerifier; audit: AuditService; sessions: SessionStore }) {
+export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, authFailures, limiter, config: { authFailureLimit } }: AuthDeps) {
   app.decorateRequest('actor', null as unknown as Actor);
   // Public routes skip the hook synchronously: the key-verification route is one of them, and
   // an async hook would cost it a promise per request for nothing.
@@ -125,25 +137,25 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions }
       return;
     }
     const failure = FAILURE[code];
-    await audit.record(anonymousActor(request), {
+    const reason = token === null ? 'missing_authorization' : token === '' ? 'malformed_authorization' : code;
+    // Only refusals nobody is entitled to count against the address: a known key's own limits say the rest.
+    const limited = failure.code === 'unauthenticated' ? await limiter.consume(`authfail:${request.ip}`, authFailureLimit, 60) : null;
+    authFailures.note(anonymousActor(request), {
+      reason,
+      route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
       workspaceId: verification?.key?.workspaceId ?? null,
-      action: 'auth.failed',
-      category: 'auth',
-      severity: 'warning',
-      outcome: 'failure',
-      resource: verification?.key ? { type: 'api_key', id: verification.key.id } : undefined,
-      after: {
-        reason: token === null ? 'missing_authorization' : token === '' ? 'malformed_authorization' : code,
-        route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
-        ...(config.scope ? { required_scope: config.scope } : {}),
-      },
+      keyId: verification?.key?.id,
+      limited: limited?.allowed === false,
     });
+    if (limited && !limited.allowed) {
+      const retryAfter = String(Math.max(1, Math.ceil((limited.reset - Date.now()) / 1000)));
+      throw new AppError('rate_limited', 'too many failed authentications from this address: wait and try again', { reason: 'too_many_failures' }, { 'retry-after': retryAfter });
+    }
     const headers: Record<string, string> = {};
     if (code === 'rate_limited') {
       headers['retry-after'] = String(Math.max(1, Math.ceil((verification!.ratelimit!.reset - Date.now()) / 1000)));
     }
     if (failure.code === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
-    const reason = token === null ? 'missing_authorization' : token === '' ? 'malformed_authorization' : code;
     const message = token === null || token === '' ? 'an Authorization: Bearer <key> header is required' : failure.message;
     throw new AppError(failure.code, message, code === 'insufficient_scope' ? { reason, required_scope: config.scope } : { reason }, headers);
   }

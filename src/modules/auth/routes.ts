@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { anonymousActor } from '../../http/auth.js';
-import { errors } from '../../http/schemas.js';
+import { errors, IdParam, ListOf, Nullable, Timestamp } from '../../http/schemas.js';
 import type { AuthService } from './service.js';
 import { userView } from './service.js';
 import { SESSION_COOKIE } from './sessions.js';
@@ -17,6 +17,15 @@ const User = Type.Object({
   mfa_enabled: Type.Boolean(),
   mfa_required: Type.Boolean({ description: 'an organization requires MFA and it is not set up yet: only /v1/auth works until it is' }),
   memberships: Type.Array(Type.Object({ workspace_id: Type.String(), role: Type.String() })),
+});
+const SessionView = Type.Object({
+  id: Type.String({ description: 'the session\'s public id (never its token)' }),
+  ip: Nullable(Type.String()),
+  user_agent: Nullable(Type.String()),
+  created_at: Timestamp,
+  last_seen_at: Timestamp,
+  expires_at: Timestamp,
+  current: Type.Boolean({ description: 'the session this request came with' }),
 });
 const SignedIn = Type.Object({ user: User, csrf_token: Type.String({ description: 'send as x-csrf-token with every request that changes something' }) });
 
@@ -56,8 +65,33 @@ export const authRoutes =
 
     app.post('/auth/mfa/enroll', {
       config: { session: true },
-      schema: { tags, security: session, summary: 'A new TOTP secret as an otpauth:// URL (for a QR code); confirm it with a code', response: { 200: Type.Object({ otpauth_url: Type.String() }), ...errors() } },
-    }, async (req) => auth.enrollMfa(req.actor, req.session!.open));
+      schema: {
+        tags, security: session,
+        summary: 'A new TOTP secret as an otpauth:// URL (for a QR code); confirm it with a code. Replacing a confirmed authenticator needs the password and a current code (403 reauthentication_required without them)',
+        body: Type.Optional(Type.Object({
+          password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+          code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
+        }, { additionalProperties: false })),
+        response: { 200: Type.Object({ otpauth_url: Type.String() }), ...errors() },
+      },
+      // A first enrolment sends no body; Ajv would otherwise refuse `undefined` as "must be object".
+      preValidation: async (req) => {
+        req.body = req.body ?? {};
+      },
+    }, async (req) => auth.enrollMfa(req.actor, req.session!.open, req.body ?? {}));
+
+    app.get('/auth/sessions', {
+      config: { session: true },
+      schema: { tags, security: session, summary: "The signed-in person's open sessions (this one marked current)", response: { 200: ListOf(SessionView), ...errors() } },
+    }, async (req) => ({ data: await auth.listSessions(req.session!) }));
+
+    app.delete('/auth/sessions/:id', {
+      config: { session: true },
+      schema: { tags, security: session, params: IdParam, summary: 'End one of your sessions (another person\'s is 404)', response: { 204: Type.Null(), ...errors() } },
+    }, async (req, reply) => {
+      await auth.endSession(req.actor, req.session!, req.params.id);
+      return reply.status(204).send(null);
+    });
 
     app.post('/auth/mfa/confirm', {
       config: { session: true },

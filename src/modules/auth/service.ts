@@ -1,25 +1,31 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
+import { Counter, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
-import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
-import { AppError, invalid } from '../../lib/errors.js';
-import { hashPassword, verifyPassword } from '../../lib/password.js';
+import { decryptSecret, encryptSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { AppError, invalid, notFound } from '../../lib/errors.js';
+import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../../lib/password.js';
+import type { RateLimiter } from '../apikeys/ratelimit.js';
 import type { AuditService } from '../audit/service.js';
+import type { FailureSummary } from './failures.js';
 import type { OpenSession, SessionStore } from './sessions.js';
+import * as store from './store.js';
 
-export interface LoginPolicy {
-  /** Failed sign-ins in a row before the account locks. */
-  lockAfter: number;
-  /** The first lock's length; each further failure while at the limit doubles it (at most a day). */
-  lockS: number;
+export type { LoginPolicy } from './store.js';
+
+/** Sign-in attempts allowed per minute, counted before any password is hashed. */
+export interface AttemptLimits {
+  perIp: number;
+  perAccount: number;
 }
 
-// Checked against when the email is unknown, so an unknown address takes as long as a wrong password.
-const DUMMY_HASH = hashPassword('gatehouse-dummy-password');
 /** Both purposes (pending and confirmed) seal under one binding: confirming renames the row. */
 export const userBinding = (userId: string) => `user:${userId}|totp`;
-const totpFor = (email: string, secret: Secret) => new TOTP({ issuer: 'Gatehouse', label: email, secret, algorithm: 'SHA1', digits: 6, period: 30 });
+const PERIOD_S = 30;
+const totpFor = (email: string, secret: Secret) => new TOTP({ issuer: 'Gatehouse', label: email, secret, algorithm: 'SHA1', digits: 6, period: PERIOD_S });
+const LOGIN_ROUTE = 'POST /v1/auth/login';
 
 export function userView(s: Pick<OpenSession, 'userId' | 'email' | 'name' | 'platformAdmin' | 'mfaEnabled' | 'mfaPending' | 'memberships'>) {
   return {
@@ -38,61 +44,114 @@ interface Deps {
   ring: MasterKeyRing;
   audit: AuditService;
   sessions: SessionStore;
-  policy: LoginPolicy;
+  policy: store.LoginPolicy;
+  limits: AttemptLimits;
+  limiter: RateLimiter;
+  failures: FailureSummary;
+  registry: Registry;
 }
 
-export function createAuthService({ db, ring, audit, sessions, policy }: Deps) {
+type User = NonNullable<Awaited<ReturnType<typeof store.userByEmail>>>;
+
+export function createAuthService({ db, ring, audit, sessions, policy, limits, limiter, failures, registry }: Deps) {
   const refuse = (reason: string, message = 'wrong email or password') => new AppError('unauthenticated', message, { reason });
+  const tooMany = (reason: string, resetMs: number, message: string) => {
+    const retryAfter = Math.max(1, Math.ceil((resetMs - Date.now()) / 1000));
+    return new AppError('rate_limited', message, { reason, retry_after_s: retryAfter }, { 'retry-after': String(retryAfter) });
+  };
+  // Every sign-in that gets past the limits costs exactly one derivation, whoever the email names:
+  // the count is how that is checked, since timing cannot be asserted.
+  const derivations = new Counter({
+    name: 'gatehouse_password_derivations_total',
+    help: 'Password hash derivations made to check a sign-in (one per attempt that passes the limits)',
+    registers: [registry],
+  });
 
   async function openTotp(userId: string, email: string, purpose: 'totp' | 'totp_pending') {
     const row = await db.selectFrom('user_secrets').selectAll().where('user_id', '=', userId).where('purpose', '=', purpose).executeTakeFirst();
     return row ? totpFor(email, Secret.fromBase32(decryptSecret(ring, row, userBinding(userId)))) : null;
   }
 
-  async function failed(actor: Actor, user: { id: string; failed_logins: number } | undefined, reason: string) {
-    let lockedUntil: Date | null = null;
-    if (user) {
-      const failures = user.failed_logins + 1;
-      if (failures >= policy.lockAfter) {
-        const seconds = Math.min(policy.lockS * 2 ** (failures - policy.lockAfter), 86_400);
-        lockedUntil = new Date(Date.now() + seconds * 1000);
-      }
-      await db.updateTable('users').set({ failed_logins: failures, locked_until: lockedUntil }).where('id', '=', user.id).execute();
-    }
+  /** The step a code belongs to (this one or a neighbour, for clock drift), or null. */
+  function stepOf(totp: TOTP, code: string): number | null {
+    const now = Date.now();
+    const delta = totp.validate({ token: code, timestamp: now, window: 1 });
+    return delta === null ? null : TOTP.counter({ period: PERIOD_S, timestamp: now }) + delta;
+  }
+
+  /** Per-address and per-account attempt limits, decided before any password is hashed. */
+  async function admit(actor: Actor, email: string) {
+    const ip = await limiter.consume(`login:ip:${actor.ip ?? ''}`, limits.perIp, 60);
+    // The account's counter is keyed by a digest: addresses do not sit in Redis in clear.
+    const account = ip.allowed ? await limiter.consume(`login:acct:${createHash('sha256').update(email).digest('hex')}`, limits.perAccount, 60) : null;
+    if (ip.allowed && account!.allowed) return;
+    const reason = ip.allowed ? 'account_attempts' : 'address_attempts';
+    failures.note(actor, { reason, route: LOGIN_ROUTE, limited: true });
+    throw tooMany(reason, (ip.allowed ? account! : ip).reset, 'too many sign-in attempts: wait a moment and try again');
+  }
+
+  /** A wrong password or code for a known person: counted, the lock decided, audited in the chain. */
+  async function failed(actor: Actor, user: User, reason: string) {
+    const after = await store.recordFailure(db, user.id, policy);
+    const lockedUntil = after?.locked_until ?? null;
     await audit.record(actor, {
       workspaceId: null,
       action: lockedUntil ? 'auth.locked' : 'auth.login_failed',
       category: 'auth',
       severity: 'warning',
       outcome: 'failure',
-      resource: user ? { type: 'user', id: user.id } : undefined,
+      resource: { type: 'user', id: user.id },
       after: { reason, ...(lockedUntil ? { locked_until: lockedUntil.toISOString() } : {}) },
     });
   }
 
+  /**
+   * The password check of a sign-in or a step-up: the limits, then one derivation whether or not
+   * the email is known or the account locked, then the failure counted. Returns the person.
+   */
+  async function checkPassword(actor: Actor, email: string, password: string): Promise<User> {
+    await admit(actor, email.toLowerCase());
+    const user = await store.userByEmail(db, email);
+    const locked = !!user?.locked_until && user.locked_until > new Date();
+    const stored = user && !locked && user.password_hash ? user.password_hash : DUMMY_HASH;
+    derivations.inc();
+    const ok = await verifyPassword(password, stored);
+    if (locked) {
+      // Not counted and not audited one by one: it neither extends the lock nor tells anything new.
+      failures.note(actor, { reason: 'locked', route: LOGIN_ROUTE });
+      throw tooMany('locked', user!.locked_until!.getTime(), 'too many failed sign-ins: the account is locked for a while');
+    }
+    if (!user || !user.password_hash) {
+      failures.note(actor, { reason: 'unknown_email', route: LOGIN_ROUTE });
+      throw refuse('wrong_credentials');
+    }
+    if (!ok) {
+      await failed(actor, user, 'wrong_password');
+      throw refuse('wrong_credentials');
+    }
+    if (needsRehash(user.password_hash)) await store.replaceHash(db, user.id, user.password_hash, await hashPassword(password));
+    return user;
+  }
+
+  /** A current code of the person's confirmed authenticator, used once; failures count like passwords. */
+  async function checkCode(actor: Actor, user: User, code: string) {
+    const totp = await openTotp(user.id, user.email, 'totp');
+    const step = totp ? stepOf(totp, code) : null;
+    if (step !== null && (await store.consumeTotpStep(db, user.id, step))) return;
+    const reason = step === null ? 'wrong_totp' : 'totp_reused';
+    await failed(actor, user, reason);
+    throw refuse(reason, step === null ? 'the code is not valid' : 'this code has been used already: wait for the next one');
+  }
+
   return {
-    /** Email + password (+ TOTP when enrolled); a new session, or 401 / 429 (locked) with the reason. */
+    /** Email + password (+ TOTP when enrolled); a new session, or 401 / 429 (limited or locked) with the reason. */
     async login(actor: Actor, input: { email: string; password: string; totp?: string }) {
-      const user = await db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', input.email.toLowerCase())).executeTakeFirst();
-      if (user?.locked_until && user.locked_until > new Date()) {
-        await failed(actor, user, 'locked');
-        const retryAfter = Math.ceil((user.locked_until.getTime() - Date.now()) / 1000);
-        throw new AppError('rate_limited', 'too many failed sign-ins: the account is locked for a while', { reason: 'locked', retry_after_s: retryAfter }, { 'retry-after': String(retryAfter) });
-      }
-      const ok = await verifyPassword(input.password, user?.password_hash ?? (await DUMMY_HASH));
-      if (!user || !user.password_hash || !ok) {
-        await failed(actor, user, user ? 'wrong_password' : 'unknown_email');
-        throw refuse('wrong_credentials');
-      }
+      const user = await checkPassword(actor, input.email, input.password);
       if (user.mfa_enabled) {
         if (!input.totp) throw refuse('totp_required', 'enter the 6-digit code from your authenticator app');
-        const totp = await openTotp(user.id, user.email, 'totp');
-        if (!totp || totp.validate({ token: input.totp, window: 1 }) === null) {
-          await failed(actor, user, 'wrong_totp');
-          throw refuse('wrong_totp', 'the code is not valid');
-        }
+        await checkCode(actor, user, input.totp);
       }
-      await db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', user.id).execute();
+      await store.clearFailures(db, user.id);
       const { token, csrfToken } = await sessions.open(user.id, actor.ip, actor.userAgent);
       await audit.record({ ...actor, type: 'user', id: user.id }, { workspaceId: null, action: 'auth.login', category: 'auth', resource: { type: 'user', id: user.id } });
       const session = (await sessions.read(token))!;
@@ -104,12 +163,33 @@ export function createAuthService({ db, ring, audit, sessions, policy }: Deps) {
       await audit.record(actor, { workspaceId: null, action: 'auth.logout', category: 'auth', resource: { type: 'user', id: actor.id } });
     },
 
-    /** A new TOTP secret, pending until a code from it is confirmed. */
-    async enrollMfa(actor: Actor, session: OpenSession) {
+    listSessions: (session: { token: string; open: OpenSession }) => sessions.list(session.open.userId, session.token),
+
+    /** Ends one of the person's own sessions (another person's is not found). */
+    async endSession(actor: Actor, session: { open: OpenSession }, id: string) {
+      if (!(await sessions.endById(session.open.userId, id))) throw notFound('session');
+      await audit.record(actor, { workspaceId: null, action: 'auth.session_ended', category: 'auth', resource: { type: 'session', id } });
+    },
+
+    /**
+     * A new TOTP secret, pending until a code from it is confirmed. Replacing a confirmed
+     * authenticator takes the password and a current code: a session alone is not enough.
+     */
+    async enrollMfa(actor: Actor, session: OpenSession, proof: { password?: string; code?: string } = {}) {
+      if (session.mfaEnabled) {
+        if (!proof.password || !proof.code) {
+          throw new AppError('forbidden', 'replacing your authenticator needs your password and a current code from it', { reason: 'reauthentication_required' });
+        }
+        const user = await checkPassword(actor, session.email, proof.password);
+        if (user.id !== session.userId) throw refuse('wrong_credentials');
+        await checkCode(actor, user, proof.code);
+        await store.clearFailures(db, user.id);
+      }
       const secret = new Secret({ size: 20 });
       const sealed = encryptSecret(ring, secret.base32, userBinding(session.userId));
-      const row = { user_id: session.userId, purpose: 'totp_pending' as const, ...sealed, mask: maskSecret(secret.base32), updated_at: new Date() };
-      await db.insertInto('user_secrets').values(row).onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...sealed, mask: row.mask, updated_at: row.updated_at })).execute();
+      // No mask: the secret is shown once, as the QR code, and never again in any form.
+      const row = { user_id: session.userId, purpose: 'totp_pending' as const, ...sealed, mask: null, updated_at: new Date() };
+      await db.insertInto('user_secrets').values(row).onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...sealed, mask: null, updated_at: row.updated_at })).execute();
       await audit.record(actor, { workspaceId: null, action: 'auth.mfa_enrolment_started', category: 'auth', resource: { type: 'user', id: session.userId } });
       return { otpauth_url: totpFor(session.email, secret).toString() };
     },
@@ -117,13 +197,16 @@ export function createAuthService({ db, ring, audit, sessions, policy }: Deps) {
     async confirmMfa(actor: Actor, session: OpenSession, code: string) {
       const pending = await openTotp(session.userId, session.email, 'totp_pending');
       if (!pending) throw invalid('start with POST /v1/auth/mfa/enroll', { field: 'code' });
-      if (pending.validate({ token: code, window: 1 }) === null) throw invalid('the code is not valid for the enrolled secret', { field: 'code' });
+      const step = stepOf(pending, code);
+      if (step === null) throw invalid('the code is not valid for the enrolled secret', { field: 'code' });
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('user_secrets').where('user_id', '=', session.userId).where('purpose', '=', 'totp').execute();
         await trx.updateTable('user_secrets').set({ purpose: 'totp' }).where('user_id', '=', session.userId).where('purpose', '=', 'totp_pending').execute();
         await trx.updateTable('users').set({ mfa_enabled: true }).where('id', '=', session.userId).execute();
         await audit.append(trx, actor, { workspaceId: null, action: 'auth.mfa_enabled', category: 'auth', resource: { type: 'user', id: session.userId } });
       });
+      // The confirming code is spent: it cannot sign in afterwards.
+      await store.markTotpStep(db, session.userId, step);
       return { mfa_enabled: true };
     },
   };

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import type { Actor, Role } from '../../http/actor.js';
 import { ROLE_SCOPES } from '../apikeys/scopes.js';
@@ -9,6 +9,8 @@ export const SESSION_COOKIE = 'gatehouse_session';
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 // last_seen_at is written at most this often: a session read is not a write per request.
 const TOUCH_EVERY_MS = 60_000;
+// A header is the caller's to fill: only this much of it is kept.
+export const USER_AGENT_MAX = 256;
 
 export interface SessionLimits {
   idleS: number;
@@ -28,6 +30,9 @@ export interface OpenSession {
 }
 
 export function createSessionStore(db: Kysely<DB>, limits: SessionLimits) {
+  // Not ended, not past its absolute end, not idle too long.
+  const isOpen = (eb: ExpressionBuilder<DB, 'sessions'>) =>
+    eb.and([eb('ended_at', 'is', null), eb('expires_at', '>', new Date()), eb('last_seen_at', '>', new Date(Date.now() - limits.idleS * 1000))]);
   return {
     /** A new session; the token goes in the cookie and is never stored, only its hash. */
     async open(userId: string, ip: string | null, userAgent: string | null) {
@@ -35,9 +40,38 @@ export function createSessionStore(db: Kysely<DB>, limits: SessionLimits) {
       const csrfToken = randomBytes(24).toString('base64url');
       await db
         .insertInto('sessions')
-        .values({ id_hash: hashOf(token), user_id: userId, csrf_token: csrfToken, ip, user_agent: userAgent, expires_at: new Date(Date.now() + limits.maxS * 1000) })
+        .values({
+          id_hash: hashOf(token), public_id: `ses_${randomBytes(16).toString('hex')}`, user_id: userId, csrf_token: csrfToken,
+          ip, user_agent: userAgent?.slice(0, USER_AGENT_MAX) ?? null, expires_at: new Date(Date.now() + limits.maxS * 1000),
+        })
         .execute();
       return { token, csrfToken };
+    },
+
+    /** A person's open sessions, newest first, by public id: the token and its hash stay inside. */
+    async list(userId: string, currentToken: string) {
+      const current = hashOf(currentToken);
+      const rows = await db.selectFrom('sessions')
+        .select(['id_hash', 'public_id', 'ip', 'user_agent', 'created_at', 'last_seen_at', 'expires_at'])
+        .where('user_id', '=', userId)
+        .where(isOpen)
+        .orderBy('created_at', 'desc')
+        .execute();
+      return rows.map(({ id_hash, ...r }) => ({
+        id: r.public_id, ip: r.ip, user_agent: r.user_agent, created_at: r.created_at.toISOString(),
+        last_seen_at: r.last_seen_at.toISOString(), expires_at: r.expires_at.toISOString(), current: id_hash === current,
+      }));
+    },
+
+    /** Ends one of the person's own open sessions; false when they have none by that id. */
+    async endById(userId: string, publicId: string) {
+      const ended = await db.updateTable('sessions')
+        .set({ ended_at: new Date() })
+        .where('user_id', '=', userId)
+        .where(isOpen)
+        .where('public_id', '=', publicId)
+        .executeTakeFirst();
+      return ended.numUpdatedRows > 0n;
     },
 
     /** The session if it is open: not ended, not past its absolute end, not idle too long. */

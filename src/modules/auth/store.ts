@@ -1,0 +1,55 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
+
+export interface LoginPolicy {
+  /** Failed sign-ins in a row before the account locks. */
+  lockAfter: number;
+  /** The first lock's length; each failure after a lock has run out doubles it (a day at most). */
+  lockS: number;
+}
+
+export const userByEmail = (db: Kysely<DB>, email: string) =>
+  db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+
+/**
+ * Counts a failure and decides the lock in one statement, so parallel guesses each count. A
+ * failure while the account is locked matches no row: it neither counts nor extends the lock.
+ * Returns undefined in that case.
+ */
+export async function recordFailure(db: Kysely<DB>, userId: string, policy: LoginPolicy) {
+  const { rows } = await sql<{ failed_logins: number; locked_until: Date | null }>`
+    update users set
+      failed_logins = failed_logins + 1,
+      locked_until = case when failed_logins + 1 >= ${policy.lockAfter}
+        then now() + make_interval(secs => least(${policy.lockS}::float8 * power(2, failed_logins + 1 - ${policy.lockAfter}), 86400))
+        else null end
+    where id = ${userId} and (locked_until is null or locked_until <= now())
+    returning failed_logins, locked_until`.execute(db);
+  return rows[0];
+}
+
+export async function clearFailures(db: Kysely<DB>, userId: string) {
+  await db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', userId).where('failed_logins', '>', 0).execute();
+}
+
+/**
+ * Marks a TOTP step as used, only if no equal or later step was used before: of two requests
+ * carrying one code, exactly one gets true.
+ */
+export async function consumeTotpStep(db: Kysely<DB>, userId: string, step: number): Promise<boolean> {
+  const { rows } = await sql`
+    update users set totp_last_step = ${step}
+    where id = ${userId} and (totp_last_step is null or totp_last_step < ${step})
+    returning id`.execute(db);
+  return rows.length === 1;
+}
+
+/** Records a step as seen without refusing anything (a new authenticator's confirming code). */
+export async function markTotpStep(db: Kysely<DB>, userId: string, step: number) {
+  await sql`update users set totp_last_step = greatest(coalesce(totp_last_step, ${step}), ${step}) where id = ${userId}`.execute(db);
+}
+
+/** A stronger hash of the same password; left alone if the password changed meanwhile. */
+export async function replaceHash(db: Kysely<DB>, userId: string, previous: string, next: string) {
+  await db.updateTable('users').set({ password_hash: next }).where('id', '=', userId).where('password_hash', '=', previous).execute();
+}
