@@ -108,7 +108,11 @@ export function parseMasterKeys(text: string): MasterKeyRing {
   return { active, keys };
 }
 
-/** What a secret looks like on display: first 4 and last 4, or nothing of a short one. */
+/**
+ * What a secret looks like on display. The characters shown must leave most of it unknown: first 4
+ * and last 4 of a secret of 24 or more, the last 4 of one of 12 to 23, nothing of a shorter one.
+ */
 export function maskSecret(value: string): string {
-  return value.length >= 12 ? `${value.slice(0, 4)}***${value.slice(-4)}` : '****';
+  if (value.length >= 24) return `${value.slice(0, 4)}***${value.slice(-4)}`;
+  return value.length >= 12 ? `***${value.slice(-4)}` : '****';
 }

@@ -249,18 +249,22 @@ describe('parseMasterKeys', () => {
 });
 
 describe('maskSecret', () => {
-  test('first 4 and last 4 of a long value, nothing in between', () => {
-    expect(maskSecret('ABCDefghijklmnopWXYZ')).toBe('ABCD***WXYZ');
-    expect(maskSecret('12|abcdefghijklmnop')).toBe('12|a***mnop');
+  test('first 4 and last 4 of a secret of 24 characters or more, nothing in between', () => {
+    expect(maskSecret('ABCDefghijklmnopqrstWXYZ')).toBe('ABCD***WXYZ');
     const m = maskSecret(SECRET);
     expect(m.startsWith(SECRET.slice(0, 4))).toBe(true);
     expect(m.endsWith(SECRET.slice(-4))).toBe(true);
     expect(m).not.toContain(SECRET.slice(4, -4));
-    // 12 characters is the shortest value shown in part (8 of 12 revealed at most).
-    expect(maskSecret('abcdefghijkl')).toBe('abcd***ijkl');
   });
 
-  test('short values are masked completely', () => {
+  test('only the last 4 of a secret of 12 to 23 characters', () => {
+    // Before, a 12-character secret showed 8 of its characters.
+    expect(maskSecret('abcdefghijkl')).toBe('***ijkl');
+    expect(maskSecret('12|abcdefghijklmnop')).toBe('***mnop');
+    expect(maskSecret('abcdefghijklmnopqrstuvw')).toBe('***tuvw');
+  });
+
+  test('nothing of a shorter secret', () => {
     for (const v of ['', 'a', 'abcd', 'abcdefgh', 'abcdefghijk']) expect(maskSecret(v)).toBe('****');
   });
 });

@@ -496,7 +496,8 @@ describe('the embedded default master key file', () => {
 
   test('services without GATEHOUSE_MASTER_KEYS use the file: a second process on the same data dir reads the secrets', async () => {
     const dataDir = tmp('gatehouse-key-');
-    const config = loadConfig({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_LOG_LEVEL: 'silent', GATEHOUSE_CREDENTIAL_CACHE_MS: '0' });
+    // The credential's base URL is the loopback fake: private targets allowed, as everywhere in tests.
+    const config = loadConfig({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_LOG_LEVEL: 'silent', GATEHOUSE_CREDENTIAL_CACHE_MS: '0', GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' });
     expect(config.masterKeys).toBeUndefined();
     const w = await seedWorkspace(t);
     const token = rand('filekey_');

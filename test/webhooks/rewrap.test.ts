@@ -15,12 +15,13 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-test('rewrap moves webhook signing secrets and bearer tokens to the new master key; the old key can then go', async () => {
+test('rewrap moves webhook signing secrets, bearer tokens and custom header values to the new master key; the old key can then go', async () => {
   const { workspace } = await seedWorkspace(t);
   const created = await t.call(t.adminKey, 'POST', `/v1/workspaces/${workspace.id}/webhooks`, {
     url: 'https://hooks.example.com/in',
     events: ['*'],
     auth_token: 'bearer-token-0123456789',
+    headers: { 'x-api-key': 'header-secret-0123456789' },
   });
   expect(created.status, created.raw).toBe(201);
   const rotated = await t.call(t.adminKey, 'POST', `/v1/webhooks/${created.body.id}/rotate-secret`, {});
@@ -30,13 +31,14 @@ test('rewrap moves webhook signing secrets and bearer tokens to the new master k
   const report = await rewrapDataKeys(t.db.database.db, both);
   expect(report.failures).toEqual([]);
   expect(report.remaining).toBe(0);
-  // signing, signing_previous and auth_token of this endpoint, at least
-  expect(report.rewrapped).toBeGreaterThanOrEqual(3);
+  // signing, signing_previous, auth_token and the headers of this endpoint, at least
+  expect(report.rewrapped).toBeGreaterThanOrEqual(4);
 
   const onlyNew = createSecretReader(t.db.database.db, parseMasterKeys(`v2:${v2}`));
   const secrets = await onlyNew.read(created.body.id);
   expect(secrets.signing).toEqual([rotated.body.secret, created.body.secret]);
   expect(secrets.authToken).toBe('bearer-token-0123456789');
+  expect(secrets.headers).toEqual({ 'x-api-key': 'header-secret-0123456789' });
 
   // And the old key alone no longer opens them.
   const onlyOld = createSecretReader(t.db.database.db, parseMasterKeys(`v1:${v1}`));

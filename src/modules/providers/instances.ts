@@ -3,6 +3,7 @@ import type { DB, Executor } from '../../db/types.js';
 import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import { assertPublicTarget } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
 import { providerById } from './catalog.js';
 
@@ -18,7 +19,23 @@ export const instanceView = (i: Instance, admin?: { mask: string } | null) => ({
 });
 
 /** Self-hosted deployments of one provider (two agencies' Email Bison), each with its own base URL. */
-export function createInstanceService({ db, audit }: { db: Kysely<DB>; audit: AuditService }) {
+export function createInstanceService({ db, audit, allowPrivateTargets }: { db: Kysely<DB>; audit: AuditService; allowPrivateTargets: boolean }) {
+  /**
+   * A provider base URL (an instance's, or a credential's base_url field) as it will be called: http(s)
+   * and a public address, its name resolved now (each call checks again at connect time).
+   */
+  async function checkBaseUrl(raw: string, field = 'base_url') {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw invalid(`${field} is not a valid URL`, { field });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(`${field} must be http(s)`, { field });
+    if (url.username || url.password) throw invalid(`${field} must not hold credentials`, { field });
+    await assertPublicTarget(url, { allowPrivate: allowPrivateTargets, field });
+  }
+
   async function find(idOrName: string, trx: Executor = db): Promise<Instance> {
     const row = await trx
       .selectFrom('provider_instances')
@@ -31,12 +48,12 @@ export function createInstanceService({ db, audit }: { db: Kysely<DB>; audit: Au
 
   return {
     find,
+    checkBaseUrl,
     async create(actor: Actor, input: { provider: string; name: string; base_url: string }) {
       requirePlatformAdmin(actor);
       const provider = providerById(input.provider);
       if (!provider.usesInstance) throw invalid(`${provider.name} has no instances; its base URL is fixed or set per credential`);
-      const url = new URL(input.base_url);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('base_url must be http(s)');
+      await checkBaseUrl(input.base_url);
       return db.transaction().execute(async (trx) => {
         const taken = await trx.selectFrom('provider_instances').select('id').where('name', '=', input.name).executeTakeFirst();
         if (taken) throw conflict('an instance with this name exists');

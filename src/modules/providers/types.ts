@@ -10,6 +10,8 @@ export interface FieldSpec {
   description?: string;
   default?: string;
   options?: readonly string[];
+  /** An outbound base URL: it must pass the outbound address policy when set (src/lib/ssrf.ts). */
+  url?: boolean;
 }
 
 /** Decrypted credential material, as a provider needs it to sign a request. */

@@ -3,6 +3,7 @@ import type { Executor } from '../../db/types.js';
 import type { Sealed } from '../../lib/envelope.js';
 import { userBinding } from '../auth/service.js';
 import { sourceBinding, type SourceSecretPurpose } from '../inbound/secrets.js';
+import { headersBinding } from '../webhooks/headers.js';
 import { endpointBinding, type SecretPurpose } from '../webhooks/secrets.js';
 import { adminBinding, workspaceBinding } from './service.js';
 
@@ -12,7 +13,7 @@ import { adminBinding, workspaceBinding } from './service.js';
  * list, so a new secret table is covered by both once it is added here.
  */
 interface SealedTable {
-  table: 'credential_secrets' | 'instance_admin_secrets' | 'webhook_endpoint_secrets' | 'inbound_source_secrets' | 'user_secrets';
+  table: 'credential_secrets' | 'instance_admin_secrets' | 'webhook_endpoint_secrets' | 'webhook_endpoint_headers' | 'inbound_source_secrets' | 'user_secrets';
   /** The row's identity (its primary key), in the order a report names it. */
   keys: readonly string[];
   from: RawBuilder<unknown>;
@@ -37,6 +38,11 @@ export const SEALED_TABLES: readonly SealedTable[] = [
     table: 'webhook_endpoint_secrets', keys: ['endpoint_id', 'purpose'],
     from: sql`webhook_endpoint_secrets s`, extra: sql`null as none`,
     binding: (r) => endpointBinding(r.endpoint_id!, r.purpose as SecretPurpose),
+  },
+  {
+    table: 'webhook_endpoint_headers', keys: ['endpoint_id'],
+    from: sql`webhook_endpoint_headers s`, extra: sql`null as none`,
+    binding: (r) => headersBinding(r.endpoint_id!),
   },
   {
     table: 'inbound_source_secrets', keys: ['source_id', 'purpose'],

@@ -106,6 +106,8 @@ export function createVaultService({ db, database, ring, audit, instances, cache
         const v = value || existing?.fields[f.name];
         if (v) fields[f.name] = v;
         else if (f.required) missing.push(f.name);
+        // A base URL the tenant gives is where Gatehouse will send the credential: a public address only.
+        if (value && f.url) await instances.checkBaseUrl(value, f.name);
       }
       if (f.options && fields[f.name] && !f.options.includes(fields[f.name])) {
         throw invalid(`${f.name} must be one of ${f.options.join(', ')}`, { field: f.name });

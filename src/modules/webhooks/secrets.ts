@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { openHeaders } from './headers.js';
 
 export type SecretPurpose = 'signing' | 'signing_previous' | 'auth_token';
 
@@ -42,6 +43,8 @@ export interface EndpointSecrets {
   /** Newest first: the current secret, then the previous one while its overlap lasts. */
   signing: string[];
   authToken: string | null;
+  /** The custom header values, opened (those sealed; plain-text ones from before come with the claim). */
+  headers: Record<string, string>;
 }
 
 /**
@@ -55,6 +58,7 @@ export function createSecretReader(db: Executor, ring: MasterKeyRing, ttlMs = 30
       const hit = cache.get(endpointId);
       if (hit && hit.until > Date.now()) return hit.value;
       const rows = await db.selectFrom('webhook_endpoint_secrets').selectAll().where('endpoint_id', '=', endpointId).execute();
+      const sealedHeaders = await db.selectFrom('webhook_endpoint_headers').selectAll().where('endpoint_id', '=', endpointId).executeTakeFirst();
       const now = Date.now();
       const open = (purpose: SecretPurpose) => {
         const r = rows.find((x) => x.purpose === purpose);
@@ -62,7 +66,7 @@ export function createSecretReader(db: Executor, ring: MasterKeyRing, ttlMs = 30
         return decryptSecret(ring, r, endpointBinding(endpointId, purpose));
       };
       const signing = [open('signing'), open('signing_previous')].filter((s): s is string => s !== null);
-      const value = { signing, authToken: open('auth_token') };
+      const value = { signing, authToken: open('auth_token'), headers: sealedHeaders ? openHeaders(ring, endpointId, sealedHeaders) : {} };
       const previous = rows.find((x) => x.purpose === 'signing_previous')?.expires_at?.getTime();
       cache.set(endpointId, { value, until: Math.min(now + ttlMs, previous && previous > now ? previous : Infinity) });
       return value;

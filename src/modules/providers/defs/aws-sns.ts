@@ -9,7 +9,7 @@ export const awsSns: ProviderDef = {
     { name: 'access_key_id', label: 'Access key id', secret: false, required: true },
     { name: 'secret_access_key', label: 'Secret access key', secret: true, required: true },
     { name: 'region', label: 'Region', secret: false, required: true, default: 'us-east-1' },
-    { name: 'base_url', label: 'Endpoint', secret: false, required: false, description: 'defaults to https://sns.<region>.amazonaws.com' },
+    { name: 'base_url', label: 'Endpoint', secret: false, url: true, required: false, description: 'defaults to https://sns.<region>.amazonaws.com' },
   ],
   keyField: 'secret_access_key',
   baseUrl: (c) => c.fields.base_url || `https://sns.${c.fields.region}.amazonaws.com`,

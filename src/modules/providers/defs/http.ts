@@ -5,7 +5,7 @@ export const http: ProviderDef = {
   name: 'Generic HTTP',
   description: 'Any HTTP API: a base URL and none, bearer, header or basic authentication.',
   fields: [
-    { name: 'base_url', label: 'Base URL', secret: false, required: true },
+    { name: 'base_url', label: 'Base URL', secret: false, url: true, required: true },
     { name: 'auth_type', label: 'Authentication', secret: false, required: true, options: ['none', 'bearer', 'header', 'basic'], default: 'bearer' },
     { name: 'token', label: 'Token', secret: true, required: false, description: 'bearer token, or the header value' },
     { name: 'header_name', label: 'Header name', secret: false, required: false, description: 'for auth_type header' },

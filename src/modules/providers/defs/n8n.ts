@@ -5,7 +5,7 @@ export const n8n: ProviderDef = {
   name: 'n8n',
   description: 'An n8n instance; its public API takes X-N8N-API-KEY.',
   fields: [
-    { name: 'base_url', label: 'Base URL', secret: false, required: true, description: 'e.g. https://n8n.example.com' },
+    { name: 'base_url', label: 'Base URL', secret: false, url: true, required: true, description: 'e.g. https://n8n.example.com' },
     { name: 'api_key', label: 'API key', secret: true, required: true },
   ],
   keyField: 'api_key',

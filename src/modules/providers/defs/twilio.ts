@@ -7,7 +7,7 @@ export const twilio: ProviderDef = {
   fields: [
     { name: 'account_sid', label: 'Account SID', secret: false, required: true },
     { name: 'auth_token', label: 'Auth token', secret: true, required: true },
-    { name: 'base_url', label: 'API base URL', secret: false, required: false, default: 'https://api.twilio.com' },
+    { name: 'base_url', label: 'API base URL', secret: false, url: true, required: false, default: 'https://api.twilio.com' },
   ],
   keyField: 'auth_token',
   baseUrl: (c) => c.fields.base_url || 'https://api.twilio.com',

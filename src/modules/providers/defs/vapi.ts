@@ -7,7 +7,7 @@ export const vapi: ProviderDef = {
   fields: [
     { name: 'api_key', label: 'API key', secret: true, required: true },
     { name: 'server_secret', label: 'Server secret', secret: true, required: false, description: 'arrives as X-Vapi-Secret on webhooks' },
-    { name: 'base_url', label: 'API base URL', secret: false, required: false, default: 'https://api.vapi.ai' },
+    { name: 'base_url', label: 'API base URL', secret: false, url: true, required: false, default: 'https://api.vapi.ai' },
   ],
   keyField: 'api_key',
   baseUrl: (c) => c.fields.base_url || 'https://api.vapi.ai',

@@ -8,7 +8,7 @@ export const vonage: ProviderDef = {
     { name: 'api_key', label: 'API key', secret: false, required: true },
     { name: 'api_secret', label: 'API secret', secret: true, required: true },
     { name: 'signature_secret', label: 'Signature secret', secret: true, required: false, description: 'verifies signed webhooks (JWT)' },
-    { name: 'base_url', label: 'API base URL', secret: false, required: false, default: 'https://rest.nexmo.com' },
+    { name: 'base_url', label: 'API base URL', secret: false, url: true, required: false, default: 'https://rest.nexmo.com' },
   ],
   keyField: 'api_secret',
   baseUrl: (c) => c.fields.base_url || 'https://rest.nexmo.com',

@@ -10,7 +10,7 @@ export const whatsapp: ProviderDef = {
     { name: 'access_token', label: 'Access token', secret: true, required: true },
     { name: 'app_secret', label: 'App secret', secret: true, required: false, description: 'verifies X-Hub-Signature-256 on webhooks' },
     { name: 'verify_token', label: 'Verify token', secret: true, required: false, description: 'answers the webhook GET handshake' },
-    { name: 'base_url', label: 'Graph API base URL', secret: false, required: false, default: 'https://graph.facebook.com/v21.0' },
+    { name: 'base_url', label: 'Graph API base URL', secret: false, url: true, required: false, default: 'https://graph.facebook.com/v21.0' },
   ],
   keyField: 'access_token',
   baseUrl: (c) => c.fields.base_url || 'https://graph.facebook.com/v21.0',
