@@ -21,7 +21,7 @@ const Workspace = Type.Object({
   organization_id: Type.String(),
   name: Type.String(),
   status: Type.Union([Type.Literal('active'), Type.Literal('inactive')]),
-  test_mode: Type.Boolean({ description: 'webhook endpoints may use http:// and private addresses' }),
+  test_mode: Type.Boolean({ description: 'webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -150,6 +150,10 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     async updateWorkspace(actor: Actor, workspaceId: string, patch: { name?: string; status?: 'active' | 'inactive'; test_mode?: boolean }) {
       return db.transaction().execute(async (trx) => {
         const before = await requireWorkspace(actor, workspaceId, trx);
+        // Test mode relaxes a safety rule (plain http:// endpoints): the platform admin's setting alone.
+        if (patch.test_mode !== undefined && !actor.platformAdmin) {
+          throw new AppError('forbidden', 'only the platform admin may change test_mode', { field: 'test_mode', reason: 'platform_admin_only' });
+        }
         try {
           const after = await store.updateWorkspace(trx, workspaceId, patch);
           await audit.append(trx, actor, {
