@@ -111,6 +111,7 @@ export async function startProcess(
       log,
       metrics: services.webhookMetrics,
       concurrency: config.deliveryConcurrency,
+      workspaceMaxInFlight: config.workspaceDeliveryConcurrency,
       retryScheduleS: config.webhookRetryScheduleS,
       disableAfterS: config.webhookDisableAfterS,
       allowPrivateTargets: config.allowPrivateTargets,

@@ -62,13 +62,14 @@ export async function startReceiver(respond: Responder = () => undefined) {
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 /** A delivery worker on the test app's database, with the app's config unless overridden. */
-export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; pollMs?: number; leaseMarginMs?: number; allowPrivateTargets?: boolean } = {}): Promise<DeliveryWorker> {
+export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; workspaceMaxInFlight?: number; pollMs?: number; leaseMarginMs?: number; allowPrivateTargets?: boolean } = {}): Promise<DeliveryWorker> {
   const worker = createDeliveryWorker({
     database: t.db.database,
     ring: t.services.ring,
     log: t.services.log,
     metrics: t.services.webhookMetrics,
     concurrency: opts.concurrency ?? t.config.deliveryConcurrency,
+    workspaceMaxInFlight: opts.workspaceMaxInFlight ?? t.config.workspaceDeliveryConcurrency,
     retryScheduleS: opts.retryScheduleS ?? t.config.webhookRetryScheduleS,
     disableAfterS: opts.disableAfterS ?? t.config.webhookDisableAfterS,
     allowPrivateTargets: opts.allowPrivateTargets ?? t.config.allowPrivateTargets,

@@ -24,7 +24,7 @@ test('stop() returns only once every answered attempt is recorded', async () => 
   const events = Array.from({ length: 40 }, (_, i) => ({ type: 'lead.created', payload: { i } }));
   for (const e of events) expect((await t.call(t.adminKey, 'POST', `/v1/workspaces/${workspace.id}/events`, e)).status).toBe(202);
 
-  const worker = await startDeliveryWorker(t, { concurrency: 40 });
+  const worker = await startDeliveryWorker(t, { concurrency: 40, workspaceMaxInFlight: 40 });
   await eventually(async () => rx.received.filter((r) => r.url === '/drain').length === events.length, 10_000, 1);
   await worker.stop();
 

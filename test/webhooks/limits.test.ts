@@ -13,7 +13,7 @@ let open = 0;
 let most = 0;
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ GATEHOUSE_WORKSPACE_MAX_ENDPOINTS: '2000' });
   ({ workspace: ws } = await seedWorkspace(t));
   rx = await startReceiver((req) => {
     if (!req.url.startsWith('/slow')) return undefined;
@@ -47,7 +47,7 @@ describe('limits', () => {
   test('32 requests open at once to one endpoint each get their whole timeout: 0.7 s answers under a 1 s timeout all succeed first time', async () => {
     const ep = await create({ url: `${rx.url}/slow`, max_in_flight: 32, timeout_s: 1 });
     for (let i = 0; i < 32; i++) await publish({ endpoint: ep.id, payload: { i } });
-    const worker: DeliveryWorker = await startDeliveryWorker(t, { concurrency: 32, pollMs: 50, retryScheduleS: [60] });
+    const worker: DeliveryWorker = await startDeliveryWorker(t, { concurrency: 32, workspaceMaxInFlight: 32, pollMs: 50, retryScheduleS: [60] });
     try {
       const all = await eventually(async () => {
         const d = (await t.call(t.adminKey, 'GET', `/v1/webhooks/${ep.id}/deliveries?limit=100`)).body.data as Array<{ status: string; attempts: number }>;

@@ -34,6 +34,8 @@ export interface DeliveryWorkerOptions {
   pollMs?: number;
   /** How long a claim is held past the endpoint's timeout before another worker may retry it. */
   leaseMarginMs?: number;
+  /** Deliveries of one workspace this worker makes at once (default: a quarter of `concurrency`, at least 1). */
+  workspaceMaxInFlight?: number;
 }
 
 /** The body every attempt of one message sends, byte for byte (signatures cover it). */
@@ -64,6 +66,14 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   let lastClaimFound = false;
   const unrecorded = new Set<Promise<void>>();
   const maxUnrecorded = o.concurrency * UNRECORDED_PER_SLOT;
+  // Slots held per workspace, counted here since this worker holds the leases: one workspace's
+  // hanging endpoints fill its share of the slots, never all of them.
+  const shares = { cap: o.workspaceMaxInFlight ?? Math.max(1, Math.floor(o.concurrency / 4)), held: new Map<string, number>() };
+  const hold = (ws: string, by: number) => {
+    const n = (shares.held.get(ws) ?? 0) + by;
+    if (n > 0) shares.held.set(ws, n);
+    else shares.held.delete(ws);
+  };
 
   /** One attempt, traced as a client span in the trace of the request that accepted the event. */
   const attempt = (d: ClaimedDelivery) =>
@@ -170,11 +180,12 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       // Expired leases are looked for every few seconds, not on every claim: a lease lasts 30 s or more.
       const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
       if (reclaim) lastReclaim = Date.now();
-      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound });
+      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound, workspaces: shares });
       lastClaimFound = claimed.length > 0;
+      for (const d of claimed) hold(d.workspace_id, 1);
       return claimed;
     },
-    run: attempt,
+    run: (d) => attempt(d).finally(() => hold(d.workspace_id, -1)),
     concurrency: o.concurrency,
     minBatch: Math.max(1, Math.floor(o.concurrency / 4)),
     pollMs,

@@ -73,9 +73,11 @@ interface Deps {
   tenancy: TenancyService;
   allowPrivateTargets: boolean;
   secretOverlapS: number;
+  /** Endpoints one workspace may have (its deliveries share the workspace's slots; its events fan out to each). */
+  maxEndpoints?: number;
 }
 
-export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTargets, secretOverlapS }: Deps) {
+export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTargets, secretOverlapS, maxEndpoints = 100 }: Deps) {
   /** The endpoint if the actor may see its workspace; 404 otherwise, as for a missing one. */
   async function locate(actor: Actor, id: string, trx: Executor = db): Promise<Endpoint> {
     const row = await trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
@@ -119,6 +121,19 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
 
   const isNameTaken = (err: unknown) => isViolation(err, 'unique');
 
+  /**
+   * Refuses a workspace's endpoint past maxEndpoints. The workspace row is locked first (no key
+   * update: accepting events, whose foreign key only takes a key share, is not held up), so two
+   * creations at once cannot both take the last place.
+   */
+  async function checkEndpointCount(trx: Executor, workspaceId: string) {
+    await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forNoKeyUpdate().execute();
+    const { n } = await trx.selectFrom('webhook_endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+    if (Number(n) >= maxEndpoints) {
+      throw conflict(`this workspace has ${maxEndpoints} webhook endpoints, the most it may have; delete one first`, { reason: 'endpoint_limit', limit: maxEndpoints });
+    }
+  }
+
   return {
     locate,
 
@@ -130,6 +145,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       const secret = input.secret ?? generateSecret();
       try {
         return await db.transaction().execute(async (trx) => {
+          await checkEndpointCount(trx, workspaceId);
           const row = await trx
             .insertInto('webhook_endpoints')
             .values({

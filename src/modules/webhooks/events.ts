@@ -3,14 +3,17 @@ import type { Database } from '../../db/connect.js';
 import { isViolation } from '../../db/errors.js';
 import type { DB } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
-import { invalid, notFound } from '../../lib/errors.js';
+import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js';
+import type { RateLimiter } from '../apikeys/ratelimit.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import { publish, publishMany, type WorkspaceEvent } from './publish.js';
 import { currentTraceParent, inSpan } from '../../lib/tracing.js';
+
+const EVENT_WINDOW_S = 10;
 
 export interface SendInput {
   type: string;
@@ -26,8 +29,10 @@ export interface SendInput {
  * Accepting events. Not audited one by one: events are business data with their own table and
  * delivery log, and the audit chain is for who changed what (endpoints, secrets, replays).
  */
-export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
+export function createEventService({ db, dbKind, audit, tenancy, endpoints, limiter, eventsPerS }: {
   db: Kysely<DB>; dbKind: Database['kind']; audit: AuditService; tenancy: TenancyService; endpoints: EndpointService;
+  /** Events one workspace may send a second (over EVENT_WINDOW_S windows); unlimited without a limiter. */
+  limiter?: Pick<RateLimiter, 'consume'>; eventsPerS?: number;
 }) {
   // Concurrent accepts share one statement and one commit (group commit), as a statement and a commit
   // per event is what load costs the database; each is answered once its batch is committed. A failed
@@ -37,6 +42,16 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
     (batch: WorkspaceEvent[]) => db.transaction().execute((trx) => publishMany(trx, batch)),
     { isolateFailures: true, writers: groupCommitWriters(dbKind) },
   );
+
+  /** A workspace's event budget, counted over a window of a few seconds so a short burst is absorbed. */
+  async function takeEventBudget(workspaceId: string) {
+    if (!limiter || !eventsPerS) return;
+    const d = await limiter.consume(`events:${workspaceId}`, eventsPerS * EVENT_WINDOW_S, EVENT_WINDOW_S);
+    if (d.allowed) return;
+    const retryAfterS = Math.max(1, Math.ceil((d.reset - Date.now()) / 1000));
+    throw new AppError('rate_limited', `this workspace sent more than ${eventsPerS} events a second; retry after ${retryAfterS} s`,
+      { reason: 'workspace_event_rate', limit_per_s: eventsPerS, retry_after_s: retryAfterS }, { 'retry-after': String(retryAfterS) });
+  }
 
   async function targetOf(workspaceId: string, input: SendInput) {
     if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
@@ -68,6 +83,7 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints }: {
       // a lookup first was one more round trip for every event accepted. A refusal looks it up
       // before answering, so a missing workspace is a 404 whatever else is wrong.
       if (!canSeeWorkspace(actor, workspaceId)) throw notFound('workspace');
+      await takeEventBudget(workspaceId);
       const target = await checkedTarget(workspaceId, input).catch(async (err) => {
         await tenancy.requireWorkspace(actor, workspaceId);
         throw err;

@@ -20,6 +20,12 @@ export interface ClaimedDelivery {
   event_trace_parent: string | null;
 }
 
+/** A worker's share rule: at most `cap` deliveries of one workspace at once; `held` is what it holds now, by workspace. */
+export interface WorkspaceShares {
+  cap: number;
+  held: ReadonlyMap<string, number>;
+}
+
 /**
  * Claims up to `limit` due deliveries with a lease. Fairness: every enabled endpoint gets at most
  * its free slots (max_in_flight minus what any worker is delivering to it now), oldest due first,
@@ -27,9 +33,17 @@ export interface ClaimedDelivery {
  * `reclaim`, expired leases (a worker killed mid-request) are returned first. A lease lasts the
  * endpoint's own timeout plus a margin: a killed worker's deliveries to a 5 s endpoint come back
  * within seconds, not after the longest timeout any endpoint may have.
+ *
+ * Between workspaces (`workspaces`): each gets at most `cap` minus what this worker already holds
+ * of it, so one workspace's hanging endpoints can take only its share of this worker's slots; and
+ * the claim takes turns, every workspace's first due delivery before anyone's second, and within a
+ * workspace each endpoint's first before any endpoint's second.
  */
-export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { reclaim: boolean; probe: boolean }): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { reclaim: boolean; probe: boolean; workspaces?: WorkspaceShares }): Promise<ClaimedDelivery[]> {
   if (limit <= 0) return [];
+  const cap = opts.workspaces?.cap ?? limit;
+  const held = opts.workspaces?.held ?? new Map<string, number>();
+  const full = [...held].filter(([, n]) => n >= cap).map(([ws]) => ws);
   if (opts.reclaim) await reclaimExpired(db);
   // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
   // served); an idle worker polls (every second, every 10 s on the embedded database), so first a
@@ -51,17 +65,24 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       select endpoint_id, count(*)::int as n from webhook_deliveries
       where status = 'delivering' group by endpoint_id
     ),
-    picked as (
-      select d.id, d.next_attempt_at from webhook_endpoints e
+    candidates as (
+      select d.id, d.next_attempt_at, d.n, e.workspace_id from webhook_endpoints e
       left join busy b on b.endpoint_id = e.id
       cross join lateral (
-        select id, next_attempt_at from webhook_deliveries
+        select id, next_attempt_at, row_number() over (order by next_attempt_at) as n from webhook_deliveries
         where endpoint_id = e.id and status = 'pending' and next_attempt_at <= now()
         order by next_attempt_at
-        limit greatest(e.max_in_flight - coalesce(b.n, 0), 0)
+        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${Math.min(cap, limit)}::int), 0)
       ) d
-      where e.enabled
-      order by d.next_attempt_at
+      where e.enabled and e.workspace_id <> all(${full}::text[])
+    ),
+    picked as (
+      select id from (
+        select id, next_attempt_at, workspace_id, row_number() over (partition by workspace_id order by n, next_attempt_at) as turn
+        from candidates
+      ) c
+      where c.turn <= ${cap}::int - coalesce((${JSON.stringify(Object.fromEntries(held))}::jsonb ->> c.workspace_id)::int, 0)
+      order by c.turn, c.next_attempt_at
       limit ${limit}
     ),
     locked as (
