@@ -320,7 +320,8 @@ describe.runIf(TEST_DB === 'postgres')('two processes sharing one PostgreSQL dat
     testDb = await createTestDatabase();
     await testDb.database.close(); // the servers open their own connections
     cleanups.push(() => dropDatabase(new URL(testDb.url!).pathname.slice(1)));
-    const env = { DATABASE_URL: testDb.url! };
+    // The receivers are on loopback: private targets allowed (a workspace's test mode does not reach them).
+    const env = { DATABASE_URL: testDb.url!, GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' };
     p1 = await serve(env);
     p2 = await serve(env, ['--no-worker']);
     const printed = [...keysIn(p1.stdout()), ...keysIn(p2.stdout())];
@@ -382,7 +383,7 @@ describe.runIf(TEST_DB === 'postgres')('two processes sharing one PostgreSQL dat
     // Process 1 runs a worker too: stop it (its clean exit is checked below) so only the
     // worker-only process can make the delivery this test counts.
     await stop(p1.child);
-    const w = await serve({ DATABASE_URL: testDb.url! }, [], 'worker');
+    const w = await serve({ DATABASE_URL: testDb.url!, GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' }, [], 'worker');
     const received: string[] = [];
     const rx = createHttpServer((req, res) => {
       req.on('data', () => undefined).on('end', () => {
@@ -395,7 +396,6 @@ describe.runIf(TEST_DB === 'postgres')('two processes sharing one PostgreSQL dat
       expect((await (await fetch(`${w.base}/readyz`)).json())).toEqual({ status: 'ready', database: 'postgres' });
       expect((await fetch(`${w.base}/v1/workspaces`)).status, 'no API on the ops port').toBe(404);
       const url = `http://127.0.0.1:${(rx.address() as { port: number }).port}/hook`;
-      expect((await api(p2.base, admin, 'PATCH', `/v1/workspaces/${workspaceId}`, { test_mode: true })).status).toBe(200);
       expect((await api(p2.base, admin, 'POST', `/v1/workspaces/${workspaceId}/webhooks`, { url, events: ['lead.created'] })).status).toBe(201);
       expect((await api(p2.base, admin, 'POST', `/v1/workspaces/${workspaceId}/events`, { type: 'lead.created', payload: { n: 1 } })).status).toBe(202);
       const deadline = Date.now() + 20_000;

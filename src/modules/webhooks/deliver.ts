@@ -7,7 +7,7 @@ import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
-import { headersView } from './endpoints.js';
+import { maskHeaders } from './headers.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL } from './publish.js';
 import { claimDeliveries, type ClaimedDelivery } from './queue.js';
@@ -57,10 +57,9 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const pollMs = o.pollMs ?? idlePollMs(database.kind);
   // No per-host connection cap below the worker's concurrency: a request queued inside the agent
   // would spend its endpoint timeout waiting for a socket and fail as a false timeout.
-  const agentFor = (relaxed: boolean) => new Agent({ connections: null, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(relaxed) } });
-  const strict = agentFor(o.allowPrivateTargets);
-  // A test-mode workspace may reach a developer's receiver on a private address.
-  const relaxed = o.allowPrivateTargets ? strict : agentFor(true);
+  // One policy for every workspace: test mode never opens private addresses (only the operator's
+  // GATEHOUSE_ALLOW_PRIVATE_TARGETS does).
+  const agent = new Agent({ connections: null, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(o.allowPrivateTargets) } });
   let stopListening: Array<() => Promise<void>> = [];
   let lastReclaim = 0;
   let lastClaimFound = false;
@@ -92,7 +91,9 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
 
   async function attemptOnce(d: ClaimedDelivery) {
     const body = messageBody(d);
-    const headers: Record<string, string> = { ...d.headers, 'content-type': 'application/json', 'user-agent': USER_AGENT };
+    // Custom headers: any still in plain text from before they were sealed, then the sealed ones.
+    const custom: Record<string, string> = { ...d.headers };
+    const headers: Record<string, string> = { ...custom, 'content-type': 'application/json', 'user-agent': USER_AGENT };
     const started = performance.now();
     let status: number | null = null;
     let responseBody: string | null = null;
@@ -104,14 +105,16 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       const keys = await secrets.read(d.endpoint_id).catch((err: Error) => {
         throw new Error(`the endpoint's secrets cannot be decrypted: ${err.message}`);
       });
-      Object.assign(headers, signatureHeaders(keys.signing, d.event_id, body), keys.authToken ? { authorization: `Bearer ${keys.authToken}` } : {});
-      // An IP literal is connected to without a lookup, so the connect-time guard cannot see it.
-      assertPublicUrl(new URL(d.url), d.test_mode || o.allowPrivateTargets);
+      Object.assign(custom, keys.headers);
+      Object.assign(headers, keys.headers, signatureHeaders(keys.signing, d.event_id, body), keys.authToken ? { authorization: `Bearer ${keys.authToken}` } : {});
+      // An IP literal is connected to without a lookup, so the connect-time guard cannot see it; a
+      // refused target is never connected to, so no answer of an internal service is ever recorded.
+      assertPublicUrl(new URL(d.url), o.allowPrivateTargets);
       const res: Dispatcher.ResponseData = await request(d.url, {
         method: 'POST',
         headers,
         body,
-        dispatcher: d.test_mode ? relaxed : strict,
+        dispatcher: agent,
         headersTimeout: d.timeout_s * 1000,
         bodyTimeout: d.timeout_s * 1000,
         signal: AbortSignal.timeout(d.timeout_s * 1000),
@@ -136,7 +139,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       eventId: d.event_id,
       attempt: d.attempts,
       url: d.url,
-      requestHeaders: redactHeaders(headers),
+      requestHeaders: redactHeaders(headers, custom),
       status,
       responseBody,
       durationMs,
@@ -206,16 +209,12 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       await loop.stop();
       await Promise.all([...unrecorded]);
       for (const stop of stopListening) await stop();
-      await Promise.all([strict.close(), relaxed === strict ? undefined : relaxed.close()]);
+      await agent.close();
     },
   };
 }
 export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
 
-/**
- * The signature is a credential for this one message, the bearer token a standing one, and a custom
- * header named like a secret is masked as in every endpoint view.
- */
 /** The receiver's host alone: a URL's path or query may carry a token. */
 function hostOf(url: string): string {
   try {
@@ -225,8 +224,12 @@ function hostOf(url: string): string {
   }
 }
 
-function redactHeaders(h: Record<string, string>): Record<string, string> {
-  const out = headersView(h);
+/**
+ * The signature is a credential for this one message, the bearer token a standing one, and custom
+ * header values are masked as in every endpoint view.
+ */
+function redactHeaders(h: Record<string, string>, custom: Record<string, string>): Record<string, string> {
+  const out = { ...h, ...maskHeaders(custom) };
   if (out['webhook-signature']) out['webhook-signature'] = '[redacted]';
   if (out.authorization) out.authorization = 'Bearer [redacted]';
   return out;

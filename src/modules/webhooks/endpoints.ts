@@ -1,13 +1,14 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
-import { assertPublicUrl } from '../../lib/ssrf.js';
+import { assertPublicTarget } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
+import { maskHeaders, putHeaders, readHeaders } from './headers.js';
 import { wakeDeliveryWorkers } from './publish.js';
 import { deleteSecret, notifyEndpointChanged, putSecret, retireSigningSecret } from './secrets.js';
 import { generateSecret, isValidSecret } from './signing.js';
@@ -33,15 +34,14 @@ export interface EndpointInput {
 const RESERVED_HEADERS = /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|authorization|user-agent|webhook-.*)$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 
-// Custom headers are meant for routing, not secrets (auth_token is sealed for that), but a header
-// whose name says it carries one is masked in every view all the same.
-const SENSITIVE_HEADER = /key|secret|token|auth|signature|password|cookie|session/i;
-export const headersView = (h: Record<string, string>) =>
-  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? maskSecret(v) : v]));
-
 const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 100);
 
-export function endpointView(e: Endpoint, masks: { auth_token?: string | null } = {}) {
+interface Masks {
+  auth_token?: string | null;
+  headers?: Record<string, string> | null;
+}
+
+export function endpointView(e: Endpoint, masks: Masks = {}) {
   const total = Number(e.total);
   const succeeded = Number(e.succeeded);
   return {
@@ -56,7 +56,8 @@ export function endpointView(e: Endpoint, masks: { auth_token?: string | null } 
     timeout_s: e.timeout_s,
     max_retries: e.max_retries,
     max_in_flight: e.max_in_flight,
-    headers: headersView(e.headers),
+    // Values still in plain text from before headers were sealed are masked all the same.
+    headers: { ...maskHeaders(e.headers), ...masks.headers },
     auth_token: masks.auth_token ?? null,
     stats: { total, succeeded, failed: Number(e.failed), success_rate: rate(succeeded, total), last_called_at: e.last_called_at?.toISOString() ?? null },
     failing_since: e.failing_since?.toISOString() ?? null,
@@ -85,30 +86,40 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
     return row;
   }
 
-  async function masksOf(trx: Executor, id: string) {
+  async function masksOf(trx: Executor, id: string): Promise<Masks> {
     const row = await trx.selectFrom('webhook_endpoint_secrets').select('mask').where('endpoint_id', '=', id).where('purpose', '=', 'auth_token').executeTakeFirst();
-    return { auth_token: row?.mask ?? null };
+    const headers = await trx.selectFrom('webhook_endpoint_headers').select('masks').where('endpoint_id', '=', id).executeTakeFirst();
+    return { auth_token: row?.mask ?? null, headers: headers?.masks ?? null };
   }
 
-  /** HTTPS only, unless the workspace is in test mode or private targets are allowed; never a private IP literal. */
-  function checkUrl(raw: string, testMode: boolean) {
+  /**
+   * HTTPS only, unless the workspace is in test mode (set by the platform admin alone) or private
+   * targets are allowed; and a public address, whatever test mode says: only
+   * GATEHOUSE_ALLOW_PRIVATE_TARGETS lets an endpoint reach this service's own network.
+   */
+  async function checkUrl(raw: string, testMode: boolean) {
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
       throw invalid('url is not a valid URL', { field: 'url' });
     }
-    const relaxed = testMode || allowPrivateTargets;
-    if (url.protocol !== 'https:' && !(relaxed && url.protocol === 'http:')) {
-      throw invalid(relaxed ? 'url must be http(s)' : 'url must be https (http is allowed for a workspace in test mode)', { field: 'url' });
+    const httpAllowed = testMode || allowPrivateTargets;
+    if (url.protocol !== 'https:' && !(httpAllowed && url.protocol === 'http:')) {
+      throw invalid(httpAllowed ? 'url must be http(s)' : 'url must be https (http is allowed for a workspace in test mode)', { field: 'url' });
     }
     if (url.username || url.password) throw invalid('url must not hold credentials; use auth_token or headers', { field: 'url' });
-    try {
-      assertPublicUrl(url, relaxed);
-    } catch (err) {
-      throw invalid((err as Error).message, { field: 'url', reason: 'private_target' });
-    }
+    await assertPublicTarget(url, { allowPrivate: allowPrivateTargets, field: 'url' });
     return url.toString();
+  }
+
+  /**
+   * The values to seal. Views show masks, so a value sent back unchanged as its header's current
+   * mask (an edit form that only changed something else) keeps the value it stands for.
+   */
+  async function headersToSeal(trx: Executor, before: Endpoint, given: Record<string, string>) {
+    const current = await readHeaders(trx, ring, before.id, before.headers);
+    return Object.fromEntries(Object.entries(given).map(([k, v]) => [k, current[k] !== undefined && v === maskSecret(current[k]) ? current[k] : v]));
   }
 
   function checkHeaders(headers: Record<string, string>) {
@@ -139,7 +150,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
 
     async create(actor: Actor, workspaceId: string, input: EndpointInput & { url: string; events: string[] }) {
       const ws = await tenancy.requireWorkspace(actor, workspaceId);
-      const url = checkUrl(input.url, ws.test_mode);
+      const url = await checkUrl(input.url, ws.test_mode);
       if (input.headers) checkHeaders(input.headers);
       if (input.secret !== undefined && !isValidSecret(input.secret)) throw invalid('secret must be whsec_ + base64 of 24 to 64 bytes', { field: 'secret' });
       const secret = input.secret ?? generateSecret();
@@ -159,12 +170,12 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
               timeout_s: input.timeout_s,
               max_retries: input.max_retries,
               max_in_flight: input.max_in_flight,
-              headers: JSON.stringify(input.headers ?? {}),
             })
             .returningAll()
             .executeTakeFirstOrThrow();
           await putSecret(trx, ring, row.id, 'signing', secret);
           if (input.auth_token) await putSecret(trx, ring, row.id, 'auth_token', input.auth_token);
+          if (input.headers) await putHeaders(trx, ring, row.id, input.headers);
           const view = endpointView(row, await masksOf(trx, row.id));
           await audit.append(trx, actor, { workspaceId, action: 'webhook.created', category: 'webhooks', resource: { type: 'webhook_endpoint', id: row.id }, after: view });
           return { ...view, secret };
@@ -180,12 +191,13 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       const rows = await db
         .selectFrom('webhook_endpoints as e')
         .leftJoin('webhook_endpoint_secrets as s', (j) => j.onRef('s.endpoint_id', '=', 'e.id').on('s.purpose', '=', 'auth_token'))
+        .leftJoin('webhook_endpoint_headers as h', 'h.endpoint_id', 'e.id')
         .selectAll('e')
-        .select('s.mask')
+        .select(['s.mask', 'h.masks'])
         .where('e.workspace_id', '=', workspaceId)
         .orderBy('e.created_at')
         .execute();
-      return rows.map((r) => endpointView(r, { auth_token: r.mask }));
+      return rows.map((r) => endpointView(r, { auth_token: r.mask, headers: r.masks }));
     },
 
     async get(actor: Actor, id: string) {
@@ -194,22 +206,27 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
     },
 
     async update(actor: Actor, id: string, input: EndpointInput) {
+      const found = await locate(actor, id);
+      if (input.headers) checkHeaders(input.headers);
+      // The URL's name is resolved before the transaction: no lock is held over a DNS wait.
+      const ws = await tenancy.requireWorkspace(actor, found.workspace_id);
+      const url = input.url === undefined ? undefined : await checkUrl(input.url, ws.test_mode);
       try {
         return await db.transaction().execute(async (trx) => {
           const before = await locate(actor, id, trx);
-          const ws = await tenancy.requireWorkspace(actor, before.workspace_id, trx);
-          if (input.headers) checkHeaders(input.headers);
+          const beforeMasks = await masksOf(trx, id);
           const row = await trx
             .updateTable('webhook_endpoints')
             .set({
-              ...(input.url !== undefined ? { url: checkUrl(input.url, ws.test_mode) } : {}),
+              ...(url !== undefined ? { url } : {}),
               ...(input.events !== undefined ? { events: input.events } : {}),
               ...(input.name !== undefined ? { name: input.name } : {}),
               ...(input.description !== undefined ? { description: input.description } : {}),
               ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
               ...(input.max_retries !== undefined ? { max_retries: input.max_retries } : {}),
               ...(input.max_in_flight !== undefined ? { max_in_flight: input.max_in_flight } : {}),
-              ...(input.headers !== undefined ? { headers: JSON.stringify(input.headers) } : {}),
+              // Header values live sealed; the plain-text column only empties.
+              ...(input.headers !== undefined ? { headers: '{}' } : {}),
               // Enabling again starts a fresh failure clock; disabling by hand says so.
               ...(input.enabled === true ? { enabled: true, disabled_reason: null, failing_since: null } : {}),
               ...(input.enabled === false ? { enabled: false, disabled_reason: 'disabled by a user' } : {}),
@@ -220,7 +237,8 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
             .executeTakeFirstOrThrow();
           if (input.auth_token === null || input.auth_token === '') await deleteSecret(trx, id, 'auth_token');
           else if (input.auth_token !== undefined) await putSecret(trx, ring, id, 'auth_token', input.auth_token);
-          if (input.auth_token !== undefined) await notifyEndpointChanged(trx, id);
+          if (input.headers !== undefined) await putHeaders(trx, ring, id, await headersToSeal(trx, before, input.headers));
+          if (input.auth_token !== undefined || input.headers !== undefined) await notifyEndpointChanged(trx, id);
           // Deliveries waiting for this endpoint may be claimable now (enabled again, more allowed
           // in flight): the workers are told, rather than left to find them on their next poll.
           if ((input.enabled === true && !before.enabled) || (input.max_in_flight ?? 0) > before.max_in_flight) {
@@ -232,7 +250,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
             action: 'webhook.updated',
             category: 'webhooks',
             resource: { type: 'webhook_endpoint', id },
-            before: endpointView(before),
+            before: endpointView(before, beforeMasks),
             after: view,
           });
           return view;
@@ -250,6 +268,25 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
         await notifyEndpointChanged(trx, id);
         await audit.append(trx, actor, { workspaceId: before.workspace_id, action: 'webhook.deleted', category: 'webhooks', resource: { type: 'webhook_endpoint', id }, before: endpointView(before) });
       });
+    },
+
+    /**
+     * Seals the header values written in plain text before they were sealed (migration 010) and
+     * empties the column; each process runs it as it starts, so the row lock makes concurrent runs safe.
+     */
+    async sealPlaintextHeaders() {
+      const plaintext = sql<boolean>`headers <> '{}'::jsonb`;
+      const rows = await db.selectFrom('webhook_endpoints').select('id').where(plaintext).execute();
+      for (const { id } of rows) {
+        await db.transaction().execute(async (trx) => {
+          const row = await trx.selectFrom('webhook_endpoints').select('headers').where('id', '=', id).where(plaintext).forUpdate().executeTakeFirst();
+          if (!row) return;
+          await putHeaders(trx, ring, id, await readHeaders(trx, ring, id, row.headers));
+          await trx.updateTable('webhook_endpoints').set({ headers: '{}' }).where('id', '=', id).execute();
+          await notifyEndpointChanged(trx, id);
+        });
+      }
+      return rows.length;
     },
 
     /** A new signing secret; the old one keeps signing (both signatures sent) for `overlap_s`. */

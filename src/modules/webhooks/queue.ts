@@ -16,7 +16,6 @@ export interface ClaimedDelivery {
   url: string;
   timeout_s: number;
   headers: Record<string, string>;
-  test_mode: boolean;
   event_trace_parent: string | null;
 }
 
@@ -98,11 +97,10 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts
     )
     select c.*, ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at, ev.trace_parent as event_trace_parent,
-      e.url, e.timeout_s, e.headers, w.test_mode
+      e.url, e.timeout_s, e.headers
     from claimed c
     cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
-    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e
-    cross join lateral (select test_mode from workspaces where id = c.workspace_id) w`.execute(db);
+    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e`.execute(db);
   return result.rows;
 }
 
