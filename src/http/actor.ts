@@ -45,6 +45,24 @@ export function scopeCovers(granted: readonly string[], scope: string): boolean 
   return scope.endsWith(':*') ? granted.includes(scope) : scopeGranted(granted, scope);
 }
 
+/**
+ * What this actor holds in one workspace: a key its scopes; a person their role there, not the union
+ * of their roles (admin elsewhere must not let a manager here grant more). The platform admin: all.
+ */
+export function heldScopes(actor: Actor, workspaceId: string | null): readonly string[] {
+  if (actor.platformAdmin) return ['*'];
+  if (!actor.memberships) return actor.scopes;
+  const role = workspaceId === null ? undefined : actor.memberships[workspaceId];
+  return role ? ROLE_SCOPES[role] : [];
+}
+
+/** Nobody grants more than they hold: 403 naming the scopes of `scopes` beyond what the actor holds there. */
+export function requireWithinHeld(actor: Actor, workspaceId: string | null, scopes: readonly string[], message: string, details: Record<string, unknown> = {}) {
+  const held = heldScopes(actor, workspaceId);
+  const beyond = scopes.filter((s) => !scopeCovers(held, s));
+  if (beyond.length) throw new AppError('forbidden', message, { ...details, scopes: beyond });
+}
+
 export function requireScope(actor: Actor, scope: string) {
   if (!scopeGranted(actor.scopes, scope)) {
     throw new AppError('forbidden', `this key lacks the scope ${scope}`, { required_scope: scope });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Actor } from '../../src/http/actor.js';
+import { ROLE_SCOPES } from '../../src/modules/apikeys/scopes.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -397,8 +398,11 @@ describe('members', () => {
   test('a workspace key manages its own members only with members:write', async () => {
     const seeded = await seedWorkspace(t);
     const reader = await createKey(seeded.workspace.id, ['members:read', 'workspaces:read']);
-    const writer = await createKey(seeded.workspace.id, ['members:read', 'members:write']);
+    // Granting the member role takes holding what it holds; the person must be of the organization.
+    const writer = await createKey(seeded.workspace.id, ['members:read', 'members:write', ...ROLE_SCOPES.member]);
     const user = await createUser();
+    const sibling = await t.call(t.adminKey, 'POST', `/v1/organizations/${seeded.org.id}/workspaces`, { name: 'sibling' });
+    await t.call(t.adminKey, 'POST', `/v1/workspaces/${sibling.body.id}/members`, { user_id: user.id, role: 'read_only' });
 
     const refused = await t.call(reader, 'POST', `/v1/workspaces/${seeded.workspace.id}/members`, { user_id: user.id, role: 'member' });
     expect(refused.status).toBe(403);

@@ -14,6 +14,8 @@ export interface CachedKey {
   revokedAt: number | null;
   revokedReason: string | null;
   usageLimited: boolean;
+  /** The key whose `remaining` a use spends: its own, or the count it shares with its minter or predecessor. */
+  usesKeyId: string;
   rateLimit: { limit: number; windowS: number } | null;
   allowList: BlockList | null;
 }
@@ -28,7 +30,8 @@ export function toCachedKey(row: ApiKeyRow): CachedKey {
     expiresAt: row.expires_at ? row.expires_at.getTime() : null,
     revokedAt: revokedAt ? revokedAt.getTime() : null,
     revokedReason: row.revoked_at ? row.revoked_reason : row.revoke_at ? 'rotated' : null,
-    usageLimited: row.remaining !== null,
+    usageLimited: row.remaining !== null || row.uses_key_id !== null,
+    usesKeyId: row.uses_key_id ?? row.id,
     rateLimit: row.rate_limit && row.rate_window_s ? { limit: row.rate_limit, windowS: row.rate_window_s } : null,
     allowList: row.ip_allowlist?.length ? parseAllowList(row.ip_allowlist).list : null,
   };

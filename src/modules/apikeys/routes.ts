@@ -30,6 +30,8 @@ const ApiKey = Type.Object({
   revoke_at: NullableTimestamp,
   revoked_at: NullableTimestamp,
   replaced_by: Type.Union([Type.String(), Type.Null()]),
+  parent_key_id: Type.Union([Type.String(), Type.Null()], { description: 'the key that minted this one: revoking it revokes this one too' }),
+  shares_uses_of: Type.Union([Type.String(), Type.Null()], { description: "the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining`" }),
   last_used_at: NullableTimestamp,
   last_used_ip: Type.Union([Type.String(), Type.Null()]),
 });

@@ -1,12 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { ApiKeyRow, DB, Executor } from '../../db/types.js';
-import { canSeeWorkspace, requirePlatformAdmin, scopeCovers, systemActor, type Actor } from '../../http/actor.js';
+import { canSeeWorkspace, requirePlatformAdmin, requireWithinHeld, systemActor, type Actor } from '../../http/actor.js';
 import { AppError, conflict, invalid, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { AuditService } from '../audit/service.js';
 import type { KeyCache } from './cache.js';
+import { limitsUnder, type KeyLimits } from './ceiling.js';
 import { displayStart, generateKey, hashKey, type KeyEnvironment } from './format.js';
-import { isKnownScope, parseAllowList, ROLE_SCOPES } from './scopes.js';
+import { isKnownScope, parseAllowList } from './scopes.js';
 import * as store from './store.js';
 
 export interface CreateKeyInput {
@@ -17,6 +18,13 @@ export interface CreateKeyInput {
   rate_limit?: { limit: number; window_s: number };
   remaining?: number;
   ip_allowlist?: string[];
+}
+
+/** What a key minted by a key carries of its minter: the limits under the minter's, and its lineage. */
+interface Lineage extends KeyLimits {
+  remaining: number | null;
+  parent_key_id: string | null;
+  uses_key_id: string | null;
 }
 
 export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
@@ -48,6 +56,8 @@ export function keyView(row: ApiKeyRow) {
     revoke_at: row.revoke_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
     replaced_by: row.replaced_by,
+    parent_key_id: row.parent_key_id,
+    shares_uses_of: row.uses_key_id,
     last_used_at: row.last_used_at?.toISOString() ?? null,
     last_used_ip: row.last_used_ip,
   };
@@ -64,16 +74,64 @@ interface Deps {
 
 export function createApiKeyService({ db, cache, audit }: Deps) {
   // A key can hand out only what it holds itself, or a narrow key could mint a `*` key, by
-  // creating one or by rotating a wider key and taking the successor. A person's scopes are the union
-  // of their roles, so they are narrowed to their role in the key's workspace: admin elsewhere
-  // must not let a manager here mint a `*` key.
+  // creating one or by rotating a wider key and taking the successor. A person holds their role in
+  // the key's workspace: admin elsewhere must not let a manager here mint a `*` key.
   function requireGrantable(actor: Actor, scopes: readonly string[], workspaceId: string | null) {
-    const role = workspaceId === null ? undefined : actor.memberships?.[workspaceId];
-    const held = actor.memberships ? (role ? ROLE_SCOPES[role] : []) : actor.scopes;
-    const beyond = scopes.filter((s) => !scopeCovers(held, s));
-    if (beyond.length && !actor.platformAdmin) {
-      throw new AppError('forbidden', 'a key cannot grant scopes it does not hold', { scopes: beyond });
+    requireWithinHeld(actor, workspaceId, scopes, 'a key cannot grant scopes it does not hold');
+  }
+
+  /** The key an actor authenticated with, locked: a mint then serializes with the minter's revocation. */
+  async function minterOf(trx: Executor, actor: Actor, workspaceId: string | null): Promise<ApiKeyRow | undefined> {
+    if (actor.type !== 'key' || actor.platformAdmin) return undefined;
+    const minter = await store.getKey(trx, workspaceId, actor.id, true);
+    if (!minter || keyStatus(minter) === 'revoked' || keyStatus(minter) === 'expired') {
+      throw new AppError('unauthenticated', 'the API key has been revoked', { reason: 'revoked' });
     }
+    return minter;
+  }
+
+  const beyondMinter = (beyond: Record<string, string>) => {
+    if (Object.keys(beyond).length) {
+      throw new AppError('forbidden', 'a key cannot be looser than the key that mints it', { reason: 'beyond_minter', limits: beyond });
+    }
+  };
+
+  /** Whose `remaining` a key spends: its own, or the count it shares (null: it has no use limit). */
+  const usePool = (row: ApiKeyRow) => row.uses_key_id ?? (row.remaining !== null ? row.id : null);
+
+  /**
+   * A key minted by a key: its limits under the minter's (inherited when not asked for), its minter
+   * recorded so revoking the minter revokes it, and its uses taken from the minter's. Asked for
+   * `remaining`, that many move out of the minter's count; not asked, it shares the minter's count,
+   * so no mint ever adds uses.
+   */
+  async function underMinter(trx: Executor, minter: ApiKeyRow, input: CreateKeyInput): Promise<Lineage> {
+    const { limits, beyond } = limitsUnder(minter, input);
+    const pool = usePool(minter);
+    if (pool !== null && input.remaining !== undefined && (await store.takeUses(trx, pool, input.remaining)) === null) {
+      beyond.remaining = `more than the uses the minting key has left (${(await store.usesLeft(trx, pool)) ?? 0})`;
+    }
+    beyondMinter(beyond);
+    const shares = pool !== null && input.remaining === undefined;
+    return { ...limits, remaining: shares ? null : (input.remaining ?? null), parent_key_id: minter.id, uses_key_id: shares ? pool : null };
+  }
+
+  /** A key rotating another gets the successor: the key rotated must be no looser than the rotator. */
+  async function requireRotatable(trx: Executor, actor: Actor, workspaceId: string | null, old: ApiKeyRow) {
+    const rotator = await minterOf(trx, actor, workspaceId);
+    if (!rotator || rotator.id === old.id) return;
+    const { beyond } = limitsUnder(rotator, {
+      expires_at: old.expires_at?.toISOString() ?? '9999-12-31T00:00:00.000Z',
+      ip_allowlist: old.ip_allowlist?.length ? old.ip_allowlist : ['0.0.0.0/0', '::/0'],
+      rate_limit: old.rate_limit !== null ? { limit: old.rate_limit, window_s: old.rate_window_s! } : { limit: Number.MAX_SAFE_INTEGER, window_s: 1 },
+    });
+    const rotatorPool = usePool(rotator);
+    const oldPool = usePool(old);
+    if (rotatorPool !== null && oldPool !== rotatorPool) {
+      const [mine, theirs] = [await store.usesLeft(trx, rotatorPool), oldPool === null ? null : await store.usesLeft(trx, oldPool)];
+      if (theirs === null || theirs > (mine ?? 0)) beyond.remaining = `more uses than the rotating key has left (${mine ?? 0})`;
+    }
+    beyondMinter(beyond);
   }
 
   function validate(actor: Actor, workspaceId: string | null, input: CreateKeyInput) {
@@ -89,7 +147,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     }
   }
 
-  async function insert(trx: Executor, actor: Actor, workspaceId: string | null, input: CreateKeyInput) {
+  async function insert(trx: Executor, actor: Actor, workspaceId: string | null, input: CreateKeyInput, lineage?: Lineage) {
     const key = generateKey(input.environment ?? 'live');
     const row = await store.insertKey(trx, {
       id: newId('key'),
@@ -100,11 +158,13 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
       start: displayStart(key),
       scopes: workspaceId === null ? ['*'] : [...new Set(input.scopes)],
       platform_admin: workspaceId === null,
-      expires_at: input.expires_at ?? null,
-      remaining: input.remaining ?? null,
-      ip_allowlist: input.ip_allowlist?.length ? input.ip_allowlist : null,
-      rate_limit: input.rate_limit?.limit ?? null,
-      rate_window_s: input.rate_limit?.window_s ?? null,
+      expires_at: lineage ? lineage.expires_at : (input.expires_at ?? null),
+      remaining: lineage ? lineage.remaining : (input.remaining ?? null),
+      ip_allowlist: lineage ? lineage.ip_allowlist : input.ip_allowlist?.length ? input.ip_allowlist : null,
+      rate_limit: (lineage ? lineage.rate_limit : input.rate_limit)?.limit ?? null,
+      rate_window_s: (lineage ? lineage.rate_limit : input.rate_limit)?.window_s ?? null,
+      parent_key_id: lineage?.parent_key_id ?? null,
+      uses_key_id: lineage?.uses_key_id ?? null,
       created_by: actor.id,
     });
     await audit.append(trx, actor, {
@@ -116,6 +176,26 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
       after: keyView(row),
     });
     return { row, key };
+  }
+
+  /**
+   * A revoked key's minted keys stop with it, in the same transaction: each is revoked, audited and
+   * announced to every process. Returns their ids, for this process's cache.
+   */
+  async function revokeMinted(trx: Executor, actor: Actor, keyId: string, at: Date): Promise<string[]> {
+    const minted = await store.revokeDescendants(trx, keyId, at);
+    for (const key of minted) {
+      await store.notifyKeyChanged(trx, key.id);
+      await audit.append(trx, actor, {
+        workspaceId: key.workspace_id,
+        action: 'key.revoked',
+        category: 'keys',
+        severity: 'warning',
+        resource: { type: 'api_key', id: key.id },
+        after: { reason: 'minter_revoked', minter: keyId, at: at.toISOString() },
+      });
+    }
+    return minted.map((k) => k.id);
   }
 
   /** Platform admin routes name a key by id alone; anyone else sees only their own workspace's keys. */
@@ -142,7 +222,10 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
   return {
     async create(actor: Actor, workspaceId: string, input: CreateKeyInput) {
       validate(actor, workspaceId, input);
-      const { row, key } = await db.transaction().execute((trx) => insert(trx, actor, workspaceId, input));
+      const { row, key } = await db.transaction().execute(async (trx) => {
+        const minter = await minterOf(trx, actor, workspaceId);
+        return insert(trx, actor, workspaceId, input, minter && (await underMinter(trx, minter, input)));
+      });
       return { ...keyView(row), key };
     },
 
@@ -179,15 +262,19 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
         requireGrantable(actor, old.scopes, workspaceId);
         const status = keyStatus(old);
         if (status !== 'active') throw conflict(`only an active key can be rotated; this one is ${status}`, { status, replaced_by: old.replaced_by });
-        const { row, key } = await insert(trx, actor, workspaceId, {
-          name: old.name,
-          scopes: old.scopes,
-          environment: old.environment,
-          expires_at: old.expires_at?.toISOString(),
-          rate_limit: old.rate_limit ? { limit: old.rate_limit, window_s: old.rate_window_s! } : undefined,
-          remaining: old.remaining ?? undefined,
-          ip_allowlist: old.ip_allowlist ?? undefined,
+        await requireRotatable(trx, actor, workspaceId, old);
+        // The successor takes the key's place: the same limits, minter and use count (shared, so a
+        // rotation adds no uses), and it becomes the minter of what the key minted.
+        const pool = usePool(old);
+        const { row, key } = await insert(trx, actor, workspaceId, { name: old.name, scopes: old.scopes, environment: old.environment }, {
+          expires_at: old.expires_at?.toISOString() ?? null,
+          ip_allowlist: old.ip_allowlist?.length ? old.ip_allowlist : null,
+          rate_limit: old.rate_limit !== null ? { limit: old.rate_limit, window_s: old.rate_window_s! } : null,
+          remaining: null,
+          parent_key_id: old.parent_key_id,
+          uses_key_id: pool,
         });
+        await store.reparentChildren(trx, old.id, row.id);
         const revokeAt = new Date(Date.now() + graceS * 1000);
         if (graceS === 0) await store.markRevoked(trx, workspaceId, old.id, revokeAt, 'rotated');
         await store.scheduleRevocation(trx, workspaceId, old.id, revokeAt, row.id);
@@ -205,9 +292,12 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     },
 
     async revoke(actor: Actor, keyId: string) {
-      return mutate(actor, keyId, async (trx, old, workspaceId) => {
+      let minted: string[] = [];
+      const view = await mutate(actor, keyId, async (trx, old, workspaceId) => {
         if (old.revoked_at) return keyView(old);
-        await store.markRevoked(trx, workspaceId, keyId, new Date(), 'revoked');
+        const at = new Date();
+        await store.markRevoked(trx, workspaceId, keyId, at, 'revoked');
+        minted = await revokeMinted(trx, actor, keyId, at);
         const row = (await store.getKey(trx, workspaceId, keyId))!;
         await audit.append(trx, actor, {
           workspaceId,
@@ -216,10 +306,12 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
           severity: 'warning',
           resource: { type: 'api_key', id: keyId },
           before: keyView(old),
-          after: keyView(row),
+          after: { ...keyView(row), minted_keys_revoked: minted.length },
         });
         return keyView(row);
       });
+      for (const id of minted) cache.invalidate(id);
+      return view;
     },
 
     async usage(actor: Actor, keyId: string, days: number) {
@@ -248,9 +340,9 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
       for (const key of due) {
         const expired = key.expires_at !== null && key.expires_at <= now && !(key.revoke_at && key.revoke_at <= now);
         const at = expired ? key.expires_at! : key.revoke_at!;
-        await db.transaction().execute(async (trx) => {
+        const minted = await db.transaction().execute(async (trx) => {
           // Two overlapping runs both list the key; only the one whose update took effect audits it.
-          if (!(await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated'))) return;
+          if (!(await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated'))) return [];
           await store.notifyKeyChanged(trx, key.id);
           await audit.append(trx, systemActor(), {
             workspaceId: key.workspace_id,
@@ -260,8 +352,11 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
             resource: { type: 'api_key', id: key.id },
             after: { reason: expired ? 'expired' : 'rotation_grace_elapsed', at: at.toISOString() },
           });
+          // What it minted in its rotation grace (the rest moved to its successor) stops with it.
+          return revokeMinted(trx, systemActor(), key.id, new Date());
         });
         cache.invalidate(key.id);
+        for (const id of minted) cache.invalidate(id);
       }
       return due.length;
     },

@@ -133,3 +133,46 @@ export async function countPlatformAdmins(db: Executor) {
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * Moves `n` uses out of a key's count (a minted key's own share): atomic, so two mints cannot
+ * both take the last ones. The uses left after, or null when fewer than `n` were left.
+ */
+export async function takeUses(trx: Executor, keyId: string, n: number): Promise<number | null> {
+  const row = await trx
+    .updateTable('api_keys')
+    .set((eb) => ({ remaining: eb('remaining', '-', n) }))
+    .where('id', '=', keyId)
+    .where('remaining', '>=', n)
+    .returning('remaining')
+    .executeTakeFirst();
+  return row ? row.remaining : null;
+}
+
+/** The uses left in a key's count (null: unlimited). */
+export async function usesLeft(db: Executor, keyId: string): Promise<number | null> {
+  const row = await db.selectFrom('api_keys').select('remaining').where('id', '=', keyId).executeTakeFirst();
+  return row?.remaining ?? null;
+}
+
+/** A rotated key's successor takes its place as the minter of the keys it minted. */
+export async function reparentChildren(trx: Executor, fromKeyId: string, toKeyId: string) {
+  await trx.updateTable('api_keys').set({ parent_key_id: toKeyId }).where('parent_key_id', '=', fromKeyId).execute();
+}
+
+/**
+ * Revokes every key minted, directly or down the line, by `keyId` that is not revoked yet; returns
+ * them. Keys minted by a key are in its workspace, so the walk stays inside one tenant.
+ */
+export async function revokeDescendants(trx: Executor, keyId: string, at: Date): Promise<Array<{ id: string; workspace_id: string | null }>> {
+  const { rows } = await sql<{ id: string; workspace_id: string | null }>`
+    with recursive tree(id) as (
+      select id from api_keys where parent_key_id = ${keyId}
+      union
+      select k.id from api_keys k join tree t on k.parent_key_id = t.id
+    )
+    update api_keys set revoked_at = ${at}, revoked_reason = 'minter_revoked'
+    where id in (select id from tree) and revoked_at is null
+    returning id, workspace_id`.execute(trx);
+  return rows;
+}

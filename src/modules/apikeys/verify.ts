@@ -84,7 +84,7 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
       ratelimit = await limiter.consume(key.id, key.rateLimit.limit, key.rateLimit.windowS);
       if (!ratelimit.allowed) return { code: 'rate_limited', key, ratelimit };
     }
-    if (key.usageLimited && (await store.spendOneUse(db, key.id)) === null) {
+    if (key.usageLimited && (await store.spendOneUse(db, key.usesKeyId)) === null) {
       return { code: 'usage_exceeded', key, ratelimit };
     }
     usage.record(key.id, opts.ip);

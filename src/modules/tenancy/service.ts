@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, requireWithinHeld, type Actor } from '../../http/actor.js';
+import { ROLE_SCOPES } from '../apikeys/scopes.js';
 import { AppError, conflict, notFound } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -60,6 +61,27 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     if (workspaces.length === 0) return [];
     const rows = await db.selectFrom('workspaces').select('organization_id').distinct().where('id', 'in', workspaces).execute();
     return rows.map((r) => r.organization_id);
+  }
+
+  /**
+   * Nobody grants more than they hold: a role is given, taken or changed only by an actor whose own
+   * scopes in that workspace cover the role's (a `members:write` key alone cannot make anyone admin).
+   */
+  function requireRoleWithin(actor: Actor, workspaceId: string, role: Role) {
+    requireWithinHeld(actor, workspaceId, ROLE_SCOPES[role], `the role ${role} holds scopes you do not hold in this workspace`, { reason: 'role_beyond_granter', role });
+  }
+
+  /**
+   * A workspace admits only people of its organization: someone already a member of one of its
+   * workspaces (the platform admin places a person in an organization first, and may add anyone).
+   * A person outside it gets the same answer whether or not they exist, so user ids cannot be probed.
+   */
+  async function requireInOrganization(trx: Executor, actor: Actor, organizationId: string, userId: string) {
+    if (actor.platformAdmin || (await store.isOrgMember(trx, organizationId, userId))) return;
+    throw new AppError('forbidden', "this person is not a member of the workspace's organization; the platform admin adds them first", {
+      reason: 'not_in_organization',
+      user_id: userId,
+    });
   }
 
   return {
@@ -210,10 +232,13 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     async addMember(actor: Actor, workspaceId: string, input: { user_id: string; role: Role }) {
       return db.transaction().execute(async (trx) => {
         const ws = await requireWorkspace(actor, workspaceId, trx);
+        requireRoleWithin(actor, workspaceId, input.role);
         const org = (await store.getOrganization(trx, ws.organization_id, true))!;
+        await requireInOrganization(trx, actor, org.id, input.user_id);
         const user = await store.getUser(trx, input.user_id);
         if (!user) throw notFound('user');
         const before = await store.getMember(trx, workspaceId, user.id);
+        if (before) requireRoleWithin(actor, workspaceId, before.role);
         const limit = org.seat_limit ?? PLAN_SEATS[org.plan];
         if (limit !== null && !(await store.isOrgMember(trx, org.id, user.id))) {
           const used = await store.seatsUsed(trx, org.id);
@@ -242,8 +267,10 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     async changeMemberRole(actor: Actor, workspaceId: string, userId: string, role: Role) {
       return db.transaction().execute(async (trx) => {
         await requireWorkspace(actor, workspaceId, trx);
+        requireRoleWithin(actor, workspaceId, role);
         const before = await store.getMember(trx, workspaceId, userId);
         if (!before) throw notFound('member');
+        requireRoleWithin(actor, workspaceId, before.role);
         const member = (await store.updateMemberRole(trx, workspaceId, userId, role))!;
         const user = (await store.getUser(trx, userId))!;
         await audit.append(trx, actor, {
@@ -264,6 +291,8 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
         await requireWorkspace(actor, workspaceId, trx);
         const removed = await store.deleteMember(trx, workspaceId, userId);
         if (!removed) throw notFound('member');
+        // Thrown here, the removal rolls back with the transaction.
+        requireRoleWithin(actor, workspaceId, removed.role);
         await audit.append(trx, actor, {
           workspaceId,
           action: 'member.removed',
