@@ -172,4 +172,20 @@ describe('provider base URLs', () => {
     const ok = await t.call(ws.key, 'PUT', `/v1/workspaces/${ws.workspace.id}/credentials/http`, { base_url: 'https://hooks.public.example/api', auth_type: 'bearer', token: 'tok-123456789012' });
     expect(ok.status, ok.raw).toBe(200);
   });
+
+  test('an upstream call to a stored base URL that became private is refused before any connection', async () => {
+    const port = new URL(rx.url).port;
+    // As an older release could have stored them; URL parsing writes IPv4-mapped loopback in hex (::ffff:7f00:1).
+    for (const base of [`http://[::ffff:127.0.0.1]:${port}`, `http://127.1:${port}`, `http://localhost.:${port}`, `http://[64:ff9b::7f00:1]:${port}`]) {
+      const w = await seedWorkspace(t);
+      const put = await t.call(w.key, 'PUT', `/v1/workspaces/${w.workspace.id}/credentials/http`, { base_url: 'https://hooks.public.example/api', auth_type: 'bearer', token: 'tok-123456789012' });
+      expect(put.status, put.raw).toBe(200);
+      await t.db.database.db.updateTable('credentials').set({ fields: JSON.stringify({ base_url: base, auth_type: 'bearer' }) }).where('workspace_id', '=', w.workspace.id).execute();
+      const res = await t.call(w.key, 'POST', `/v1/workspaces/${w.workspace.id}/upstream/http`, { method: 'GET', path: '/internal' });
+      expect(res.status, `${base}: ${res.raw}`).toBe(400);
+      expect(res.body.error.details, base).toMatchObject({ reason: 'private_target' });
+    }
+    expect(rx.received.filter((r) => r.url.startsWith('/internal'))).toHaveLength(0);
+  });
+
 });
