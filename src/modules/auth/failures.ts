@@ -83,7 +83,12 @@ export function createFailureSummary({ audit, log, registry, flushEveryMs = 60_0
           severity: 'warning',
           outcome: 'failure',
           resource: b.keyId ? { type: 'api_key', id: b.keyId } : undefined,
-          after: { count: b.count, limited: b.limited, reasons: b.reasons, routes: b.routes, first_at: b.firstAt, last_at: b.lastAt },
+          // Lists, not objects keyed by reason or route: audit drops fields whose names look secret ("…authorization", "/api-keys").
+          after: {
+            count: b.count, limited: b.limited, first_at: b.firstAt, last_at: b.lastAt,
+            reasons: Object.entries(b.reasons).map(([reason, count]) => ({ reason, count })),
+            routes: Object.entries(b.routes).map(([route, count]) => ({ route, count })),
+          },
         });
       } catch (err) {
         // The metric has them; a summary lost to a database outage is not worth a retry loop.
