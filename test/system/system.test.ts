@@ -128,6 +128,8 @@ const CONTRACT: [method: string, path: string, success: number][] = [
   ['post', '/v1/keys/verify', 200],
   ['get', '/v1/audit', 200],
   ['get', '/v1/audit/verify', 200],
+  ['post', '/v1/audit/checkpoints', 201],
+  ['get', '/v1/audit/checkpoints', 200],
 ];
 
 type Doc = {
