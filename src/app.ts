@@ -132,7 +132,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     }
   });
 
-  systemRoutes(app as unknown as FastifyInstance, services);
+  systemRoutes(app as unknown as FastifyInstance, services, { metrics: !config.metricsAddr });
   // Providers call /hooks without an API key: the unguessable source id and the signature authenticate them.
   await app.register(services.receiver.routes());
 

@@ -61,6 +61,13 @@ const envSchema = z.object({
     .enum(['off', 'otlp'])
     .default('off')
     .describe('otlp: OpenTelemetry traces from event accept to delivery attempt, sent to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)'),
+  GATEHOUSE_METRICS_ADDR: z
+    .string()
+    .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464')
+    .transform((v) => ({ host: v.slice(0, v.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), port: Number(v.slice(v.lastIndexOf(':') + 1)) }))
+    .refine((a) => a.port <= 65535, 'the port must be 0-65535')
+    .optional()
+    .describe('host:port of a listener of its own for /metrics; when set, the API (and the worker port) no longer serve /metrics'),
   GATEHOUSE_WORKER_PORT: port
     .optional()
     .describe('port on which `gatehouse worker` answers /healthz, /readyz and /metrics; unset: no listener'),
@@ -157,6 +164,8 @@ export interface Config {
   keyCacheTtlMs: number;
   workerConcurrency: number;
   workerPort?: number;
+  /** Where /metrics is served apart from the API, when set. */
+  metricsAddr?: { host: string; port: number };
   tracing: 'off' | 'otlp';
   upstreamBreakerResetS: number;
   shutdownTimeoutMs: number;
@@ -223,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
     workerPort: e.GATEHOUSE_WORKER_PORT,
+    metricsAddr: e.GATEHOUSE_METRICS_ADDR,
     tracing: e.GATEHOUSE_TRACING,
     upstreamBreakerResetS: e.GATEHOUSE_UPSTREAM_BREAKER_RESET_S,
     shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,

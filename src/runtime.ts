@@ -11,7 +11,7 @@ import { createInboundWorker, type InboundWorker } from './modules/inbound/proce
 import { createServices, type Services } from './services.js';
 import { registerErrorHandling } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
-import { opsRoutes } from './modules/system/routes.js';
+import { metricsRoute, opsRoutes } from './modules/system/routes.js';
 import { startTracing } from './lib/tracing.js';
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
@@ -57,17 +57,20 @@ export interface Running {
   services: Services;
   worker?: Worker;
   deliveries?: DeliveryWorker;
+  /** The /metrics listener on GATEHOUSE_METRICS_ADDR, when set. */
+  metricsServer?: FastifyInstance;
   stop(): Promise<void>;
 }
 
-async function listenOps(services: Services, port: number, host: string): Promise<FastifyInstance> {
+/** A listener of its own beside the API (a worker's probes, or /metrics apart). */
+async function listenApart(services: Services, name: string, at: { port: number; host: string }, routes: (app: FastifyInstance) => void): Promise<FastifyInstance> {
   // Probes and scrapes every few seconds are not worth a log line each: warnings and errors only.
-  const ops = Fastify({ loggerInstance: services.log.child({ listener: 'ops' }, { level: 'warn' }) as FastifyBaseLogger });
-  ops.addSchema(ErrorBody);
-  registerErrorHandling(ops);
-  opsRoutes(ops, services);
-  await ops.listen({ port, host });
-  return ops;
+  const server = Fastify({ loggerInstance: services.log.child({ listener: name }, { level: 'warn' }) as FastifyBaseLogger });
+  server.addSchema(ErrorBody);
+  registerErrorHandling(server);
+  routes(server);
+  await server.listen(at);
+  return server;
 }
 
 /** The API (and by default the worker) in this process; `stop` drains requests and jobs, then closes. */
@@ -79,6 +82,8 @@ export async function startProcess(
   const stopTracing = config.tracing === 'otlp' ? startTracing() : undefined;
   const database = await openDatabase(config, log);
   const services = await createServices(config, database, log);
+  // Metrics apart, so operators can keep them off the public port (the API then has no /metrics).
+  const metricsServer = config.metricsAddr && (await listenApart(services, 'metrics', config.metricsAddr, (app) => metricsRoute(app, services.metrics)));
   let bootstrapKey: string | null = null;
   let app: FastifyInstance | undefined;
   let stopFlusher: (() => Promise<void>) | undefined;
@@ -120,18 +125,23 @@ export async function startProcess(
     inbound = createInboundWorker({ database, log });
     await inbound.start();
     // A worker-only process has no API; it still answers probes and Prometheus when asked to.
-    if (!opts.api && config.workerPort !== undefined) app = await listenOps(services, config.workerPort, config.host);
+    if (!opts.api && config.workerPort !== undefined) {
+      app = await listenApart(services, 'ops', { port: config.workerPort, host: config.host }, (ops) => opsRoutes(ops, services, { metrics: !config.metricsAddr }));
+    }
   }
   return {
     app,
     services,
     worker,
     deliveries,
+    metricsServer: metricsServer || undefined,
     bootstrapKey,
     async stop() {
       await app?.close();
       await stopFlusher?.();
       await Promise.all([worker?.stop(), deliveries?.stop(), inbound?.stop()]);
+      // Scraped until the drain is over.
+      await metricsServer?.close();
       await services.close();
       await database.close();
       // Last: the spans of the work just drained are flushed to the collector.

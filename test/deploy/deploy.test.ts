@@ -79,6 +79,16 @@ describe('deploy/compose.yaml', () => {
     }
   });
 
+  test('API and worker processes serve /metrics apart (GATEHOUSE_METRICS_ADDR) on a port no service publishes', () => {
+    for (const name of [...byCommand('serve --no-worker'), ...byCommand('worker')]) {
+      const s = compose.services[name];
+      const addr = { ...envExample, ...s.environment }.GATEHOUSE_METRICS_ADDR as string;
+      expect(addr, name).toMatch(/^0\.0\.0\.0:\d+$/);
+      const port = addr.split(':')[1];
+      for (const published of s.ports ?? []) expect(String(published).split(':').at(-1), name).not.toBe(port);
+    }
+  });
+
   test('the API and workers start after the migration has finished', () => {
     for (const name of [...byCommand('serve --no-worker'), ...byCommand('worker')]) {
       expect(compose.services[name].depends_on.migrate.condition).toBe('service_completed_successfully');
@@ -113,6 +123,15 @@ describe('deploy/kubernetes', () => {
       expect(d.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(config.GATEHOUSE_SHUTDOWN_TIMEOUT_MS));
       expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     }
+  });
+
+  test('every pod serves /metrics apart (GATEHOUSE_METRICS_ADDR) on a port the Service does not expose', () => {
+    const port = Number(/^0\.0\.0\.0:(\d+)$/.exec(config.GATEHOUSE_METRICS_ADDR)?.[1]);
+    for (const d of Object.values<any>(deployments)) {
+      expect(container(d).ports.find((p: any) => p.name === 'metrics')?.containerPort, d.metadata.name).toBe(port);
+      expect(d.spec.template.metadata.annotations['prometheus.io/port'], d.metadata.name).toBe(String(port));
+    }
+    for (const p of of('Service')[0].spec.ports) expect([port, 'metrics']).not.toContain(p.targetPort);
   });
 
   test('migrations run as a Job; each Deployment has a disruption budget that selects its pods', () => {

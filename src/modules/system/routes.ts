@@ -6,14 +6,14 @@ import type { Metrics } from '../../lib/metrics.js';
 
 const tags = ['service'];
 
-/** Liveness, readiness, metrics and the OpenAPI document: open, and never audited. */
-export function systemRoutes(app: FastifyInstance, deps: { database: Database; metrics: Metrics }) {
-  opsRoutes(app, deps);
+/** Liveness, readiness, metrics (unless served apart) and the OpenAPI document: open, and never audited. */
+export function systemRoutes(app: FastifyInstance, deps: { database: Database; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
+  opsRoutes(app, deps, opts);
   app.get('/openapi.json', { schema: { tags, hide: true } }, async () => app.swagger());
 }
 
 /** What an orchestrator and Prometheus need from any process, the API's or a worker's. */
-export function opsRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }) {
+export function opsRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
   app.get('/healthz', { schema: { tags, summary: 'The process is up' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
@@ -31,6 +31,11 @@ export function opsRoutes(app: FastifyInstance, { database, metrics }: { databas
     return { status: 'ready', database: database.kind };
   });
 
+  if (opts.metrics) metricsRoute(app, metrics);
+}
+
+/** Prometheus's scrape: on the API's port, or alone on GATEHOUSE_METRICS_ADDR. */
+export function metricsRoute(app: FastifyInstance, metrics: Metrics) {
   app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
