@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { JOB, jobHandlers, schedules } from '../../src/jobs/handlers.js';
 import { GENESIS_HASH, entryHash, fieldsOf } from '../../src/modules/audit/chain.js';
 import { checkpointMessage, keyIdOf } from '../../src/modules/audit/signing-key.js';
@@ -73,9 +73,17 @@ async function recomputeFrom(t: TestApp, fromSeq: number) {
   await asSuperuser(t, ...updates);
 }
 
+/** One app for the tests that change nothing behind the triggers; they run in order on it. */
+let shared: TestApp;
+beforeAll(async () => {
+  shared = await createTestApp();
+  for (let i = 0; i < 3; i++) await shared.call(shared.adminKey, 'POST', '/v1/organizations', { name: `org-${i}-${randomBytes(3).toString('hex')}` });
+});
+afterAll(() => shared?.close());
+
 describe('checkpoints on demand', () => {
   test('POST signs the newest entry; the signature verifies with the public key it names; GET lists them newest first', async () => {
-    const t = await freshApp();
+    const t = shared;
     const head = await headSeq(t);
     const cp = await checkpoint(t);
     expect(cp.seq).toBe(head);
@@ -100,20 +108,21 @@ describe('checkpoints on demand', () => {
   });
 
   test('only the platform admin makes or lists checkpoints: 403 for a workspace key holding every scope', async () => {
-    const t = await freshApp();
+    const t = shared;
     const s = await seedWorkspace(t, ['*']);
+    const countCheckpoints = async () => Number((await sql<{ n: string }>`select count(*) as n from audit_checkpoints`.execute(db(t))).rows[0].n);
+    const before = await countCheckpoints();
     for (const method of ['POST', 'GET'] as const) {
       const res = await t.call(s.key, method, '/v1/audit/checkpoints');
       expect(res.status, res.raw).toBe(403);
       expect(res.body.error.code).toBe('forbidden');
     }
     expect((await t.call(null, 'POST', '/v1/audit/checkpoints')).status).toBe(401);
-    const { rows } = await sql<{ n: string }>`select count(*) as n from audit_checkpoints`.execute(db(t));
-    expect(Number(rows[0].n)).toBe(0);
+    expect(await countCheckpoints()).toBe(before);
   });
 
   test('checkpoint rows are append-only like the log', async () => {
-    const t = await freshApp();
+    const t = shared;
     await checkpoint(t);
     await expect(sql`update audit_checkpoints set hash = ${GENESIS_HASH}`.execute(db(t))).rejects.toThrow(/append-only/);
     await expect(sql`delete from audit_checkpoints`.execute(db(t))).rejects.toThrow(/append-only/);
@@ -123,10 +132,11 @@ describe('checkpoints on demand', () => {
 
 describe('the periodic checkpoint', () => {
   test('is scheduled at least once a minute, and signs only when the chain advanced', async () => {
-    const t = await freshApp();
+    const t = shared;
     const every = schedules(t.config).find((s) => s.kind === JOB.auditCheckpoint)?.everyMs;
     expect(every).toBeLessThanOrEqual(60_000);
     const run = jobHandlers(t.services)[JOB.auditCheckpoint];
+    await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'advance-first' });
     expect(await run(undefined, undefined as never)).toEqual({ seq: await headSeq(t) });
     expect(await run(undefined, undefined as never)).toBeNull();
     await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'advance' });
@@ -136,7 +146,7 @@ describe('the periodic checkpoint', () => {
 
 describe('entries are numbered without gaps', () => {
   test('an append rolled back leaves no gap, so a gap always means a deletion', async () => {
-    const t = await freshApp();
+    const t = shared;
     const before = await headSeq(t);
     await expect(
       db(t).transaction().execute(async (trx) => {
@@ -147,6 +157,7 @@ describe('entries are numbered without gaps', () => {
     await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'after-rollback' });
     expect(await headSeq(t)).toBe(before + 1);
     expect(await verify(t)).toMatchObject({ ok: true, entries: before + 1 });
+    expect(await headSeq(t)).toBe(Number((await sql<{ n: string }>`select count(*) as n from audit_log`.execute(db(t))).rows[0].n));
   });
 });
 
