@@ -104,7 +104,8 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
     async coverage(only?: readonly string[]) {
       const rows = (await store.fleet(db)).filter((r) => !only || only.includes(r.workspace_id));
       const workspaces = new Set(rows.map((r) => r.workspace_id));
-      const instances = await db.selectFrom('provider_instances').select(['id', 'name', 'provider']).execute();
+      // A tenant sees only the instances its own workspaces' credentials use.
+      const instances = (await db.selectFrom('provider_instances').select(['id', 'name', 'provider']).execute()).filter((i) => !only || rows.some((r) => r.instance_id === i.id));
       const providers = PROVIDER_IDS.map((provider) => {
         const withCred = new Set(rows.filter((r) => r.provider === provider).map((r) => r.workspace_id));
         return {

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
+import { requirePlatformAdmin, visibleWorkspaceIds, type Actor } from '../../http/actor.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicTarget } from '../../lib/ssrf.js';
@@ -72,15 +72,27 @@ export function createInstanceService({ db, audit, allowPrivateTargets }: { db: 
         return instanceView(row);
       });
     },
-    async list() {
-      const rows = await db
+    /**
+     * The platform admin sees every instance with its admin credential's mask; a tenant sees only the
+     * instances its workspaces' credentials use, and of the admin credential only whether it is set.
+     */
+    async list(actor: Actor) {
+      const only = visibleWorkspaceIds(actor);
+      if (only?.length === 0) return [];
+      let q = db
         .selectFrom('provider_instances as i')
         .leftJoin('instance_admin_secrets as s', 's.instance_id', 'i.id')
         .selectAll('i')
         .select('s.mask')
-        .orderBy('i.created_at', 'asc')
-        .execute();
-      return rows.map((r) => instanceView(r, r.mask ? { mask: r.mask } : null));
+        .orderBy('i.created_at', 'asc');
+      if (only !== undefined) {
+        q = q.where('i.id', 'in', (eb) => eb.selectFrom('credentials').select('instance_id').where('workspace_id', 'in', only).where('instance_id', 'is not', null).$narrowType<{ instance_id: string }>());
+      }
+      const rows = await q.execute();
+      return rows.map((r) => {
+        const view = instanceView(r, r.mask ? { mask: r.mask } : null);
+        return only === undefined ? view : { ...view, admin_credential: { set: view.admin_credential.set } };
+      });
     },
   };
 }

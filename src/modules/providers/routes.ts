@@ -55,8 +55,11 @@ export const providerRoutes =
 
     app.get('/instances', {
       config: { scope: 'credentials:read' },
-      schema: { tags, security: bearer, response: { 200: ListOf(Instance), ...errors() } },
-    }, async () => ({ data: await instances.list() }));
+      schema: {
+        tags, security: bearer, summary: "Every instance for the platform admin (with the admin credential's mask); for anyone else, the instances their workspaces' credentials use (no mask)",
+        response: { 200: ListOf(Instance), ...errors() },
+      },
+    }, async (req) => ({ data: await instances.list(req.actor) }));
 
     app.put('/instances/:id/admin-credential', {
       schema: {
