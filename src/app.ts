@@ -12,7 +12,7 @@ import { registerAuth } from './http/auth.js';
 import { registerErrorHandling, renderFrameworkError } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
 import { requestIdOf } from './http/request-id.js';
-import { createAjv } from './http/validation.js';
+import { createAjv, registerJsonBodyParser } from './http/validation.js';
 import { jobRoutes } from './jobs/routes.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
 import { createVerifyFastPath } from './modules/apikeys/verify-http.js';
@@ -67,6 +67,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   const ajv = { body: createAjv(false), other: createAjv('array') };
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema));
   app.addSchema(ErrorBody);
+  registerJsonBodyParser(app as unknown as FastifyInstance);
 
   const portal = existsSync(PORTAL_DIR);
   registerErrorHandling(app);

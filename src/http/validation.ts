@@ -1,6 +1,9 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
+import type { FastifyInstance } from 'fastify';
+import { invalid } from '../lib/errors.js';
+import { jsonLimitProblem } from '../lib/json-limits.js';
 import { ErrorBody } from './schemas.js';
 
 /**
@@ -21,3 +24,19 @@ export const validationIssues = (errors: ErrorObject[], context: string) =>
     message: v.message ?? 'invalid',
     ...(v.keyword === 'additionalProperties' ? { property: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
   }));
+
+/**
+ * Fastify's own JSON parser (secure-json-parse, prototype poisoning refused), then the depth and
+ * number limits: a body past them is a 400 before any validator, handler or serializer walks it.
+ */
+export function registerJsonBodyParser(app: FastifyInstance) {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    parse(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const problem = jsonLimitProblem(value);
+      if (problem) return done(invalid(problem.message, { reason: problem.reason, path: problem.path }), undefined);
+      done(null, value);
+    }),
+  );
+}

@@ -1,3 +1,4 @@
+import { jsonLimitProblem, type JsonLimitProblem } from '../../lib/json-limits.js';
 import { get, str } from '../providers/types.js';
 import type { InboundProvider } from './kinds.js';
 
@@ -6,6 +7,25 @@ export interface Normalized {
   providerType: string | null;
   /** The Gatehouse events it becomes; none means it is ignored. */
   items: Array<{ type: string; data: unknown; context?: unknown }>;
+  /** Set when the payload breaks the JSON limits: a permanent failure, never retried. */
+  refused?: string;
+}
+
+/** Whether a body is read as JSON (everything but Twilio's form posts), at receipt and in processing alike. */
+export const readsJson = (provider: InboundProvider, contentType: string | null) => !(provider === 'twilio' && contentType !== 'application/json');
+
+export type PayloadRead = { ok: true; value: unknown } | { ok: false; problem: JsonLimitProblem | null };
+
+/** The body as JSON within the limits every JSON body meets; `problem` null: not JSON at all. */
+export function readJsonPayload(body: Buffer): PayloadRead {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, problem: null };
+  }
+  const problem = jsonLimitProblem(value);
+  return problem ? { ok: false, problem } : { ok: true, value };
 }
 
 const EMAILBISON: Record<string, string> = {
@@ -68,13 +88,12 @@ function vonage(payload: unknown): Normalized {
  * a replay or a retry after a crash publishes the same thing.
  */
 export function normalize(provider: InboundProvider, body: Buffer, contentType: string | null): Normalized {
-  if (provider === 'twilio' && contentType !== 'application/json') return twilio(new URLSearchParams(body.toString('utf8')));
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body.toString('utf8'));
-  } catch {
-    return one(null, undefined, null);
-  }
+  if (!readsJson(provider, contentType)) return twilio(new URLSearchParams(body.toString('utf8')));
+  const read = readJsonPayload(body);
+  // Stored before the limits held at receipt: walking it again would fail the same way every time.
+  if (!read.ok && read.problem) return { providerType: null, items: [], refused: read.problem.message };
+  if (!read.ok) return one(null, undefined, null);
+  const payload = read.value;
   switch (provider) {
     case 'emailbison': {
       const type = str(get(payload, 'event', 'type'));

@@ -97,7 +97,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
       if (ev.events && !matchesFilter(ev.events, it.type)) continue;
       items.push(it);
     }
-    return { ev, providerType: n.providerType, items, unmapped: n.items.length === 0 };
+    return { ev, providerType: n.providerType, items, unmapped: n.items.length === 0, refused: n.refused };
   }
 
   /** Publishes the events' items and marks the events done, in the caller's transaction. */
@@ -114,10 +114,11 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     );
     const ids = (await publishMany(trx, events)).map((p) => p.eventId);
     let next = 0;
-    const rows = batch.map(({ ev, providerType, items, unmapped }) => {
+    const rows = batch.map(({ ev, providerType, items, unmapped, refused }) => {
       const published = ids.slice(next, (next += items.length));
-      const note = unmapped ? 'no Gatehouse event type for this payload' : null;
-      return sql`(${ev.id}, ${items.length ? 'processed' : 'ignored'}, ${providerType}, ${items.map((it) => it.type)}::text[], ${published}::text[], ${note})`;
+      const note = refused ?? (unmapped ? 'no Gatehouse event type for this payload' : null);
+      const status = refused ? 'failed' : items.length ? 'processed' : 'ignored';
+      return sql`(${ev.id}, ${status}, ${providerType}, ${items.map((it) => it.type)}::text[], ${published}::text[], ${note})`;
     });
     await sql`
       update inbound_events e set status = x.status, provider_type = x.provider_type, event_types = x.event_types, published = x.published,

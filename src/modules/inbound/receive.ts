@@ -11,6 +11,7 @@ import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js';
 import { newId } from '../../lib/ids.js';
 import { INBOUND_CHANNEL, KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
+import { readJsonPayload, readsJson } from './normalize.js';
 import { openSourceSecrets, SOURCES_CHANNEL, type OpenedSecrets } from './secrets.js';
 import { metaHandshake, verify, type InboundRequest, type SourceSettings } from './verify.js';
 
@@ -83,12 +84,13 @@ export async function createReceiver(o: ReceiverOptions) {
     const settings = source.settings as SourceSettings;
     let verdict = await verify(kind.scheme, request, { secrets: secrets.signing, settings, publicUrl: o.publicUrl, defaultToleranceS: o.toleranceS });
     let parsed: unknown;
-    if (contentType === 'application/json') {
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        if (verdict.ok) throw invalid('the body is not valid JSON');
-      }
+    if (readsJson(provider, contentType)) {
+      // Processing reads the body as JSON whatever its declared type, so the limits hold for all
+      // of them here: a body past them is never stored, rather than failing every processing.
+      const read = readJsonPayload(body);
+      if (read.ok) parsed = read.value;
+      else if (verdict.ok && read.problem) throw invalid(read.problem.message, { reason: read.problem.reason, path: read.problem.path });
+      else if (verdict.ok && contentType === 'application/json') throw invalid('the body is not valid JSON');
     }
     if (verdict.ok && provider === 'emailbison' && String((parsed as { event?: { workspace_id?: unknown } })?.event?.workspace_id) !== settings.provider_workspace_id) {
       verdict = { ok: false, reason: 'workspace_mismatch' };
