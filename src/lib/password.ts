@@ -8,10 +8,26 @@ const KEYLEN = 32;
 // Stored hashes may carry older (lower) parameters; anything beyond these is not ours to run.
 const MAX_N = 2 ** 20;
 
-const derive = (password: string, salt: Buffer, opts: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scrypt(password.normalize('NFKC'), salt, KEYLEN, { ...opts, maxmem: MAXMEM }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+// At most this many derivations at once: each holds 128 MiB and a libuv thread for a good fraction
+// of a second, and the pool's other threads serve DNS lookups and file reads.
+const MAX_PARALLEL = 2;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
+  if (running < MAX_PARALLEL) running++;
+  else await new Promise<void>((resolve) => waiting.push(resolve));
+  try {
+    return await new Promise<Buffer>((resolve, reject) =>
+      scrypt(password.normalize('NFKC'), salt, KEYLEN, { ...opts, maxmem: MAXMEM }, (err, key) => (err ? reject(err) : resolve(key))),
+    );
+  } finally {
+    // The slot passes straight to the next in line, so a newcomer cannot slip in between.
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
 
 interface Parsed {
   N: number;
