@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerAuth } from './http/auth.js';
+import { proxyTrust } from './http/client-ip.js';
 import { registerErrorHandling, renderFrameworkError } from './http/errors.js';
 import { ErrorBody } from './http/schemas.js';
 import { requestIdOf } from './http/request-id.js';
@@ -40,7 +41,9 @@ const PORTAL_DIR = fileURLToPath(new URL('./web/', import.meta.url));
 export async function buildApp(services: Services): Promise<FastifyInstance> {
   const { config, log, metrics } = services;
   let closing = false;
-  const verifyFast = createVerifyFastPath({ verifier: services.verifier, log, metrics, trustProxy: config.trustProxy, closing: () => closing });
+  // One trust rule for both doors, so the fast path and request.ip name the same client.
+  const trust = proxyTrust(config.trustedProxies);
+  const verifyFast = createVerifyFastPath({ verifier: services.verifier, log, metrics, trust, closing: () => closing });
   const app = Fastify({
     // The key-verification fast path sees each request first; everything else (and whatever it
     // declines) is Fastify's. Timeouts as Fastify sets them on a server it creates itself.
@@ -56,7 +59,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     },
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    trustProxy: trust ?? false,
     requestIdHeader: false,
     genReqId: requestIdOf,
     return503OnClosing: true,

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { checkTrustedProxies } from './http/client-ip.js';
 import { parseMasterKeys } from './lib/envelope.js';
 import { parseSigningKey, parseTrustedKeys } from './modules/audit/signing-key.js';
 import { DEFAULT_RETRY_SCHEDULE_S } from './modules/webhooks/retry.js';
@@ -17,6 +18,8 @@ function refineWith(v: string | undefined, ctx: z.RefinementCtx, parse: (text: s
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
   }
 }
+
+const splitList = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -49,7 +52,14 @@ const envSchema = z.object({
     .default('info')
     .describe('pino log level'),
   GATEHOUSE_BODY_LIMIT: positiveInt.default(1024 * 1024).describe('largest request body in bytes'),
-  GATEHOUSE_TRUST_PROXY: bool.default(false).describe('trust X-Forwarded-For for client IPs'),
+  GATEHOUSE_TRUST_PROXY: bool
+    .default(false)
+    .describe('older switch: true believes X-Forwarded-For from any peer; prefer GATEHOUSE_TRUSTED_PROXIES, which wins when both are set'),
+  GATEHOUSE_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => refineWith(v, ctx, (text) => checkTrustedProxies(splitList(text))))
+    .describe('comma-separated CIDRs (or loopback, linklocal, uniquelocal) of the proxies in front: X-Forwarded-For is believed only from a peer inside them'),
   GATEHOUSE_USAGE_FLUSH_MS: positiveInt
     .default(1000)
     .describe('how often batched key usage is written to the database'),
@@ -160,6 +170,8 @@ export interface Config {
   logLevel: string;
   bodyLimit: number;
   trustProxy: boolean;
+  /** Peers whose X-Forwarded-For is believed: 'all', or these ranges (none: the socket address is the client). */
+  trustedProxies: 'all' | string[];
   usageFlushMs: number;
   keyCacheTtlMs: number;
   workerConcurrency: number;
@@ -227,7 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
     logLevel: e.GATEHOUSE_LOG_LEVEL,
     bodyLimit: e.GATEHOUSE_BODY_LIMIT,
-    trustProxy: e.GATEHOUSE_TRUST_PROXY,
+    trustProxy: e.GATEHOUSE_TRUST_PROXY || e.GATEHOUSE_TRUSTED_PROXIES !== undefined,
+    trustedProxies: e.GATEHOUSE_TRUSTED_PROXIES !== undefined ? splitList(e.GATEHOUSE_TRUSTED_PROXIES) : e.GATEHOUSE_TRUST_PROXY ? 'all' : [],
     usageFlushMs: e.GATEHOUSE_USAGE_FLUSH_MS,
     keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
     workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,

@@ -4,7 +4,7 @@ import { bearer, errors, IdParam, ListOf, NullableTimestamp, Timestamp } from '.
 import type { TenancyService } from '../tenancy/service.js';
 import type { ApiKeyService } from './service.js';
 import type { KeyVerifier } from './verify.js';
-import { VerifyBody, VerifyResponse, verificationBody } from './verify-http.js';
+import { VerifyBody, VerifyResponse, verificationBody, verificationIp } from './verify-http.js';
 
 const Scope = Type.String({ minLength: 1, maxLength: 64, pattern: '^(\\*|[a-z_]+:(\\*|[a-z_]+))$' });
 const RateLimit = Type.Object(
@@ -131,8 +131,9 @@ export const apiKeyRoutes =
         response: { 200: VerifyResponse, 400: Type.Ref('ErrorBody') },
       },
     }, async (req) => {
-      // A service verifying its own callers' keys knows their address; without it, the caller's is used.
-      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip: req.body.ip ?? req.ip });
+      // A verifier (a key with keys:verify) may name the address of the caller it checks; anyone else is judged from their own.
+      const ip = await verificationIp(verifier, req.body.ip, req.headers.authorization, req.ip);
+      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip });
       return verificationBody(result);
     });
   };

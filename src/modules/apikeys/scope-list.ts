@@ -8,6 +8,7 @@ export const KNOWN_SCOPES = [
   'members:write',
   'keys:read',
   'keys:write',
+  'keys:verify',
   'credentials:read',
   'credentials:write',
   'upstream:call',

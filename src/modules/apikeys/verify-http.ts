@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import secureJsonParse from 'secure-json-parse';
 import { isDatabaseUnavailable } from '../../http/errors.js';
 import { Type, type Static } from 'typebox';
+import { clientIp, type ProxyTrust } from '../../http/client-ip.js';
 import { requestIdOf } from '../../http/request-id.js';
 import { createAjv, validationIssues } from '../../http/validation.js';
 import type { Metrics } from '../../lib/metrics.js';
@@ -13,7 +14,10 @@ export const VERIFY_PATH = '/v1/keys/verify';
 export const VerifyBody = Type.Object({
   key: Type.String({ maxLength: 512 }),
   scope: Type.Optional(Type.String({ maxLength: 64 })),
-  ip: Type.Optional(Type.String({ maxLength: 64, description: "the end client's address, checked against the key's IP allow-list (default: the caller's)" })),
+  ip: Type.Optional(Type.String({
+    maxLength: 64,
+    description: "the end client's address, checked against the key's IP allow-list; it counts only when the caller sends `Authorization: Bearer` with a key holding `keys:verify`, otherwise the caller's own address is used",
+  })),
 }, { additionalProperties: false });
 
 export const VerifyResponse = Type.Object({
@@ -37,6 +41,25 @@ export function verificationBody(result: Verification): Static<typeof VerifyResp
     scopes: [...key!.scopes],
     ...(ratelimit ? { ratelimit: { limit: ratelimit.limit, remaining: ratelimit.remaining, reset: ratelimit.reset } } : {}),
   };
+}
+
+/** The scope of a verifier: a service allowed to say which address the key it checks is used from. */
+export const VERIFIER_SCOPE = 'keys:verify';
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * The address a verification judges the key's allow-list against: the body's `ip` only when the
+ * caller authenticates as a verifier, else the caller's own (through the trusted proxies). Costs
+ * nothing without an `ip`, and a cached lookup with one; a promise only when that lookup needs one.
+ */
+export function verificationIp(verifier: KeyVerifier, bodyIp: string | undefined, authorization: string | undefined, connectionIp: string): string | Promise<string> {
+  if (bodyIp === undefined) return connectionIp;
+  const token = authorization && BEARER.exec(authorization)?.[1];
+  if (!token) return connectionIp;
+  const opts = { scope: VERIFIER_SCOPE, ip: connectionIp };
+  const cached = verifier.verifyCached(token, opts);
+  if (cached) return cached.code === 'valid' ? bodyIp : connectionIp;
+  return verifier.verify(token, opts).then((result) => (result.code === 'valid' ? bodyIp : connectionIp));
 }
 
 // A valid key's answer is the same but for the rate-limit figures, so its JSON is built once per
@@ -66,7 +89,8 @@ interface Deps {
   verifier: KeyVerifier;
   log: Logger;
   metrics: Metrics;
-  trustProxy: boolean;
+  /** Whose X-Forwarded-For to believe: the very rule Fastify's trustProxy is given. */
+  trust: ProxyTrust | undefined;
   /** True once the server is closing: requests then go to Fastify, which answers 503. */
   closing: () => boolean;
 }
@@ -79,16 +103,8 @@ interface Deps {
  * fully handle (other content types, chunked or large bodies, a closing server) before reading a
  * byte, leaving it to the Fastify route, which stays the documented one.
  */
-export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closing }: Deps) {
+export function createVerifyFastPath({ verifier, log, metrics, trust, closing }: Deps) {
   const validate = createAjv(false).compile(VerifyBody);
-
-  function clientIp(req: IncomingMessage): string {
-    const remote = req.socket.remoteAddress ?? '';
-    if (!trustProxy) return remote;
-    const forwarded = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim();
-    return first || remote;
-  }
 
   function send(res: ServerResponse, requestId: string, started: number, status: number, body: unknown): undefined {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -108,10 +124,16 @@ export function createVerifyFastPath({ verifier, log, metrics, trustProxy, closi
       return fail(INVALID_JSON);
     }
     if (!validate(body)) return fail('the request does not match the schema', { issues: validationIssues(validate.errors ?? [], 'body') });
-    const opts = { scope: body.scope, ip: body.ip ?? clientIp(req) };
-    const cached = verifier.verifyCached(body.key, opts);
+    const ip = verificationIp(verifier, body.ip, req.headers.authorization, clientIp(req, trust));
+    if (typeof ip !== 'string') return ip.then((vouched) => check(res, requestId, started, body.key, body.scope, vouched));
+    return check(res, requestId, started, body.key, body.scope, ip);
+  }
+
+  function check(res: ServerResponse, requestId: string, started: number, key: string, scope: string | undefined, ip: string): Promise<void> | undefined {
+    const opts = { scope, ip };
+    const cached = verifier.verifyCached(key, opts);
     if (cached) return send(res, requestId, started, 200, verificationText(cached));
-    return verifier.verify(body.key, opts).then((result) => send(res, requestId, started, 200, verificationText(result)));
+    return verifier.verify(key, opts).then((result) => send(res, requestId, started, 200, verificationText(result)));
   }
 
   function failed(res: ServerResponse, requestId: string, started: number, err: unknown) {
