@@ -70,8 +70,8 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
         );
       }
     },
-    [JOB.generateTokens]: async (p) =>
-      services.emailbison.generateTokens({ ...systemActor(), id: p.requested_by }, p.items, { instance: p.instance, batchSize: p.batch_size, delayMs: p.delay_ms }),
+    [JOB.generateTokens]: async (p, _job, signal) =>
+      services.emailbison.generateTokens({ ...systemActor(), id: p.requested_by }, p.items, { instance: p.instance, batchSize: p.batch_size, delayMs: p.delay_ms, signal }),
     [JOB.pruneWebhooks]: async () => {
       const before = daysAgo(config.webhookRetentionDays);
       return prune(JOB.pruneWebhooks, {

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { systemActor } from '../../src/http/actor.js';
 import { enqueue } from '../../src/jobs/queue.js';
 import { createWorker, type JobHandler, type Worker } from '../../src/jobs/worker.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -79,4 +80,10 @@ test('a lease lost while the handler runs aborts it, and what it returns afterwa
   await worker.stop();
   workers.splice(workers.indexOf(worker), 1);
   expect(await jobRow(id)).toMatchObject({ status: 'running', locked_by: 'another-worker', result: null, finished_at: null });
+});
+
+test('generate-tokens stops before its next batch once its lease is lost', async () => {
+  const actor = { ...systemActor(), id: 'job:test' };
+  const run = t.services.emailbison.generateTokens(actor, [{ workspace_id: 'ws_none', provider_workspace_id: '1' }], { instance: 'none', batchSize: 1, delayMs: 0, signal: AbortSignal.abort() });
+  await expect(run).rejects.toMatchObject({ name: 'AbortError' });
 });

@@ -145,10 +145,12 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
      * Mints tokens for many workspaces, `batchSize` at a time with `delayMs` between batches so an
      * instance's undocumented rate limits are not hammered; one workspace's failure does not stop the rest.
      */
-    async generateTokens(actor: Actor, items: Array<{ workspace_id: string; provider_workspace_id: string }>, opts: { instance: string; batchSize: number; delayMs: number }) {
+    async generateTokens(actor: Actor, items: Array<{ workspace_id: string; provider_workspace_id: string }>, opts: { instance: string; batchSize: number; delayMs: number; signal?: AbortSignal }) {
       const results: Array<{ workspace_id: string; ok: boolean; error?: string }> = [];
       for (let i = 0; i < items.length; i += opts.batchSize) {
         if (i > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
+        // Its job's lease was lost (another worker may be running it): no further batch from here.
+        opts.signal?.throwIfAborted();
         const batch = items.slice(i, i + opts.batchSize);
         const outcomes = await Promise.allSettled(
           batch.map((item) => this.generateToken(actor, item.workspace_id, { instance: opts.instance, provider_workspace_id: item.provider_workspace_id })),
