@@ -29,7 +29,8 @@ const CONTRACT_STEPS: Array<[RegExp, string]> = [
   [/\bRENAME\b/i, 'renames what a running version refers to'],
   [/\bALTER\s+COLUMN\b.*\bTYPE\b/i, "changes a column's type under a running version"],
   [/\bSET\s+NOT\s+NULL\b/i, 'makes a column required that a running version may leave empty'],
-  [/\bTRUNCATE\b|\bDELETE\s+FROM\b/i, 'removes rows a running version may still read'],
+  // A trigger `BEFORE TRUNCATE ON t` refuses truncation; only the statement itself removes rows.
+  [/^\s*TRUNCATE\b|\bDELETE\s+FROM\b/i, 'removes rows a running version may still read'],
 ];
 
 /** Why a statement is not expand-only, or null. `-- contract: <why>` above it marks a deliberate step. */
@@ -60,9 +61,11 @@ describe('migrations are expand-only', () => {
       'ALTER TABLE jobs ALTER COLUMN attempts TYPE bigint;',
       'ALTER TABLE events ALTER COLUMN trace_parent SET NOT NULL;',
       'ALTER TABLE events ADD COLUMN source text NOT NULL;',
+      'TRUNCATE TABLE jobs;',
     ];
     for (const script of bad) expect(splitStatements(script).map(contractStep), script).not.toEqual([null]);
-    const fine = ['ALTER TABLE events ADD COLUMN source text NOT NULL DEFAULT \'api\';', '-- contract: 008 stopped reading it\nALTER TABLE events DROP COLUMN old;'];
+    const fine = ['ALTER TABLE events ADD COLUMN source text NOT NULL DEFAULT \'api\';', '-- contract: 008 stopped reading it\nALTER TABLE events DROP COLUMN old;',
+      'CREATE TRIGGER t_no_truncate BEFORE TRUNCATE ON t FOR EACH STATEMENT EXECUTE FUNCTION refuse();'];
     for (const script of fine) expect(splitStatements(script).map(contractStep), script).toEqual([null]);
   });
 });
