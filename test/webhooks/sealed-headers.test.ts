@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { eventually, startDeliveryWorker, startReceiver, type Receiver } from '../helpers/webhooks.js';
+import { listMigrations, splitStatements } from '../../src/db/migrate.js';
 import type { DeliveryWorker } from '../../src/modules/webhooks/deliver.js';
 
 // Custom header values of an endpoint are sealed at rest like auth_token, shown only masked, and
@@ -124,5 +125,16 @@ describe('the mask rule', () => {
     expect(ep.body.auth_token).toBe('***9876');
     const long = await t.call(ws.key, 'PUT', `/v1/workspaces/${ws.workspace.id}/credentials/twilio`, { auth_token: 'abcd-0123456789-0123-wxyz' });
     expect(long.body.secrets.auth_token.mask).toBe('abcd***wxyz');
+  });
+
+  test('masks made before the rule (8 characters of a 12-character secret) keep only their last 4 after migration 010', async () => {
+    const put = await t.call(ws.key, 'PUT', `/v1/workspaces/${ws.workspace.id}/credentials/twilio`, { auth_token: 'abcdefgh9876' });
+    const credentialId = put.body.id as string;
+    // As the previous mask function left it.
+    await db().updateTable('credential_secrets').set({ mask: 'abcd***9876' }).where('credential_id', '=', credentialId).execute();
+    const m010 = listMigrations().find((m) => m.id === 10)!;
+    for (const s of splitStatements(m010.script).filter((x) => /^UPDATE credential_secrets/i.test(x.text))) await sql.raw(s.text).execute(db());
+    const after = await t.call(ws.key, 'GET', `/v1/workspaces/${ws.workspace.id}/credentials`);
+    expect(after.body.data.find((c: { id: string }) => c.id === credentialId).secrets.auth_token.mask).toBe('***9876');
   });
 });
