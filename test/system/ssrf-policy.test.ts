@@ -1,5 +1,6 @@
-import { describe, expect, test } from 'vitest';
-import { assertPublicTarget, assertPublicUrl, refusedAddress, refusedHost } from '../../src/lib/ssrf.js';
+import dns from 'node:dns';
+import { describe, expect, test, vi } from 'vitest';
+import { assertPublicTarget, assertPublicUrl, guardedLookup, refusedAddress, refusedHost } from '../../src/lib/ssrf.js';
 
 /**
  * Each spelling an attacker uses to reach an internal address, as written in a URL: the host as
@@ -119,5 +120,26 @@ describe('the check at creation resolves names', () => {
       message: expect.stringMatching(/does not resolve/),
       details: { field: 'url', reason: 'unresolvable' },
     });
+  });
+});
+
+describe('the connect-time lookup', () => {
+  /** What guardedLookup answers when the resolver, at the moment of connecting, gives `addresses`. */
+  async function connectTimeAnswer(addresses: string[]) {
+    const spy = vi.spyOn(dns, 'lookup').mockImplementation(((_host: string, _opts: unknown, cb: (e: null, a: Array<{ address: string; family: number }>) => void) =>
+      cb(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))) as never);
+    try {
+      return await new Promise<{ code?: string; address?: string }>((resolve) =>
+        guardedLookup(false)('rebound.example', { all: false } as never, ((err: NodeJS.ErrnoException | null, address: string) => resolve(err ? { code: err.code } : { address })) as never));
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  test('a name that rebinds to a private address after the creation check is refused when connecting', async () => {
+    for (const answer of [['10.0.0.7'], ['93.184.216.34', '127.0.0.1'], ['64:ff9b::a9fe:a9fe'], ['198.18.0.1'], ['::ffff:7f00:1']]) {
+      expect(await connectTimeAnswer(answer), answer.join(',')).toEqual({ code: 'EPRIVATETARGET' });
+    }
+    expect(await connectTimeAnswer(['93.184.216.34'])).toEqual({ address: '93.184.216.34' });
   });
 });
