@@ -4,7 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { importCredentials } from './modules/vault/import.js';
 import { checkSecrets, rewrapDataKeys } from './modules/vault/rewrap.js';
-import { backupEmbedded, BackupRefused, PG_DUMP_RECIPE, restoreEmbedded } from './db/backup.js';
+import { auditKeyCopyOf, backupEmbedded, BackupRefused, PG_DUMP_RECIPE, restoreEmbedded } from './db/backup.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { describeMigration, pendingMigrations } from './db/migrate.js';
 import { connectDatabase } from './db/connect.js';
@@ -210,8 +210,9 @@ program
       process.exit(2);
     }
     const keyOut = opts.keyOut ?? `${opts.out}.master.key`;
-    const { keyCopied } = await backupEmbedded(cfg.dataDir, opts.out, keyOut, { force: opts.force }).catch(refused);
+    const { keyCopied, auditKeyCopied } = await backupEmbedded(cfg.dataDir, opts.out, keyOut, { force: opts.force }).catch(refused);
     console.log(`database: ${opts.out}`);
+    if (auditKeyCopied) console.log(`audit signing key: ${auditKeyCopyOf(opts.out)} (restore finds it beside the archive)`);
     if (keyCopied) {
       console.log(`master key: ${keyOut}`);
       console.error(`Store ${keyOut} apart from ${opts.out} (another place, another access list): together they open every secret; the archive alone opens none.`);
@@ -231,8 +232,9 @@ program
     if (!opts.check) {
       if (!file) fail('name the backup archive, or pass --check');
       if (cfg.databaseUrl) fail(`restore unpacks an embedded database; for PostgreSQL:\n${PG_DUMP_RECIPE}`);
-      const { movedAside, hasKeyFile } = await restoreEmbedded(file!, cfg.dataDir, { keyFile: opts.key, force: opts.force }).catch(refused);
+      const { movedAside, hasKeyFile, auditKeyRestored } = await restoreEmbedded(file!, cfg.dataDir, { keyFile: opts.key, force: opts.force }).catch(refused);
       if (movedAside) console.log(`the database that was there is now ${movedAside}`);
+      if (auditKeyRestored) console.log('audit signing key restored beside the database');
       // Without a key the first open would make a new one, and no restored secret would ever open.
       if (!hasKeyFile && !cfg.masterKeys) fail('restored the database, but there is no master key: pass --key FILE, or set GATEHOUSE_MASTER_KEYS');
       console.log(`restored ${file} into ${cfg.dataDir}`);

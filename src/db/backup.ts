@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SIGNING_KEY_FILE } from '../modules/audit/signing-key.js';
 import { MASTER_KEY_FILE } from '../modules/vault/master-keys.js';
 
 /** The embedded database's folder inside the data directory (see connect.ts). */
@@ -14,9 +15,13 @@ export const PG_DUMP_RECIPE = `gatehouse backup copies the embedded database. Wi
   DATABASE_URL="$NEW_DATABASE_URL" gatehouse restore --check
 Keep GATEHOUSE_MASTER_KEYS in your secret store, apart from the dumps: a dump holds sealed secrets only.`;
 
+/** Where backup puts the copy of the audit signing key: beside the archive, found there by restore. */
+export const auditKeyCopyOf = (archive: string) => `${archive}.audit-signing.key`;
+
 /**
  * A consistent copy of the embedded database (PGlite's own tar of its folder) and, when the
- * master key lives in the data directory, a copy of the key file beside the given path.
+ * master key lives in the data directory, a copy of the key file beside the given path. The audit
+ * signing key goes beside the archive too: without it the restored checkpoints no longer verify.
  * PGlite belongs to one process, so the service must be stopped: a live folder is refused.
  */
 export async function backupEmbedded(dataDir: string, out: string, keyOut: string, opts: { force?: boolean } = {}) {
@@ -37,7 +42,10 @@ export async function backupEmbedded(dataDir: string, out: string, keyOut: strin
   const keyFile = join(dataDir, MASTER_KEY_FILE);
   const keyCopied = existsSync(keyFile);
   if (keyCopied) copyFileSync(keyFile, keyOut);
-  return { keyCopied };
+  const signingKey = join(dataDir, SIGNING_KEY_FILE);
+  const auditKeyCopied = existsSync(signingKey);
+  if (auditKeyCopied) writeFileSync(auditKeyCopyOf(out), readFileSync(signingKey), { mode: 0o600, flag: 'wx' });
+  return { keyCopied, auditKeyCopied };
 }
 
 /**
@@ -68,5 +76,9 @@ export async function restoreEmbedded(archive: string, dataDir: string, opts: { 
   const client = await PGlite.create({ dataDir: pgdata, loadDataDir: blob });
   await client.close();
   if (opts.keyFile) writeFileSync(keyPath, readFileSync(opts.keyFile, 'utf8'), { mode: 0o600 });
-  return { movedAside, hasKeyFile: existsSync(keyPath) };
+  // The signing key that made the restored checkpoints, when the backup carried one and none is here.
+  const signingPath = join(dataDir, SIGNING_KEY_FILE);
+  const auditKeyRestored = existsSync(auditKeyCopyOf(archive)) && !existsSync(signingPath);
+  if (auditKeyRestored) writeFileSync(signingPath, readFileSync(auditKeyCopyOf(archive)), { mode: 0o600 });
+  return { movedAside, hasKeyFile: existsSync(keyPath), auditKeyRestored };
 }

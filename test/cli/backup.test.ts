@@ -29,6 +29,8 @@ async function seed(env: Record<string, string>) {
       const ws = await call('POST', `/v1/organizations/${org.id}/workspaces`, { name: 'Backed up' });
       await call('PUT', `/v1/workspaces/${ws.id}/credentials/emailbison`, { instance: inst.id, ...SECRETS });
       await call('POST', `/v1/workspaces/${ws.id}/webhooks`, { url: 'https://receiver.example.com/hook', events: ['lead.created'] });
+      // Signed with the data folder's audit key: the restore must bring that key back for it to verify.
+      expect(await s.audit.checkpoints.create()).not.toBeNull();
       return { workspaceId: ws.id as string };
     } finally {
       await app.close();
@@ -46,7 +48,8 @@ describe.runIf(TEST_DB === 'pglite')('gatehouse backup and restore (embedded dat
   let workspaceId: string;
 
   beforeAll(async () => {
-    source = await cliTarget();
+    // Names are resolved when an instance or endpoint is created, and this machine resolves no public name.
+    source = await cliTarget({ GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' });
     ({ workspaceId } = await seed(source.env));
   }, 120_000);
   afterAll(async () => {
@@ -61,17 +64,20 @@ describe.runIf(TEST_DB === 'pglite')('gatehouse backup and restore (embedded dat
     expect(statSync(`${archive}.master.key`).mode & 0o077).toBe(0);
     expect(readFileSync(`${archive}.master.key`, 'utf8')).toBe(readFileSync(join(source.env.GATEHOUSE_DATA_DIR!, 'master.key'), 'utf8'));
     expect(run.stderr).toMatch(/apart/);
+    expect(statSync(`${archive}.audit-signing.key`).mode & 0o077).toBe(0);
+    expect(readFileSync(`${archive}.audit-signing.key`)).toEqual(readFileSync(join(source.env.GATEHOUSE_DATA_DIR!, 'audit-signing.key')));
     // The archive holds sealed secrets only.
     const tar = execFileSync('tar', ['-xzOf', archive], { maxBuffer: 1 << 30 });
     expect(tar.includes(Buffer.from(SECRETS.api_key))).toBe(false);
   }, 120_000);
 
-  test('restore into an empty folder: audit chain ok, every secret opens, the credential reads back the same', async () => {
+  test('restore into an empty folder: audit chain ok (its signed checkpoint too), every secret opens, the credential reads back the same', async () => {
     const target = await cliTarget();
     try {
       const run = await runCli(['restore', archive, '--key', `${archive}.master.key`], target.env);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout).toMatch(/audit chain: ok [1-9]\d* entries/);
+      expect(run.stdout).toMatch(/audit signing key restored/);
       expect(run.stdout).toMatch(/secrets: (\d+) of \1 open/);
       expect(await readBack(target.env, workspaceId)).toEqual({ api_key: SECRETS.api_key });
     } finally {
