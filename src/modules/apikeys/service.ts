@@ -81,9 +81,9 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
   }
 
   /** The key an actor authenticated with, locked: a mint then serializes with the minter's revocation. */
-  async function minterOf(trx: Executor, actor: Actor, workspaceId: string | null): Promise<ApiKeyRow | undefined> {
+  async function minterOf(trx: Executor, actor: Actor, workspaceId: string | null, lock = true): Promise<ApiKeyRow | undefined> {
     if (actor.type !== 'key' || actor.platformAdmin) return undefined;
-    const minter = await store.getKey(trx, workspaceId, actor.id, true);
+    const minter = await store.getKey(trx, workspaceId, actor.id, lock);
     if (!minter || keyStatus(minter) === 'revoked' || keyStatus(minter) === 'expired') {
       throw new AppError('unauthenticated', 'the API key has been revoked', { reason: 'revoked' });
     }
@@ -118,7 +118,8 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
 
   /** A key rotating another gets the successor: the key rotated must be no looser than the rotator. */
   async function requireRotatable(trx: Executor, actor: Actor, workspaceId: string | null, old: ApiKeyRow) {
-    const rotator = await minterOf(trx, actor, workspaceId);
+    // Not locked: the successor descends from the rotated key's minter, not from the rotator.
+    const rotator = await minterOf(trx, actor, workspaceId, false);
     if (!rotator || rotator.id === old.id) return;
     const { beyond } = limitsUnder(rotator, {
       expires_at: old.expires_at?.toISOString() ?? '9999-12-31T00:00:00.000Z',
@@ -183,7 +184,10 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
    * announced to every process. Returns their ids, for this process's cache.
    */
   async function revokeMinted(trx: Executor, actor: Actor, keyId: string, at: Date): Promise<string[]> {
-    const minted = await store.revokeDescendants(trx, keyId, at);
+    const minted: Array<{ id: string; workspace_id: string | null }> = [];
+    // Walked again until nothing is left: a key minted by a descendant while this walk waited on
+    // that descendant's lock committed after the walk's snapshot; the next walk sees it.
+    for (let batch = await store.revokeDescendants(trx, keyId, at); batch.length; batch = await store.revokeDescendants(trx, keyId, at)) minted.push(...batch);
     for (const key of minted) {
       await store.notifyKeyChanged(trx, key.id);
       await audit.append(trx, actor, {
