@@ -1,8 +1,10 @@
 import { Alert, AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect } from 'react';
 import { Link, Route, Routes, useLocation } from 'react-router';
 import { api, ApiError, setCsrfToken, type Me } from './api';
+import { mayBeSignedOut } from './lib/account';
 import { AuditLog } from './pages/AuditLog';
 import { Overview } from './pages/Overview';
 import { SettingsPage } from './pages/settings/SettingsPage';
@@ -22,6 +24,17 @@ export function App() {
   const queries = useQueryClient();
   const location = useLocation();
   const [navOpen, nav] = useDisclosure(false);
+  // A session ended elsewhere (Settings → Sessions in another browser), or timed out, shows as
+  // the sign-in page at the next call, not as a screen of "sign in first" errors: any 401 asks
+  // /v1/auth/me again, which decides.
+  useEffect(() => {
+    const recheck = (event: { type: string; action?: { type: string; error?: unknown } }) => {
+      if (event.type === 'updated' && event.action?.type === 'error' && mayBeSignedOut(event.action.error)) void queries.invalidateQueries({ queryKey: ['me'] });
+    };
+    const stopQueries = queries.getQueryCache().subscribe(recheck);
+    const stopMutations = queries.getMutationCache().subscribe(recheck);
+    return () => { stopQueries(); stopMutations(); };
+  }, [queries]);
   const me = useQuery({
     queryKey: ['me'],
     queryFn: async () => {
@@ -30,7 +43,12 @@ export function App() {
         setCsrfToken(m.csrf_token);
         return m;
       } catch (err) {
-        if (err instanceof ApiError && err.status === 401) return null;
+        if (err instanceof ApiError && err.status === 401) {
+          // Signed out (here, or by the session ending): nothing of this person's data stays in memory.
+          setCsrfToken(null);
+          queries.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+          return null;
+        }
         throw err;
       }
     },

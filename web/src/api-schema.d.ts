@@ -456,7 +456,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new TOTP secret as an otpauth:// URL (for a QR code); confirm it with a code */
+        /** A new TOTP secret as an otpauth:// URL (for a QR code); confirm it with a code. Replacing a confirmed authenticator needs the password and a current code (403 reauthentication_required without them) */
         post: {
             parameters: {
                 query?: never;
@@ -464,7 +464,14 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        password?: string;
+                        code?: string;
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -534,6 +541,201 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in person's open sessions (this one marked current) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description the session's public id (never its token) */
+                                id: string;
+                                ip: string | null;
+                                user_agent: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                last_seen_at: string;
+                                /** Format: date-time */
+                                expires_at: string;
+                                /** @description the session this request came with */
+                                current: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of your sessions (another person's is 404) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -1069,7 +1271,7 @@ export interface paths {
                             organization_id: string;
                             name: string;
                             status: "active" | "inactive";
-                            /** @description webhook endpoints may use http:// and private addresses */
+                            /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
                             /** Format: date-time */
                             created_at: string;
@@ -1180,7 +1382,7 @@ export interface paths {
                                 organization_id: string;
                                 name: string;
                                 status: "active" | "inactive";
-                                /** @description webhook endpoints may use http:// and private addresses */
+                                /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                                 test_mode: boolean;
                                 /** Format: date-time */
                                 created_at: string;
@@ -1283,7 +1485,7 @@ export interface paths {
                             organization_id: string;
                             name: string;
                             status: "active" | "inactive";
-                            /** @description webhook endpoints may use http:// and private addresses */
+                            /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
                             /** Format: date-time */
                             created_at: string;
@@ -1383,7 +1585,7 @@ export interface paths {
                             organization_id: string;
                             name: string;
                             status: "active" | "inactive";
-                            /** @description webhook endpoints may use http:// and private addresses */
+                            /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
                             /** Format: date-time */
                             created_at: string;
@@ -2091,6 +2293,10 @@ export interface paths {
                                 revoke_at: string | null;
                                 revoked_at: string | null;
                                 replaced_by: string | null;
+                                /** @description the key that minted this one: revoking it revokes this one too */
+                                parent_key_id: string | null;
+                                /** @description the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining` */
+                                shares_uses_of: string | null;
                                 last_used_at: string | null;
                                 last_used_ip: string | null;
                             }[];
@@ -2211,6 +2417,10 @@ export interface paths {
                             revoke_at: string | null;
                             revoked_at: string | null;
                             replaced_by: string | null;
+                            /** @description the key that minted this one: revoking it revokes this one too */
+                            parent_key_id: string | null;
+                            /** @description the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining` */
+                            shares_uses_of: string | null;
                             last_used_at: string | null;
                             last_used_ip: string | null;
                         } & {
@@ -2328,6 +2538,10 @@ export interface paths {
                             revoke_at: string | null;
                             revoked_at: string | null;
                             replaced_by: string | null;
+                            /** @description the key that minted this one: revoking it revokes this one too */
+                            parent_key_id: string | null;
+                            /** @description the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining` */
+                            shares_uses_of: string | null;
                             last_used_at: string | null;
                             last_used_ip: string | null;
                         };
@@ -2432,6 +2646,10 @@ export interface paths {
                             revoke_at: string | null;
                             revoked_at: string | null;
                             replaced_by: string | null;
+                            /** @description the key that minted this one: revoking it revokes this one too */
+                            parent_key_id: string | null;
+                            /** @description the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining` */
+                            shares_uses_of: string | null;
                             last_used_at: string | null;
                             last_used_ip: string | null;
                         };
@@ -2554,6 +2772,10 @@ export interface paths {
                             revoke_at: string | null;
                             revoked_at: string | null;
                             replaced_by: string | null;
+                            /** @description the key that minted this one: revoking it revokes this one too */
+                            parent_key_id: string | null;
+                            /** @description the key whose remaining uses this one spends (its minter's or predecessor's); null: its own `remaining` */
+                            shares_uses_of: string | null;
                             last_used_at: string | null;
                             last_used_ip: string | null;
                         } & {
@@ -2764,7 +2986,7 @@ export interface paths {
                     "application/json": {
                         key: string;
                         scope?: string;
-                        /** @description the end client's address, checked against the key's IP allow-list (default: the caller's) */
+                        /** @description the end client's address, checked against the key's IP allow-list; it counts only when the caller sends `Authorization: Bearer` with a key holding `keys:verify`, otherwise the caller's own address is used */
                         ip?: string;
                     };
                 };
@@ -2942,7 +3164,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Walk the hash chain (platform admin) */
+        /** Walk the hash chain and check it against its signed checkpoints (platform admin) */
         get: {
             parameters: {
                 query?: never;
@@ -2963,8 +3185,16 @@ export interface paths {
                             entries: number;
                             first_bad?: {
                                 seq: string;
-                                id: string;
+                                id?: string;
+                                /** @description hash_mismatch, broken_link, gap, truncated, checkpoint_mismatch or bad_signature */
                                 reason: string;
+                                detail: string;
+                            };
+                            checkpoints: {
+                                verified: number;
+                                last_seq: number | null;
+                                /** @description checkpoints read from GATEHOUSE_AUDIT_CHECKPOINT_FILE */
+                                from_file?: number;
                             };
                         };
                     };
@@ -3027,6 +3257,211 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Signed checkpoints, newest first (platform admin) */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                /** @description the entry whose hash is attested */
+                                seq: number;
+                                hash: string;
+                                /** @description when the checkpoint was made */
+                                at: string;
+                                /** @description first 16 hex digits of the SHA-256 of the signing public key */
+                                key_id: string;
+                                /** @description raw Ed25519 public key, base64 */
+                                public_key: string;
+                                /** @description Ed25519 over "gatehouse.audit.checkpoint.v1\n{seq}\n{hash}\n{at}", base64 */
+                                signature: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Sign the chain's newest entry now (platform admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description the entry whose hash is attested */
+                            seq: number;
+                            hash: string;
+                            /** @description when the checkpoint was made */
+                            at: string;
+                            /** @description first 16 hex digits of the SHA-256 of the signing public key */
+                            key_id: string;
+                            /** @description raw Ed25519 public key, base64 */
+                            public_key: string;
+                            /** @description Ed25519 over "gatehouse.audit.checkpoint.v1\n{seq}\n{hash}\n{at}", base64 */
+                            signature: string;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -3148,6 +3583,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every instance for the platform admin (with the admin credential's mask); for anyone else, the instances their workspaces' credentials use (no mask) */
         get: {
             parameters: {
                 query?: never;

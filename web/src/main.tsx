@@ -1,5 +1,5 @@
 import '@mantine/core/styles.css';
-import { createTheme, Drawer, InputDescription, MantineProvider, Modal } from '@mantine/core';
+import { createTheme, Drawer, InputDescription, InputError, MantineProvider, Modal } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -17,6 +17,7 @@ const theme = createTheme({
     Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }),
     Drawer: Drawer.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }),
     InputDescription: InputDescription.extend({ defaultProps: { c: 'gray.8' } }),
+    InputError: InputError.extend({ defaultProps: { c: 'red.9' } }),
   },
 });
 

@@ -1,37 +1,47 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import { Alert, Button, Code, CopyButton, Group, Stack, Text, TextInput } from '@mantine/core';
+import { Alert, Button, Code, CopyButton, Divider, Group, Stack, Text, TextInput } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { useForm } from 'react-hook-form';
 import { z } from 'zod';
-import { api } from '../../api';
+import { client, unwrap } from '../../api';
 import { useMe } from '../../session';
 import { ErrorAlert, SectionHead } from './parts';
+import { ReplaceAuthenticator } from './ReplaceAuthenticator';
+import { SessionsList } from './SessionsList';
 
 const CodeForm = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'Enter the 6 digits your app shows') });
 
-/** The signed-in person and their two-factor sign-in: the one section everyone has. */
+/** The signed-in person, their two-factor sign-in and their sessions: the one section everyone has. */
 export function AccountSection() {
   const me = useMe();
   const queries = useQueryClient();
-  const enroll = useMutation({ mutationFn: () => api<{ otpauth_url: string }>('POST', '/v1/auth/mfa/enroll') });
-  const confirm = useMutation({
-    mutationFn: (v: z.infer<typeof CodeForm>) => api('POST', '/v1/auth/mfa/confirm', v),
-    // The otpauth link holds the secret: forget it once it has served.
-    onSuccess: () => { enroll.reset(); return queries.invalidateQueries({ queryKey: ['me'] }); },
+  // The otpauth link holds the secret: kept in component state only, and forgotten once it has served.
+  const [url, setUrl] = useState<string | null>(null);
+  const [replacing, setReplacing] = useState(false);
+  const enroll = useMutation({
+    mutationFn: () => unwrap(client.POST('/v1/auth/mfa/enroll', { body: {} })),
+    onSuccess: (d) => { setUrl(d.otpauth_url); enroll.reset(); },
   });
   const form = useForm({ resolver: zodResolver(CodeForm), defaultValues: { code: '' } });
-  const url = enroll.data?.otpauth_url;
+  const confirm = useMutation({
+    mutationFn: (v: z.infer<typeof CodeForm>) => unwrap(client.POST('/v1/auth/mfa/confirm', { body: v })),
+    onSuccess: () => { setUrl(null); form.reset(); return queries.invalidateQueries({ queryKey: ['me'] }); },
+  });
+  const done = confirm.isSuccess && !url;
   return (
-    <Stack maw={640}>
+    <Stack maw={880}>
       <Text>{me.user.name} · {me.user.email}{me.user.platform_admin ? ' · platform admin' : ''}</Text>
       <SectionHead title="Two-factor sign-in">A code from an authenticator app on top of your password.</SectionHead>
       {me.user.mfa_required && <Alert variant="outline" color="red.9" title="Required by your organization">Set up two-factor sign-in to continue.</Alert>}
-      {confirm.isSuccess && <Alert variant="outline" color="teal.9" role="status">Two-factor sign-in is on: sign-in asks for a code from now on.</Alert>}
+      {done && (
+        <Alert variant="outline" color="teal.9" role="status">
+          {replacing ? 'Two-factor sign-in is on with your new authenticator: codes from the old one no longer work.' : 'Two-factor sign-in is on: sign-in asks for a code from now on.'}
+        </Alert>
+      )}
       <ErrorAlert error={enroll.error ?? confirm.error} />
-      {me.user.mfa_enabled ? (
-        <Text>On.</Text>
-      ) : url ? (
-        <Stack>
+      {url ? (
+        <Stack maw={640}>
           <Text size="sm">Add this to your authenticator app (most accept the link or its secret), then enter the code it shows.</Text>
           <Code block style={{ wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}>{url}</Code>
           <CopyButton value={url}>{({ copied, copy }) => <Button size="xs" variant="default" w="fit-content" onClick={copy}>{copied ? 'Copied' : 'Copy link'}</Button>}</CopyButton>
@@ -42,9 +52,20 @@ export function AccountSection() {
             </Group>
           </form>
         </Stack>
+      ) : me.user.mfa_enabled ? (
+        replacing && !done ? (
+          <Stack maw={640}><ReplaceAuthenticator onEnrolled={setUrl} onCancel={() => setReplacing(false)} /></Stack>
+        ) : (
+          <Group>
+            <Text>On.</Text>
+            <Button variant="default" size="xs" onClick={() => { confirm.reset(); setReplacing(true); }}>Replace authenticator</Button>
+          </Group>
+        )
       ) : (
         <Button onClick={() => enroll.mutate()} loading={enroll.isPending} w="fit-content">Set up two-factor sign-in</Button>
       )}
+      <Divider />
+      <SessionsList />
     </Stack>
   );
 }
