@@ -47,9 +47,11 @@ describe('provider instances', () => {
   test('the platform admin registers an instance; the list shows it without an admin credential', async () => {
     expect(instance).toMatchObject({ provider: 'emailbison', name: 'agency-one', base_url: fake.url, admin_credential: { set: false } });
     expect(instance.id).toMatch(/^inst_/);
-    const list = await t.call(a.key, 'GET', '/v1/instances');
+    const list = await t.call(t.adminKey, 'GET', '/v1/instances');
     expect(list.status, list.raw).toBe(200);
     expect(list.body.data.map((i: { id: string }) => i.id)).toEqual([instance.id]);
+    // A tenant lists only the instances its workspaces' credentials use: none yet.
+    expect((await t.call(a.key, 'GET', '/v1/instances')).body.data).toEqual([]);
   });
 
   test('a workspace key may not register an instance; a provider without instances is refused', async () => {
