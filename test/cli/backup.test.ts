@@ -48,8 +48,7 @@ describe.runIf(TEST_DB === 'pglite')('gatehouse backup and restore (embedded dat
   let workspaceId: string;
 
   beforeAll(async () => {
-    // Names are resolved when an instance or endpoint is created, and this machine resolves no public name.
-    source = await cliTarget({ GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' });
+    source = await cliTarget();
     ({ workspaceId } = await seed(source.env));
   }, 120_000);
   afterAll(async () => {

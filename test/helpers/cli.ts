@@ -39,14 +39,20 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
   });
 }
 
-/** An empty database of this run's kind, as environment for the CLI and for in-test services. */
+/**
+ * An empty database of this run's kind, as environment for the CLI and for in-test services.
+ * Private targets are allowed, as in the app helper: fixtures name hosts this machine cannot
+ * resolve, and creation refuses a name it cannot check (pass `GATEHOUSE_ALLOW_PRIVATE_TARGETS:
+ * 'false'` to test the refusal).
+ */
 export async function cliTarget(extra: Record<string, string> = {}): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
   const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
-  if (TEST_DB === 'pglite') return { env: { GATEHOUSE_DATA_DIR: dataDir, ...extra }, drop: removeDir };
+  const base = { GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true' };
+  if (TEST_DB === 'pglite') return { env: { ...base, ...extra }, drop: removeDir };
   const pgdb = await createEmptyPgDatabase();
   return {
-    env: { DATABASE_URL: pgdb.url, GATEHOUSE_DATA_DIR: dataDir, ...extra },
+    env: { DATABASE_URL: pgdb.url, ...base, ...extra },
     drop: async () => {
       await pgdb.drop();
       await removeDir();
