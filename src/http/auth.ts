@@ -137,7 +137,8 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
       return;
     }
     const failure = FAILURE[code];
-    const reason = token === null ? 'missing_authorization' : token === '' ? 'malformed_authorization' : code;
+    // A cookie whose session has ended says so on every route, so the portal knows to sign in again.
+    const reason = token === null ? (cookie ? 'session_expired' : 'missing_authorization') : token === '' ? 'malformed_authorization' : code;
     // Only refusals nobody is entitled to count against the address: a known key's own limits say the rest.
     const limited = failure.code === 'unauthenticated' ? await limiter.consume(`authfail:${request.ip}`, authFailureLimit, 60) : null;
     authFailures.note(anonymousActor(request), {
@@ -156,7 +157,8 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
       headers['retry-after'] = String(Math.max(1, Math.ceil((verification!.ratelimit!.reset - Date.now()) / 1000)));
     }
     if (failure.code === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
-    const message = token === null || token === '' ? 'an Authorization: Bearer <key> header is required' : failure.message;
+    const message = reason === 'session_expired' ? 'the session has ended: sign in again'
+      : token === null || token === '' ? 'an Authorization: Bearer <key> header is required' : failure.message;
     throw new AppError(failure.code, message, code === 'insufficient_scope' ? { reason, required_scope: config.scope } : { reason }, headers);
   }
 }

@@ -99,6 +99,11 @@ describe('signing in', () => {
     const me = await as(browser, 'GET', '/v1/auth/me');
     expect(me.status).toBe(401);
     expect(me.body.error.details.reason).toBe('session_expired');
+    // Any other route says the same of the ended session, not that a key is missing.
+    const other = await as(browser, 'GET', '/v1/workspaces');
+    expect(other.status).toBe(401);
+    expect(other.body.error.details.reason).toBe('session_expired');
+    expect(other.body.error.message).toMatch(/session has ended/);
   });
 
   test('a session idle past its limit, or past its absolute end, is over', async () => {
