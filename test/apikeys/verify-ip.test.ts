@@ -65,6 +65,20 @@ describe('no trusted proxy (the default)', () => {
     expect(res.statusCode).toBe(403);
   });
 
+  test("a verifier vouches only for its own workspace's keys: another workspace's verifier cannot lift an allow-list, or spend the key's uses from elsewhere", async () => {
+    const other = await seedWorkspace(s.t, ['keys:verify']);
+    const counted = await s.t.call(s.t.adminKey, 'POST', `/v1/workspaces/${s.workspaceId}/api-keys`, { name: 'k', scopes: ['workspaces:read'], ip_allowlist: ['203.0.113.0/24'], remaining: 1 });
+    expect(counted.status, counted.raw).toBe(201);
+    for (const key of [s.key, counted.body.key]) {
+      expect(await codeOf(s, { key, ip: ALLOWED }, { authorization: `Bearer ${other.key}` })).toBe('ip_not_allowed');
+    }
+    // Its one use is still there for its own workspace's verifier; the platform admin vouches for any workspace.
+    expect(await codeOf(s, { key: s.key, ip: ALLOWED }, { authorization: `Bearer ${s.t.adminKey}` })).toBe('valid');
+    const verifier = await s.t.call(s.t.adminKey, 'POST', `/v1/workspaces/${s.workspaceId}/api-keys`, { name: 'v', scopes: ['keys:verify'] });
+    const own = await request(`${s.base}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${verifier.body.key}` }, body: JSON.stringify({ key: counted.body.key, ip: ALLOWED }) });
+    expect(((await own.body.json()) as { code: string }).code).toBe('valid');
+  });
+
   test('keys:verify is a known scope a key can hold and grant', async () => {
     const res = await s.t.call(s.t.adminKey, 'POST', `/v1/workspaces/${s.workspaceId}/api-keys`, { name: 'v', scopes: ['keys:verify'] });
     expect(res.status, res.raw).toBe(201);

@@ -132,8 +132,8 @@ export const apiKeyRoutes =
       },
     }, async (req) => {
       // A verifier (a key with keys:verify) may name the address of the caller it checks; anyone else is judged from their own.
-      const ip = await verificationIp(verifier, req.body.ip, req.headers.authorization, req.ip);
-      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ip });
+      const address = await verificationIp(verifier, req.body.ip, req.headers.authorization, req.ip);
+      const result = await verifier.verify(req.body.key, { scope: req.body.scope, ...address });
       return verificationBody(result);
     });
   };

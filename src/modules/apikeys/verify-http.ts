@@ -7,7 +7,7 @@ import { clientIp, type ProxyTrust } from '../../http/client-ip.js';
 import { requestIdOf } from '../../http/request-id.js';
 import { createAjv, validationIssues } from '../../http/validation.js';
 import type { Metrics } from '../../lib/metrics.js';
-import type { KeyVerifier, Verification } from './verify.js';
+import type { KeyVerifier, Verification, VerifyOptions } from './verify.js';
 
 export const VERIFY_PATH = '/v1/keys/verify';
 
@@ -47,19 +47,26 @@ export function verificationBody(result: Verification): Static<typeof VerifyResp
 export const VERIFIER_SCOPE = 'keys:verify';
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** What a verification judges a key's allow-list by: the caller's own address, and the one a verifier names. */
+export type VerificationAddress = Pick<VerifyOptions, 'ip' | 'vouched'>;
+
 /**
  * The address a verification judges the key's allow-list against: the body's `ip` only when the
- * caller authenticates as a verifier, else the caller's own (through the trusted proxies). Costs
- * nothing without an `ip`, and a cached lookup with one; a promise only when that lookup needs one.
+ * caller authenticates as a verifier (and then only for keys of the verifier's workspace), else the
+ * caller's own (through the trusted proxies). Costs nothing without an `ip`, and a cached lookup
+ * with one; a promise only when that lookup needs one.
  */
-export function verificationIp(verifier: KeyVerifier, bodyIp: string | undefined, authorization: string | undefined, connectionIp: string): string | Promise<string> {
-  if (bodyIp === undefined) return connectionIp;
+export function verificationIp(verifier: KeyVerifier, bodyIp: string | undefined, authorization: string | undefined, connectionIp: string): VerificationAddress | Promise<VerificationAddress> {
+  const own = { ip: connectionIp };
+  if (bodyIp === undefined) return own;
   const token = authorization && BEARER.exec(authorization)?.[1];
-  if (!token) return connectionIp;
+  if (!token) return own;
   const opts = { scope: VERIFIER_SCOPE, ip: connectionIp };
+  const vouch = (result: Verification): VerificationAddress =>
+    result.code === 'valid' ? { ip: connectionIp, vouched: { ip: bodyIp, workspaceId: result.key!.platformAdmin ? null : result.key!.workspaceId } } : own;
   const cached = verifier.verifyCached(token, opts);
-  if (cached) return cached.code === 'valid' ? bodyIp : connectionIp;
-  return verifier.verify(token, opts).then((result) => (result.code === 'valid' ? bodyIp : connectionIp));
+  if (cached) return vouch(cached);
+  return verifier.verify(token, opts).then(vouch);
 }
 
 // A valid key's answer is the same but for the rate-limit figures, so its JSON is built once per
@@ -124,13 +131,13 @@ export function createVerifyFastPath({ verifier, log, metrics, trust, closing }:
       return fail(INVALID_JSON);
     }
     if (!validate(body)) return fail('the request does not match the schema', { issues: validationIssues(validate.errors ?? [], 'body') });
-    const ip = verificationIp(verifier, body.ip, req.headers.authorization, clientIp(req, trust));
-    if (typeof ip !== 'string') return ip.then((vouched) => check(res, requestId, started, body.key, body.scope, vouched));
-    return check(res, requestId, started, body.key, body.scope, ip);
+    const address = verificationIp(verifier, body.ip, req.headers.authorization, clientIp(req, trust));
+    if (address instanceof Promise) return address.then((a) => check(res, requestId, started, body.key, body.scope, a));
+    return check(res, requestId, started, body.key, body.scope, address);
   }
 
-  function check(res: ServerResponse, requestId: string, started: number, key: string, scope: string | undefined, ip: string): Promise<void> | undefined {
-    const opts = { scope, ip };
+  function check(res: ServerResponse, requestId: string, started: number, key: string, scope: string | undefined, address: VerificationAddress): Promise<void> | undefined {
+    const opts = { scope, ip: address.ip, vouched: address.vouched };
     const cached = verifier.verifyCached(key, opts);
     if (cached) return send(res, requestId, started, 200, verificationText(cached));
     return verifier.verify(key, opts).then((result) => send(res, requestId, started, 200, verificationText(result)));

@@ -28,7 +28,17 @@ export interface Verification {
 export interface VerifyOptions {
   scope?: string;
   ip: string | null;
+  /**
+   * The address a verifier (a key with keys:verify) names for the caller it checks. It stands for
+   * `ip` only for keys of the verifier's own workspace (any key, for the platform admin's): another
+   * workspace's verifier must not lift an allow-list, nor spend the key's uses from elsewhere.
+   */
+  vouched?: { ip: string; workspaceId: string | null };
 }
+
+/** The address a key's allow-list and usage are judged by. */
+const ipFor = (key: CachedKey, opts: VerifyOptions) =>
+  opts.vouched && (opts.vouched.workspaceId === null || opts.vouched.workspaceId === key.workspaceId) ? opts.vouched.ip : opts.ip;
 
 interface Deps {
   db: Kysely<DB>;
@@ -43,7 +53,7 @@ function refusal(key: CachedKey, opts: VerifyOptions): VerifyCode | null {
   const now = Date.now();
   if (key.revokedAt !== null && key.revokedAt <= now) return key.revokedReason === 'expired' ? 'expired' : 'revoked';
   if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
-  if (key.allowList && !ipAllowed(key.allowList, opts.ip)) return 'ip_not_allowed';
+  if (key.allowList && !ipAllowed(key.allowList, ipFor(key, opts))) return 'ip_not_allowed';
   if (opts.scope && !scopeGranted(key.scopes, opts.scope)) return 'insufficient_scope';
   return null;
 }
@@ -63,7 +73,7 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
     const refused = refusal(key, opts);
     if (refused) return { code: refused, key };
     if (key.rateLimit || key.usageLimited) return undefined;
-    usage.record(key.id, opts.ip);
+    usage.record(key.id, ipFor(key, opts));
     return { code: 'valid', key };
   }
 
@@ -87,7 +97,7 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
     if (key.usageLimited && (await store.spendOneUse(db, key.usesKeyId)) === null) {
       return { code: 'usage_exceeded', key, ratelimit };
     }
-    usage.record(key.id, opts.ip);
+    usage.record(key.id, ipFor(key, opts));
     return { code: 'valid', key, ratelimit };
   }
 
