@@ -3,6 +3,7 @@ import type { AuditService } from '../modules/audit/service.js';
 import type { KeyVerifier, VerifyCode } from '../modules/apikeys/verify.js';
 import { AppError } from '../lib/errors.js';
 import { scopeGranted, type Actor } from './actor.js';
+import { limitedSource } from './client-ip.js';
 import { personActor, SESSION_COOKIE, type OpenSession, type SessionStore } from '../modules/auth/sessions.js';
 import { safeEqual } from '../lib/safe-equal.js';
 import type { RateLimiter } from '../modules/apikeys/ratelimit.js';
@@ -140,7 +141,7 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
     // A cookie whose session has ended says so on every route, so the portal knows to sign in again.
     const reason = token === null ? (cookie ? 'session_expired' : 'missing_authorization') : token === '' ? 'malformed_authorization' : code;
     // Only refusals nobody is entitled to count against the address: a known key's own limits say the rest.
-    const limited = failure.code === 'unauthenticated' ? await limiter.consume(`authfail:${request.ip}`, authFailureLimit, 60) : null;
+    const limited = failure.code === 'unauthenticated' ? await limiter.consume(`authfail:${limitedSource(request.ip)}`, authFailureLimit, 60) : null;
     authFailures.note(anonymousActor(request), {
       reason,
       route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,

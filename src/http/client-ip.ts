@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from '@fastify/proxy-addr';
+import ipaddr from 'ipaddr.js';
 
 /** Which socket peers may speak for the client through X-Forwarded-For (`hop` counts from the socket). */
 export type ProxyTrust = (address: string, hop: number) => boolean;
@@ -20,4 +21,15 @@ export const checkTrustedProxies = (entries: readonly string[]) => void proxyAdd
 /** The client's address as Fastify's `request.ip` gives it under the same trust. */
 export function clientIp(req: IncomingMessage, trust: ProxyTrust | undefined): string {
   return trust ? proxyAddr(req, trust) : (req.socket.remoteAddress ?? '');
+}
+
+/**
+ * The source a per-address limit counts: an IPv6 client by its /64 (a host is usually given a whole
+ * /64, so single addresses would give it a fresh count per attempt), IPv4 (also as ::ffff:a.b.c.d)
+ * as the address. Anything else is counted as it is.
+ */
+export function limitedSource(ip: string | null): string {
+  if (!ip || !ipaddr.isValid(ip)) return ip ?? '';
+  const a = ipaddr.process(ip);
+  return a.kind() === 'ipv4' ? a.toString() : `${ipaddr.IPv6.networkAddressFromCIDR(`${a.toString()}/64`).toString()}/64`;
 }

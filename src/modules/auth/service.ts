@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import { Counter, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
+import { limitedSource } from '../../http/client-ip.js';
 import { decryptSecret, encryptSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../../lib/password.js';
@@ -81,7 +82,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
 
   /** Per-address and per-account attempt limits, decided before any password is hashed. */
   async function admit(actor: Actor, email: string) {
-    const ip = await limiter.consume(`login:ip:${actor.ip ?? ''}`, limits.perIp, 60);
+    const ip = await limiter.consume(`login:ip:${limitedSource(actor.ip)}`, limits.perIp, 60);
     // The account's counter is keyed by a digest: addresses do not sit in Redis in clear.
     const account = ip.allowed ? await limiter.consume(`login:acct:${createHash('sha256').update(email).digest('hex')}`, limits.perAccount, 60) : null;
     if (ip.allowed && account!.allowed) return;
