@@ -1,7 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { readOrCreateKeyFile } from '../../lib/key-file.js';
 
 export const SIGNING_KEY_FILE = 'audit-signing.key';
 
@@ -59,7 +58,12 @@ export function parseTrustedKeys(text: string): KeyObject[] {
  * the database on purpose: whoever can rewrite the audit table must not be able to sign for it.
  */
 export function loadAuditKeys({ signingKey, trustedKeys, dataDir, log }: { signingKey?: string; trustedKeys?: string; dataDir: string; log: Logger }): AuditKeys {
-  const privateKey = signingKey ? parseSigningKey(signingKey) : readOrCreateKeyFile(dataDir, log);
+  const privateKey = signingKey ? parseSigningKey(signingKey) : readOrCreateKeyFile(dataDir, SIGNING_KEY_FILE, {
+    create: () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    parse: parseSigningKey,
+    log,
+    announce: 'created the audit checkpoint signing key; keep it (and a copy) apart from the database: checkpoints it signed verify only with it',
+  });
   const publicKey = rawPublicKey(createPublicKey(privateKey)).toString('base64');
   const signer = { keyId: keyIdOf(publicKey), publicKey, privateKey };
   const trusted = new Map<string, KeyObject>([[signer.keyId, createPublicKey(privateKey)]]);
@@ -67,28 +71,6 @@ export function loadAuditKeys({ signingKey, trustedKeys, dataDir, log }: { signi
   return { signer, trusted };
 }
 
-function readOrCreateKeyFile(dataDir: string, log: Logger): KeyObject {
-  const path = join(dataDir, SIGNING_KEY_FILE);
-  if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-    try {
-      writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
-      log.warn({ path }, 'created the audit checkpoint signing key; keep it (and a copy) apart from the database: checkpoints it signed verify only with it');
-    } catch (err) {
-      // Another process created it a moment ago: use that one.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  } else if ((statSync(path).mode & 0o077) !== 0) {
-    chmodSync(path, 0o600);
-    log.warn({ path }, 'audit signing key file was readable by others; its mode is now 0600');
-  }
-  try {
-    return parseSigningKey(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path} ${(err as Error).message}`);
-  }
-}
 
 /** Exactly what a checkpoint's signature covers; the version tag keeps it from meaning anything else. */
 export const checkpointMessage = (c: { seq: string; hash: string; at: string }) => Buffer.from(`gatehouse.audit.checkpoint.v1\n${c.seq}\n${c.hash}\n${c.at}`, 'utf8');
