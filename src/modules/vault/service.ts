@@ -121,6 +121,16 @@ export function createVaultService({ db, database, ring, audit, instances, cache
       instanceId = instance.id;
       fields.instance = instance.id;
     }
+    // Secrets are write-only: a credential sent somewhere new (its base URL, its instance) with the
+    // stored secrets would hand them to whoever runs that server. A new destination takes them again.
+    if (existing) {
+      const where = (f: (typeof provider.fields)[number], v: Record<string, string>) => v[f.name] ?? f.default;
+      const moved = provider.fields.some((f) => (f.url || f.name === 'instance') && where(f, fields) !== where(f, existing.fields));
+      const kept = provider.fields.filter((f) => f.secret && existingSecrets.has(f.name) && !secrets.some((s) => s.field === f.name)).map((f) => f.name);
+      if (moved && kept.length) {
+        throw invalid(`${provider.name} would be called somewhere new: give ${kept.join(', ')} again`, { reason: 'destination_changed', missing_fields: kept });
+      }
+    }
     return { workspaceId, provider, existing, fields, secrets, instanceId };
   }
 
