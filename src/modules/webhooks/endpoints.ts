@@ -122,6 +122,22 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
     return Object.fromEntries(Object.entries(given).map(([k, v]) => [k, current[k] !== undefined && v === maskSecret(current[k]) ? current[k] : v]));
   }
 
+  /**
+   * The secrets an update would keep while the endpoint moves to another origin. Kept, they would
+   * go to whoever owns the new one: a holder of webhooks:write could read them out by pointing the
+   * endpoint at its own server. A value sent back as its mask counts as kept.
+   */
+  async function secretsKeptAcrossMove(trx: Executor, before: Endpoint, input: EndpointInput, url: string | undefined, masks: Masks) {
+    if (url === undefined || new URL(url).origin === new URL(before.url).origin) return [];
+    const kept = input.auth_token === undefined && masks.auth_token ? ['auth_token'] : [];
+    const current = await readHeaders(trx, ring, before.id, before.headers);
+    for (const [name, value] of Object.entries(current)) {
+      const given = input.headers?.[name];
+      if (input.headers === undefined || given === maskSecret(value)) kept.push(`headers.${name}`);
+    }
+    return kept;
+  }
+
   function checkHeaders(headers: Record<string, string>) {
     for (const name of Object.keys(headers)) {
       if (!HEADER_NAME.test(name)) throw invalid(`headers: "${name}" is not a valid header name`, { field: `headers.${name}` });
@@ -215,6 +231,13 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
         return await db.transaction().execute(async (trx) => {
           const before = await locate(actor, id, trx);
           const beforeMasks = await masksOf(trx, id);
+          const kept = await secretsKeptAcrossMove(trx, before, input, url, beforeMasks);
+          if (kept.length) {
+            throw invalid('the endpoint moves to another origin: give its auth_token and header values again (or remove them) in the same request', {
+              reason: 'destination_changed',
+              missing_fields: kept,
+            });
+          }
           const row = await trx
             .updateTable('webhook_endpoints')
             .set({
