@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
+import { backoffDelayMs, exponential } from '../lib/backoff.js';
 import type { Database } from './connect.js';
 
 const migrationsDir = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -78,6 +79,8 @@ export async function pendingMigrations(database: Database, dir?: string): Promi
 // other the migration always gives way first: the requests go on, none fails on a deadlock.
 export const LOCK_TIMEOUT_MS = 400;
 const RETRY_FOR_MS = 5 * 60_000;
+/** 250 ms doubling to 5 s, in [d/2, d): several processes migrating at once do not retry in step. */
+export const LOCK_WAIT_BACKOFF = exponential({ firstMs: 250, capMs: 5000, jitter: 'equal' });
 
 export interface MigrateOptions {
   dir?: string;
@@ -118,7 +121,7 @@ async function applyOne(database: Database, m: Migration, opts: MigrateOptions):
       const e = err as { code?: string; constraint?: string; message?: string };
       if (e.code === '23505' && (e.constraint === 'gatehouse_migrations_pkey' || /gatehouse_migrations_pkey/.test(e.message ?? ''))) return false;
       if (e.code === '55P03' && Date.now() - started < (opts.retryForMs ?? RETRY_FOR_MS)) {
-        const retryInMs = Math.min(250 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random() / 2);
+        const retryInMs = backoffDelayMs(LOCK_WAIT_BACKOFF, attempt);
         opts.onLockWait?.(m, attempt, retryInMs);
         await new Promise((r) => setTimeout(r, retryInMs));
         continue;

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB, Executor } from '../db/types.js';
+import { backoffDelayMs, exponential } from '../lib/backoff.js';
 
 export const JOBS_CHANNEL = 'gatehouse_jobs';
 
@@ -101,7 +102,8 @@ export async function completeJob(db: Kysely<DB>, id: string, workerId: string, 
 }
 
 /** Capped exponential backoff: 2 s, 4 s, 8 s … at most 10 minutes. */
-export const retryDelayMs = (attempt: number) => Math.min(2 ** attempt * 1000, 600_000);
+export const JOB_RETRY_BACKOFF = exponential({ firstMs: 2000, capMs: 600_000 });
+export const retryDelayMs = (attempt: number) => backoffDelayMs(JOB_RETRY_BACKOFF, attempt);
 
 /**
  * A failed job is data: its error and next run time are stored, and it is retried until

@@ -2,6 +2,10 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { backoffDelayMs, linear } from '../../lib/backoff.js';
+
+/** Reconnects to Redis every 0.2 s, 0.4 s … then every 2 s. */
+export const REDIS_RECONNECT_BACKOFF = linear({ firstMs: 200, capMs: 2000 });
 
 export interface RateDecision {
   allowed: boolean;
@@ -22,8 +26,8 @@ export function createRateLimiter({ redisUrl, log, registry }: { redisUrl?: stri
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       lazyConnect: false,
-      // Retry every 0.2–2 s for ever: an outage of any length ends in a reconnect, never in giving up.
-      retryStrategy: (times) => Math.min(200 * times, 2000),
+      // Retry for ever: an outage of any length ends in a reconnect, never in giving up.
+      retryStrategy: (times) => backoffDelayMs(REDIS_RECONNECT_BACKOFF, times),
     })
     : undefined;
   const fallbackDecisions = registry && new Counter({

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
+import { exponential } from '../../lib/backoff.js';
 
 export interface LoginPolicy {
   /** Failed sign-ins in a row before the account locks. */
@@ -7,6 +8,9 @@ export interface LoginPolicy {
   /** The first lock's length; each failure after a lock has run out doubles it (a day at most). */
   lockS: number;
 }
+
+/** The first lock lasts lockS; each failure after a lock has run out doubles it, a day at most. */
+export const loginLockBackoff = (policy: LoginPolicy) => exponential({ firstMs: policy.lockS * 1000, capMs: 86_400_000 });
 
 export const userByEmail = (db: Kysely<DB>, email: string) =>
   db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
@@ -17,11 +21,14 @@ export const userByEmail = (db: Kysely<DB>, email: string) =>
  * Returns undefined in that case.
  */
 export async function recordFailure(db: Kysely<DB>, userId: string, policy: LoginPolicy) {
+  // The lock is decided in the statement that counts the failure, so its length is computed in
+  // SQL, from the numbers of the one backoff policy (lib/backoff.ts: lock n lasts first·2^(n−1)).
+  const lock = loginLockBackoff(policy);
   const { rows } = await sql<{ failed_logins: number; locked_until: Date | null }>`
     update users set
       failed_logins = failed_logins + 1,
       locked_until = case when failed_logins + 1 >= ${policy.lockAfter}
-        then now() + make_interval(secs => least(${policy.lockS}::float8 * power(2, failed_logins + 1 - ${policy.lockAfter}), 86400))
+        then now() + make_interval(secs => least(${lock.firstMs / 1000}::float8 * power(${lock.factor}, failed_logins + 1 - ${policy.lockAfter}), ${lock.capMs / 1000}))
         else null end
     where id = ${userId} and (locked_until is null or locked_until <= now())
     returning failed_logins, locked_until`.execute(db);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/connect.js';
 import type { Executor } from '../../db/types.js';
 import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
+import { nominalDelayMs, scheduleS } from '../../lib/backoff.js';
 import { isKnownType, isReserved } from '../webhooks/catalog.js';
 import { publishMany } from '../webhooks/publish.js';
 import { INBOUND_CHANNEL, type InboundProvider } from './kinds.js';
@@ -53,6 +54,10 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   const { db } = o.database;
   const schedule = o.retryScheduleS ?? INBOUND_RETRY_SCHEDULE_S;
   const maxAttempts = schedule.length + 1;
+  // The delay is picked inside the UPDATE that counts the failure (reading attempts first would
+  // cost a round trip), from the steps of the one backoff policy: index k is retry k + 1.
+  const retryBackoff = scheduleS(schedule);
+  const stepsS = Array.from({ length: schedule.length }, (_, k) => nominalDelayMs(retryBackoff, k + 1) / 1000);
   const batchSize = o.batchSize ?? 100;
   let lastReclaim = 0;
   // When the last batch was not full, the next waits a moment (the receivers' next NOTIFY), so a
@@ -151,7 +156,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     const r = await sql<{ attempts: number; status: string; next_attempt_at: Date }>`
       update inbound_events set attempts = attempts + 1, last_error = ${message},
         status = case when attempts + 1 >= ${maxAttempts} then 'failed' else 'pending' end,
-        next_attempt_at = now() + make_interval(secs => (${JSON.stringify(schedule)}::jsonb ->> least(attempts, ${schedule.length - 1}))::float8)
+        next_attempt_at = now() + make_interval(secs => (${JSON.stringify(stepsS)}::jsonb ->> least(attempts, ${stepsS.length - 1}))::float8)
       where id = ${id} and status = 'pending'
       returning attempts, status, next_attempt_at`.execute(db);
     const attempts = r.rows[0]?.attempts ?? 0;

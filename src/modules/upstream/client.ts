@@ -1,4 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import { backoffDelayMs, exponential } from '../../lib/backoff.js';
 import { AppError, invalid } from '../../lib/errors.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
 import type { OutgoingRequest } from '../providers/types.js';
@@ -38,6 +39,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const MAX_BODY = 5 * 1024 * 1024;
 const MAX_RETRIES = 2;
 const MAX_RETRY_AFTER_MS = 10_000;
+/** 400 ms then 800 ms, each ±50%: short, since a caller waits on the answer (MAX_RETRIES bounds it below the cap). */
+export const UPSTREAM_RETRY_BACKOFF = exponential({ firstMs: 400, capMs: MAX_RETRY_AFTER_MS, jitter: { spread: 0.5 } });
 
 /** Retry-After in seconds or as an HTTP date; bounded so one call cannot hang a request for minutes. */
 export function retryAfterMs(header: string | undefined, attempt: number): number {
@@ -46,7 +49,7 @@ export function retryAfterMs(header: string | undefined, attempt: number): numbe
     const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
     if (Number.isFinite(ms)) return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
   }
-  return Math.round(200 * 2 ** attempt * (0.5 + Math.random()));
+  return backoffDelayMs(UPSTREAM_RETRY_BACKOFF, attempt);
 }
 
 /** Builds the URL under the credential's base; a path that climbs out of it is refused. */

@@ -1,3 +1,5 @@
+import { backoffDelayMs, scheduleS } from '../../lib/backoff.js';
+
 /**
  * When to try a delivery again. The default schedule follows the common practice of webhook
  * services: the first try at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (the last delay
@@ -5,7 +7,7 @@
  * do not arrive as a burst.
  */
 export const DEFAULT_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
-const JITTER = 0.2;
+const JITTER = { spread: 0.2 };
 /** A Retry-After beyond this is capped to it: a receiver cannot park a delivery for longer. */
 const MAX_RETRY_AFTER_S = 24 * 3600;
 
@@ -43,7 +45,5 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
  * jitter, or the receiver's Retry-After when it asks for longer.
  */
 export function retryDelayMs(schedule: readonly number[], retry: number, retryAfterS?: number, random = Math.random): number {
-  const base = schedule.length === 0 ? 0 : schedule[Math.min(retry, schedule.length) - 1];
-  const jittered = base * (1 + JITTER * (2 * random() - 1));
-  return Math.round(Math.max(jittered, retryAfterS ?? 0) * 1000);
+  return Math.round(Math.max(backoffDelayMs(scheduleS(schedule, JITTER), retry, random), (retryAfterS ?? 0) * 1000));
 }
