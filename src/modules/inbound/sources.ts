@@ -7,7 +7,7 @@ import { isViolation } from '../../db/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { KINDS, newSourceId, pickSecret, secretProblem, type InboundProvider } from './kinds.js';
-import { notifySourceChanged, putSourceSecret, retireSourceSecret, secretMasks } from './secrets.js';
+import { secretMasks, sourceSecrets } from './secrets.js';
 import type { HmacSettings, SourceSettings } from './verify.js';
 
 type Source = Selectable<DB['inbound_sources']>;
@@ -131,8 +131,8 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          if (secret) await putSourceSecret(trx, ring, row.id, 'signing', secret.value);
-          if (verifyToken) await putSourceSecret(trx, ring, row.id, 'verify_token', verifyToken.value);
+          if (secret) await sourceSecrets.put(trx, ring, row.id, 'signing', secret.value);
+          if (verifyToken) await sourceSecrets.put(trx, ring, row.id, 'verify_token', verifyToken.value);
           const v = await view(trx, row);
           await audit.append(trx, actor, { ...auditOf(row, 'inbound_source.created'), after: v });
           return {
@@ -189,9 +189,9 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
             .executeTakeFirstOrThrow();
           if (input.verify_token !== undefined) {
             if (provider !== 'whatsapp') throw invalid('verify_token applies to whatsapp sources only', { field: 'verify_token' });
-            await putSourceSecret(trx, ring, id, 'verify_token', input.verify_token);
+            await sourceSecrets.put(trx, ring, id, 'verify_token', input.verify_token);
           }
-          await notifySourceChanged(trx, id);
+          await sourceSecrets.notifyChanged(trx, id);
           const after = await view(trx, row);
           await audit.append(trx, actor, { ...auditOf(row, 'inbound_source.updated'), before: await view(trx, before), after });
           return after;
@@ -207,7 +207,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
         const before = await locate(actor, id, trx);
         const v = await view(trx, before);
         await trx.deleteFrom('inbound_sources').where('id', '=', id).execute();
-        await notifySourceChanged(trx, id);
+        await sourceSecrets.notifyChanged(trx, id);
         await audit.append(trx, actor, { ...auditOf(before, 'inbound_source.deleted'), before: v });
       });
     },
@@ -223,9 +223,9 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
         }
         const secret = input.secret === undefined ? { value: pickSecret(provider), generated: true } : checkSecret(provider, input.secret)!;
         const overlapS = input.overlap_s ?? secretOverlapS;
-        await retireSourceSecret(trx, id, overlapS > 0 ? new Date(Date.now() + overlapS * 1000) : null);
-        await putSourceSecret(trx, ring, id, 'signing', secret.value);
-        await notifySourceChanged(trx, id);
+        await sourceSecrets.retire(trx, id, overlapS > 0 ? new Date(Date.now() + overlapS * 1000) : null);
+        await sourceSecrets.put(trx, ring, id, 'signing', secret.value);
+        await sourceSecrets.notifyChanged(trx, id);
         const v = await view(trx, row);
         await audit.append(trx, actor, { ...auditOf(row, 'inbound_source.secret_rotated'), after: { previous_secret_expires_at: v.previous_secret_expires_at } });
         return { id, ...(secret.generated ? { secret: secret.value } : { secret: v.secret }), previous_secret_expires_at: v.previous_secret_expires_at };

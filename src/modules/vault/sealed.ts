@@ -2,9 +2,9 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import type { Sealed } from '../../lib/envelope.js';
 import { userBinding } from '../auth/service.js';
-import { sourceBinding, type SourceSecretPurpose } from '../inbound/secrets.js';
+import { sourceSecrets, type SourceSecretPurpose } from '../inbound/secrets.js';
 import { headersBinding } from '../webhooks/headers.js';
-import { endpointBinding, type SecretPurpose } from '../webhooks/secrets.js';
+import { endpointSecrets, type SecretPurpose } from '../webhooks/secrets.js';
 import { adminBinding, workspaceBinding } from './service.js';
 
 /**
@@ -37,7 +37,7 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   {
     table: 'webhook_endpoint_secrets', keys: ['endpoint_id', 'purpose'],
     from: sql`webhook_endpoint_secrets s`, extra: sql`null as none`,
-    binding: (r) => endpointBinding(r.endpoint_id!, r.purpose as SecretPurpose),
+    binding: (r) => endpointSecrets.binding(r.endpoint_id!, r.purpose as SecretPurpose),
   },
   {
     table: 'webhook_endpoint_headers', keys: ['endpoint_id'],
@@ -47,7 +47,7 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   {
     table: 'inbound_source_secrets', keys: ['source_id', 'purpose'],
     from: sql`inbound_source_secrets s`, extra: sql`null as none`,
-    binding: (r) => sourceBinding(r.source_id!, r.purpose as SourceSecretPurpose),
+    binding: (r) => sourceSecrets.binding(r.source_id!, r.purpose as SourceSecretPurpose),
   },
   {
     table: 'user_secrets', keys: ['user_id', 'purpose'],

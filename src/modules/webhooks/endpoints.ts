@@ -10,7 +10,7 @@ import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { maskHeaders, putHeaders, readHeaders } from './headers.js';
 import { wakeDeliveryWorkers } from './publish.js';
-import { deleteSecret, notifyEndpointChanged, putSecret, retireSigningSecret } from './secrets.js';
+import { endpointSecrets } from './secrets.js';
 import { generateSecret, isValidSecret } from './signing.js';
 
 type Endpoint = Selectable<DB['webhook_endpoints']>;
@@ -189,8 +189,8 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          await putSecret(trx, ring, row.id, 'signing', secret);
-          if (input.auth_token) await putSecret(trx, ring, row.id, 'auth_token', input.auth_token);
+          await endpointSecrets.put(trx, ring, row.id, 'signing', secret);
+          if (input.auth_token) await endpointSecrets.put(trx, ring, row.id, 'auth_token', input.auth_token);
           if (input.headers) await putHeaders(trx, ring, row.id, input.headers);
           const view = endpointView(row, await masksOf(trx, row.id));
           await audit.append(trx, actor, { workspaceId, action: 'webhook.created', category: 'webhooks', resource: { type: 'webhook_endpoint', id: row.id }, after: view });
@@ -258,10 +258,10 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
             .where('id', '=', id)
             .returningAll()
             .executeTakeFirstOrThrow();
-          if (input.auth_token === null || input.auth_token === '') await deleteSecret(trx, id, 'auth_token');
-          else if (input.auth_token !== undefined) await putSecret(trx, ring, id, 'auth_token', input.auth_token);
+          if (input.auth_token === null || input.auth_token === '') await endpointSecrets.remove(trx, id, 'auth_token');
+          else if (input.auth_token !== undefined) await endpointSecrets.put(trx, ring, id, 'auth_token', input.auth_token);
           if (input.headers !== undefined) await putHeaders(trx, ring, id, await headersToSeal(trx, before, input.headers));
-          if (input.auth_token !== undefined || input.headers !== undefined) await notifyEndpointChanged(trx, id);
+          if (input.auth_token !== undefined || input.headers !== undefined) await endpointSecrets.notifyChanged(trx, id);
           // Deliveries waiting for this endpoint may be claimable now (enabled again, more allowed
           // in flight): the workers are told, rather than left to find them on their next poll.
           if ((input.enabled === true && !before.enabled) || (input.max_in_flight ?? 0) > before.max_in_flight) {
@@ -288,7 +288,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       await db.transaction().execute(async (trx) => {
         const before = await locate(actor, id, trx);
         await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
-        await notifyEndpointChanged(trx, id);
+        await endpointSecrets.notifyChanged(trx, id);
         await audit.append(trx, actor, { workspaceId: before.workspace_id, action: 'webhook.deleted', category: 'webhooks', resource: { type: 'webhook_endpoint', id }, before: endpointView(before) });
       });
     },
@@ -306,7 +306,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
           if (!row) return;
           await putHeaders(trx, ring, id, await readHeaders(trx, ring, id, row.headers));
           await trx.updateTable('webhook_endpoints').set({ headers: '{}' }).where('id', '=', id).execute();
-          await notifyEndpointChanged(trx, id);
+          await endpointSecrets.notifyChanged(trx, id);
         });
       }
       return rows.length;
@@ -320,10 +320,9 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       const previousExpiresAt = new Date(Date.now() + overlapS * 1000);
       return db.transaction().execute(async (trx) => {
         const row = await locate(actor, id, trx);
-        if (overlapS > 0) await retireSigningSecret(trx, id, previousExpiresAt);
-        else await deleteSecret(trx, id, 'signing_previous');
-        await putSecret(trx, ring, id, 'signing', secret);
-        await notifyEndpointChanged(trx, id);
+        await endpointSecrets.retire(trx, id, overlapS > 0 ? previousExpiresAt : null);
+        await endpointSecrets.put(trx, ring, id, 'signing', secret);
+        await endpointSecrets.notifyChanged(trx, id);
         await audit.append(trx, actor, {
           workspaceId: row.workspace_id,
           action: 'webhook.secret_rotated',
