@@ -87,8 +87,10 @@ describe('fair shares of the delivery slots', () => {
     for (let i = 0; i < 5; i++) await send(a.id, { payload: { i } });
     const worker = await startDeliveryWorker(t, { concurrency: 32, pollMs: 200 });
     const share = t.config.workspaceDeliveryConcurrency;
+    // Alone, the workspace takes what is idle beyond its share, all but a share's worth of slots.
+    const alone = 32 - share;
     try {
-      await hole.holding(share);
+      await hole.holding(alone);
       const acceptedAt = new Map<number, number>();
       for (let i = 0; i < 20; i++) {
         await send(b.id, { payload: { i } });
@@ -100,8 +102,8 @@ describe('fair shares of the delivery slots', () => {
       const latencies = [...acceptedAt].map(([i, at]) => (receivedAt.has(i) ? receivedAt.get(i)! - at : Infinity)).sort((x, y) => x - y);
       const p95 = latencies[Math.ceil(0.95 * latencies.length) - 1];
       expect(p95, `accepted → received, ms: ${latencies.join(', ')}`).toBeLessThan(1000);
-      // The dead endpoints hold the workspace's share of this worker's slots and no more.
-      expect(hole.open()).toBe(share);
+      // The dead endpoints hold all but a share of this worker's slots, and never the last share.
+      expect(hole.open()).toBe(alone);
     } finally {
       await hole.close();
       await worker.stop();

@@ -184,8 +184,17 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
       if (reclaim) lastReclaim = Date.now();
       const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound, workspaces: shares });
-      lastClaimFound = claimed.length > 0;
       for (const d of claimed) hold(d.workspace_id, 1);
+      // Beyond its share a workspace may use what is idle, as long as a share's worth of slots stays
+      // free for any workspace under its share: one tenant alone is not held to a quarter of the
+      // worker, and another's first delivery still finds a slot at once.
+      const spare = free - claimed.length - shares.cap;
+      if (spare > 0 && [...shares.held.values()].some((n) => n >= shares.cap)) {
+        const more = await claimDeliveries(database.db, workerId, spare, leaseMarginMs, { reclaim: false, probe: false, workspaces: { cap: o.concurrency, held: shares.held } });
+        for (const d of more) hold(d.workspace_id, 1);
+        claimed.push(...more);
+      }
+      lastClaimFound = claimed.length > 0;
       return claimed;
     },
     run: (d) => attempt(d).finally(() => hold(d.workspace_id, -1)),
