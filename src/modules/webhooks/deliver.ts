@@ -185,12 +185,13 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       if (reclaim) lastReclaim = Date.now();
       const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound, workspaces: shares });
       for (const d of claimed) hold(d.workspace_id, 1);
-      // Beyond its share a workspace may use what is idle, as long as a share's worth of slots stays
-      // free for any workspace under its share: one tenant alone is not held to a quarter of the
-      // worker, and another's first delivery still finds a slot at once.
+      // Beyond its share a workspace may use what is idle, up to half the worker and as long as a
+      // share's worth of slots stays free for any workspace under its share: one tenant alone is not
+      // held to a quarter of the worker, another's first delivery still finds a slot at once, and it
+      // still takes three workspaces' hanging endpoints, not two, to fill a worker.
       const spare = free - claimed.length - shares.cap;
       if (spare > 0 && [...shares.held.values()].some((n) => n >= shares.cap)) {
-        const more = await claimDeliveries(database.db, workerId, spare, leaseMarginMs, { reclaim: false, probe: false, workspaces: { cap: o.concurrency, held: shares.held } });
+        const more = await claimDeliveries(database.db, workerId, spare, leaseMarginMs, { reclaim: false, probe: false, workspaces: { cap: Math.max(shares.cap, Math.floor(o.concurrency / 2)), held: shares.held } });
         for (const d of more) hold(d.workspace_id, 1);
         claimed.push(...more);
       }
