@@ -5,10 +5,8 @@ import { GENESIS_HASH } from './chain.js';
 // Any constant works; it only has to be the same in every process.
 const AUDIT_CHAIN_LOCK = 0x6761_7465;
 
-// Header values are the caller's to fill (a 13 KB User-Agent made 13 KB entries): only this much is
-// kept, cut before the entry is hashed so the chain covers exactly what is stored.
-export const STORED_HEADER_MAX = 256;
-export const storedHeader = (value: string | null) => (value === null ? null : value.slice(0, STORED_HEADER_MAX));
+// Header values are cut (storedHeader) before the entry is hashed, so the chain covers exactly what is stored.
+export { STORED_HEADER_MAX, storedHeader } from '../../lib/stored-header.js';
 
 export interface AuditFilter {
   workspaceId?: string;

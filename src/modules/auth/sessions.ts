@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { storedHeader } from '../../lib/stored-header.js';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import type { Actor, Role } from '../../http/actor.js';
@@ -9,8 +10,6 @@ export const SESSION_COOKIE = 'gatehouse_session';
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 // last_seen_at is written at most this often: a session read is not a write per request.
 const TOUCH_EVERY_MS = 60_000;
-// A header is the caller's to fill: only this much of it is kept.
-export const USER_AGENT_MAX = 256;
 
 export interface SessionLimits {
   idleS: number;
@@ -42,7 +41,7 @@ export function createSessionStore(db: Kysely<DB>, limits: SessionLimits) {
         .insertInto('sessions')
         .values({
           id_hash: hashOf(token), public_id: `ses_${randomBytes(16).toString('hex')}`, user_id: userId, csrf_token: csrfToken,
-          ip, user_agent: userAgent?.slice(0, USER_AGENT_MAX) ?? null, expires_at: new Date(Date.now() + limits.maxS * 1000),
+          ip, user_agent: storedHeader(userAgent), expires_at: new Date(Date.now() + limits.maxS * 1000),
         })
         .execute();
       return { token, csrfToken };

@@ -12,6 +12,7 @@ import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js
 import { newId } from '../../lib/ids.js';
 import { INBOUND_CHANNEL, KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
 import { readJsonPayload, readsJson } from './normalize.js';
+import { storedHeader } from '../../lib/stored-header.js';
 import { openSourceSecrets, SOURCES_CHANNEL, type OpenedSecrets } from './secrets.js';
 import { metaHandshake, verify, type InboundRequest, type SourceSettings } from './verify.js';
 
@@ -27,8 +28,6 @@ const KEPT_HEADERS = ['content-type', 'user-agent', 'webhook-id', 'webhook-times
   'x-forwarded-for', 'x-request-id', 'x-timestamp', 'x-home-region'];
 // Anyone who knows a source's address can make it store what they send (a rejection row per
 // request): header values are cut as the audit log and sessions cut them.
-const STORED_HEADER_MAX = 256;
-const stored = (value: string | string[] | undefined) => (typeof value === 'string' ? value.slice(0, STORED_HEADER_MAX) : null);
 
 export interface ReceiverOptions {
   database: Database;
@@ -102,14 +101,14 @@ export async function createReceiver(o: ReceiverOptions) {
     if (!verdict.ok) {
       rejected.inc({ provider, reason: verdict.reason });
       await db.insertInto('inbound_rejections')
-        .values({ workspace_id: source.workspace_id, source_id: source.id, reason: verdict.reason, source_ip: req.ip, user_agent: stored(req.headers['user-agent']) })
+        .values({ workspace_id: source.workspace_id, source_id: source.id, reason: verdict.reason, source_ip: req.ip, user_agent: storedHeader(req.headers['user-agent']) })
         .execute();
       throw new AppError('unauthenticated', `the request did not verify as coming from ${provider} (${verdict.reason})`, { reason: verdict.reason });
     }
-    const headers = Object.fromEntries(KEPT_HEADERS.filter((h) => typeof req.headers[h] === 'string').map((h) => [h, stored(req.headers[h])]));
+    const headers = Object.fromEntries(KEPT_HEADERS.filter((h) => typeof req.headers[h] === 'string').map((h) => [h, storedHeader(req.headers[h])]));
     const { id, duplicate } = await store({
       id: newId('iev'), workspaceId: source.workspace_id, sourceId: source.id, dedupKey: verdict.dedupKey, signature: verdict.signature,
-      contentType: contentType || null, headers: JSON.stringify(headers), ip: req.ip, userAgent: stored(req.headers['user-agent']), body,
+      contentType: contentType || null, headers: JSON.stringify(headers), ip: req.ip, userAgent: storedHeader(req.headers['user-agent']), body,
     });
     if (!duplicate) wake();
     received.inc({ provider, duplicate: String(duplicate) });
