@@ -198,7 +198,7 @@ function report(runs, raw, floor) {
     ['other CPU µs/delivery', (r) => (r.others == null ? '–' : fmtInt(r.others))],
     ['accepts/s meanwhile', (r) => fmtInt(r.accepts)],
   ], ''));
-  out.push('  (gatehouse CPU: the Gatehouse process, all threads, from /proc over the whole run ÷ deliveries, its accept included; other: the machine less Gatehouse, the receiver and the client, i.e. mostly PostgreSQL)', '');
+  out.push('  (gatehouse CPU: the Gatehouse process, all threads, from /proc over the whole run ÷ deliveries, its accept included; other: the machine less Gatehouse, the receiver and the client: PostgreSQL, and anything else running)', '');
 
   out.push(`fan-out: ${fmtInt(EVENTS)} events × ${ENDPOINTS} endpoints = ${fmtInt(EVENTS * ENDPOINTS)} deliveries; baseline: a raw undici POST loop, ${CONCURRENCY} at a time (${raw.map((r) => fmtInt(r.perSecond)).join(', ')}/s)`);
   const rawMean = raw.reduce((a, r) => a + r.perSecond, 0) / raw.length;
