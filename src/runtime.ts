@@ -105,6 +105,7 @@ export async function startProcess(
       database,
       log,
       metrics: services.metrics,
+      queueMetrics: services.queueMetrics,
       handlers: jobHandlers(services),
       schedules: schedules(config),
       concurrency: config.workerConcurrency,
@@ -115,6 +116,7 @@ export async function startProcess(
       ring: services.ring,
       log,
       metrics: services.webhookMetrics,
+      queueMetrics: services.queueMetrics,
       concurrency: config.deliveryConcurrency,
       workspaceMaxInFlight: config.workspaceDeliveryConcurrency,
       retryScheduleS: config.webhookRetryScheduleS,
@@ -122,7 +124,7 @@ export async function startProcess(
       allowPrivateTargets: config.allowPrivateTargets,
     });
     await deliveries.start();
-    inbound = createInboundWorker({ database, log });
+    inbound = createInboundWorker({ database, log, queueMetrics: services.queueMetrics });
     await inbound.start();
     // A worker-only process has no API; it still answers probes and Prometheus when asked to.
     if (!opts.api && config.workerPort !== undefined) {

@@ -2,6 +2,11 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { RESYNC, type Database } from './db/connect.js';
 import { createMetrics } from './lib/metrics.js';
+import { JOBS_TABLE } from './jobs/queue.js';
+import { createQueueMetrics } from './queue/metrics.js';
+import { depthOf } from './queue/table.js';
+import { queueDepth } from './modules/webhooks/queue.js';
+import { inboundTable, INBOUND_RETRY_SCHEDULE_S } from './modules/inbound/process.js';
 import { createKeyCache } from './modules/apikeys/cache.js';
 import { createRateLimiter } from './modules/apikeys/ratelimit.js';
 import { createApiKeyService } from './modules/apikeys/service.js';
@@ -60,6 +65,11 @@ export async function createServices(config: Config, database: Database, log: Lo
   const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints, limiter, eventsPerS: config.workspaceEventsPerS });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
+  // Queue depths are read from the tables, so any process scraped (API or worker) reports them.
+  const queueMetrics = createQueueMetrics(metrics.registry);
+  queueMetrics.watch('jobs', () => depthOf(db, JOBS_TABLE));
+  queueMetrics.watch('deliveries', () => queueDepth(db));
+  queueMetrics.watch('inbound', () => depthOf(db, inboundTable(INBOUND_RETRY_SCHEDULE_S.length + 1)));
   createHealthMetrics(metrics.registry, db);
   const sessions = createSessionStore(db, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
@@ -98,6 +108,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     events,
     recovery,
     webhookMetrics,
+    queueMetrics,
     sessions,
     auth,
     authFailures,

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB, Executor } from '../db/types.js';
 import { backoffDelayMs, exponential } from '../lib/backoff.js';
+import { reclaimExpired, type QueueTable } from '../queue/table.js';
 
 export const JOBS_CHANNEL = 'gatehouse_jobs';
 
@@ -48,30 +49,25 @@ export async function enqueue(trx: Executor, job: NewJob): Promise<string | null
   return inserted?.id ?? null;
 }
 
+/** The jobs table as the queue sees it. */
+export const JOBS_TABLE: QueueTable = { table: 'jobs', due: 'run_at', waiting: 'pending', held: 'running', dead: 'failed', maxAttempts: 'max_attempts', finishedAt: 'finished_at' };
+
 /**
- * Claims due jobs, and jobs whose lease ran out because their worker died. SKIP LOCKED lets any
- * number of workers claim side by side without waiting on each other or taking the same row.
- * A lease that ran out on the job's last allowed attempt fails the job instead: a job that kills
- * its worker (or always overruns its lease) must not run forever past max_attempts.
+ * Claims due jobs. SKIP LOCKED lets any number of workers claim side by side without waiting on
+ * each other or taking the same row. With `reclaim` (the default; the worker reclaims on its own
+ * cadence instead), jobs whose lease ran out because their worker died are returned first, and one
+ * whose lease ran out on its last allowed attempt is failed: a job that kills its worker (or always
+ * overruns its lease) must not run forever past max_attempts.
  */
-export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: string[], limit: number, leaseMs: number) {
+export async function claimDueJobs(db: Kysely<DB>, workerId: string, kinds: string[], limit: number, leaseMs: number, opts: { reclaim?: boolean } = {}) {
   if (limit <= 0 || kinds.length === 0) return [];
-  // An idle worker polls every second; a one-row probe first spares it the claim's planning (a few
-  // ms on the embedded database, where it blocks the requests being served).
-  const due = await sql`
-    select 1 from jobs where (status = 'pending' and run_at <= now()) or (status = 'running' and locked_until < now()) limit 1`.execute(db);
-  if (due.rows.length === 0) return [];
+  if (opts.reclaim ?? true) await reclaimExpired(db, JOBS_TABLE);
   const result = await sql<ClaimedJob>`
-    with exhausted as (
-      update jobs set status = 'failed', locked_by = null, locked_until = null, finished_at = now(),
-        last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt'
-      where kind = any(${kinds}::text[]) and status = 'running' and locked_until < now() and attempts >= max_attempts)
     update jobs set status = 'running', locked_by = ${workerId},
       locked_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = attempts + 1
     where id in (
       select id from jobs
-      where kind = any(${kinds}::text[])
-        and ((status = 'pending' and run_at <= now()) or (status = 'running' and locked_until < now() and attempts < max_attempts))
+      where kind = any(${kinds}::text[]) and status = 'pending' and run_at <= now()
       order by run_at
       limit ${limit}
       for update skip locked)

@@ -3,8 +3,11 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/connect.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../lib/metrics.js';
-import { createClaimLoop, idlePollMs } from './loop.js';
-import { claimDueJobs, completeJob, enqueue, extendLease, failJob, JOBS_CHANNEL, type ClaimedJob } from './queue.js';
+import { holdLease } from '../queue/lease.js';
+import type { QueueMetrics } from '../queue/metrics.js';
+import { createQueueRunner } from '../queue/runner.js';
+import { anyDue, reclaimExpired } from '../queue/table.js';
+import { claimDueJobs, completeJob, enqueue, extendLease, failJob, JOBS_CHANNEL, JOBS_TABLE, type ClaimedJob } from './queue.js';
 
 /**
  * Runs one job; what it returns (if anything) is kept as the job's result. `signal` aborts when the
@@ -22,6 +25,7 @@ interface WorkerOptions {
   database: Database;
   log: Logger;
   metrics: Metrics;
+  queueMetrics?: QueueMetrics;
   handlers: Record<string, JobHandler>;
   schedules?: Schedule[];
   concurrency: number;
@@ -30,42 +34,15 @@ interface WorkerOptions {
 }
 
 /** Claims due jobs and runs them, up to `concurrency` at once; woken by NOTIFY when a job is added. */
-export function createWorker({ database, log, metrics, handlers, schedules = [], concurrency, pollMs = idlePollMs(database.kind), leaseMs = 60_000 }: WorkerOptions) {
+export function createWorker({ database, log, metrics, queueMetrics, handlers, schedules = [], concurrency, pollMs, leaseMs = 60_000 }: WorkerOptions) {
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const kinds = Object.keys(handlers);
   const timers: NodeJS.Timeout[] = [];
-  let stopListening: (() => Promise<void>) | undefined;
-
-  /**
-   * Keeps the job's lease while its handler runs, extending it every third of the lease, so a job
-   * outlasting its lease is not claimed again while it runs. When the lease turns out lost (claimed
-   * by another worker after this one stalled, or no extension reached the database for a whole
-   * lease), the handler is aborted and its outcome is not recorded.
-   */
-  function heartbeat(job: ClaimedJob) {
-    const lost = new AbortController();
-    let extendedAt = Date.now();
-    const beat = async () => {
-      try {
-        if (await extendLease(database.db, job.id, workerId, leaseMs)) extendedAt = Date.now();
-        else lost.abort(new Error('the job\'s lease was lost: another worker may run it'));
-      } catch (err) {
-        if (Date.now() - extendedAt >= leaseMs) lost.abort(new Error('the job\'s lease could not be extended and ran out'));
-        else log.warn({ job_id: job.id, err: (err as Error).message }, 'could not extend a job\'s lease; trying again');
-      }
-      if (lost.signal.aborted) {
-        clearInterval(timer);
-        log.warn({ job_id: job.id, kind: job.kind, reason: (lost.signal.reason as Error).message }, 'job aborted; its outcome will not be recorded');
-      }
-    };
-    const timer = setInterval(beat, Math.max(1, Math.floor(leaseMs / 3)));
-    timer.unref();
-    return { signal: lost.signal, stop: () => clearInterval(timer) };
-  }
 
   async function run(job: ClaimedJob) {
     const handler = handlers[job.kind];
-    const lease = heartbeat(job);
+    // The heartbeat keeps the lease while the handler runs, however long it takes.
+    const lease = holdLease(() => extendLease(database.db, job.id, workerId, leaseMs), leaseMs, log, { job_id: job.id, kind: job.kind });
     try {
       const result = await handler(job.payload, job, lease.signal).finally(lease.stop);
       if (lease.signal.aborted) return;
@@ -77,19 +54,24 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
       log.warn({ job_id: job.id, kind: job.kind, attempt: job.attempts, err: message }, 'job failed');
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'failed' });
       await failJob(database.db, job, workerId, message).then(
-        (retryAt) => retryAt && loop.wakeAt(retryAt.getTime()),
+        (retryAt) => retryAt && queue.wakeAt(retryAt.getTime()),
         (e) => log.error({ err: e.message }, 'could not record job failure; its lease will expire and it will be retried'),
       );
     }
   }
 
-  const loop = createClaimLoop({
-    claim: (free) => claimDueJobs(database.db, workerId, kinds, free, leaseMs),
-    run,
+  const queue = createQueueRunner({
+    name: 'jobs',
+    database,
+    log,
+    metrics: queueMetrics,
+    channel: JOBS_CHANNEL,
     concurrency,
     pollMs,
-    log,
-    what: 'jobs',
+    reclaim: () => reclaimExpired(database.db, JOBS_TABLE),
+    probe: () => anyDue(database.db, JOBS_TABLE),
+    claim: (free) => claimDueJobs(database.db, workerId, kinds, free, leaseMs, { reclaim: false }),
+    run,
   });
 
   function startSchedules() {
@@ -111,16 +93,14 @@ export function createWorker({ database, log, metrics, handlers, schedules = [],
   return {
     id: workerId,
     async start() {
-      stopListening = await database.listen(JOBS_CHANNEL, loop.nudge);
+      await queue.start();
       startSchedules();
-      loop.start();
       log.info({ worker_id: workerId, kinds }, 'worker started');
     },
     /** Stops claiming, then waits for the jobs already running to finish. */
     async stop() {
       timers.forEach(clearInterval);
-      await loop.stop();
-      await stopListening?.();
+      await queue.stop();
     },
   };
 }

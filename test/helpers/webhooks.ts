@@ -68,6 +68,7 @@ export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: n
     ring: t.services.ring,
     log: t.services.log,
     metrics: t.services.webhookMetrics,
+    queueMetrics: t.services.queueMetrics,
     concurrency: opts.concurrency ?? t.config.deliveryConcurrency,
     workspaceMaxInFlight: opts.workspaceMaxInFlight ?? t.config.workspaceDeliveryConcurrency,
     retryScheduleS: opts.retryScheduleS ?? t.config.webhookRetryScheduleS,

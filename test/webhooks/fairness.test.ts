@@ -67,10 +67,10 @@ describe('claims take turns', () => {
     for (let i = 0; i < 3; i++) await send(a.id, { endpoint: a1.id });
     await send(a.id, { endpoint: a2.id });
     await send(b.id, { endpoint: bEp.id });
-    const claimed = await claimDeliveries(t.db.database.db, 'turns-test', 3, 30_000, { reclaim: false, probe: false, workspaces: { cap: 10, held: new Map() } });
+    const claimed = await claimDeliveries(t.db.database.db, 'turns-test', 3, 30_000, { workspaces: { cap: 10, held: new Map() } });
     expect(claimed.map((d) => d.endpoint_id).sort()).toEqual([a1.id, a2.id, bEp.id].sort());
     // A workspace at its share in this worker gets nothing more; the others still do.
-    const more = await claimDeliveries(t.db.database.db, 'turns-test', 10, 30_000, { reclaim: false, probe: false, workspaces: { cap: 3, held: new Map([[a.id, 2]]) } });
+    const more = await claimDeliveries(t.db.database.db, 'turns-test', 10, 30_000, { workspaces: { cap: 3, held: new Map([[a.id, 2]]) } });
     expect(more.map((d) => d.endpoint_id)).toEqual([a1.id]);
     for (const ep of [a1, a2, bEp]) expect((await t.call(t.adminKey, 'DELETE', `/v1/webhooks/${ep.id}`)).status).toBe(204);
   });

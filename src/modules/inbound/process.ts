@@ -2,8 +2,10 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/connect.js';
 import type { Executor } from '../../db/types.js';
-import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
 import { nominalDelayMs, scheduleS } from '../../lib/backoff.js';
+import type { QueueMetrics } from '../../queue/metrics.js';
+import { createQueueRunner } from '../../queue/runner.js';
+import { anyDue, reclaimExpired, type QueueTable } from '../../queue/table.js';
 import { isKnownType, isReserved } from '../webhooks/catalog.js';
 import { publishMany } from '../webhooks/publish.js';
 import { INBOUND_CHANNEL, type InboundProvider } from './kinds.js';
@@ -11,7 +13,6 @@ import { normalize } from './normalize.js';
 
 /** Delays before each retry of a failed processing; the last failure marks the event failed. */
 export const INBOUND_RETRY_SCHEDULE_S = [5, 30, 120, 600, 3600];
-const RECLAIM_EVERY_MS = 5000;
 const BATCH_GAP_MS = 100;
 
 interface Due {
@@ -28,6 +29,11 @@ interface Due {
   events: string[] | null;
 }
 
+/** The inbound events table as the queue sees it: after `maxAttempts` failures an event has failed. */
+export const inboundTable = (maxAttempts: number): QueueTable => ({
+  table: 'inbound_events', due: 'next_attempt_at', waiting: 'pending', held: 'processing', dead: 'failed', maxAttempts: String(Math.trunc(maxAttempts)),
+});
+
 /** An endpoint-style filter: exact types, `prefix.*`, or `*`. */
 export const matchesFilter = (filter: readonly string[], type: string) =>
   filter.some((f) => f === '*' || f === type || (f.endsWith('.*') && type.startsWith(f.slice(0, -1))));
@@ -35,6 +41,7 @@ export const matchesFilter = (filter: readonly string[], type: string) =>
 export interface InboundWorkerOptions {
   database: Database;
   log: Logger;
+  queueMetrics?: QueueMetrics;
   /** Batches processed at once, each in its own transaction. */
   concurrency?: number;
   pollMs?: number;
@@ -59,25 +66,12 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   const retryBackoff = scheduleS(schedule);
   const stepsS = Array.from({ length: schedule.length }, (_, k) => nominalDelayMs(retryBackoff, k + 1) / 1000);
   const batchSize = o.batchSize ?? 100;
-  let lastReclaim = 0;
+  // Events are taken inside the transaction that processes them (no lease); an earlier version held
+  // them with a lease, as status 'processing', and those come back when it ends.
+  const table = inboundTable(maxAttempts);
   // When the last batch was not full, the next waits a moment (the receivers' next NOTIFY), so a
   // steady stream is processed in batches rather than one small transaction after another.
   let lastPartial = 0;
-  let stopListening: (() => Promise<void>) | undefined;
-
-  /** Anything due? (a one-row index probe, so an idle worker's poll costs next to nothing) */
-  async function anythingDue() {
-    if (Date.now() - lastReclaim > RECLAIM_EVERY_MS) {
-      lastReclaim = Date.now();
-      // Events a worker of an earlier version held with a lease (status 'processing') come back when it ends.
-      await sql`update inbound_events set locked_by = null, locked_until = null, next_attempt_at = now(),
-          status = case when attempts >= ${maxAttempts} then 'failed' else 'pending' end,
-          last_error = 'the worker processing it stopped (lease expired)'
-        where status = 'processing' and locked_until < now()`.execute(db);
-    }
-    const r = await sql`select 1 from inbound_events where status = 'pending' and next_attempt_at <= now() limit 1`.execute(db);
-    return r.rows.length > 0;
-  }
 
   /** Due events, locked for this transaction; `only` narrows it to one event. */
   async function takeDue(trx: Executor, limit: number, only?: string) {
@@ -175,7 +169,16 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     }
   }
 
-  const loop = createClaimLoop({
+  const loop = createQueueRunner({
+    name: 'inbound',
+    database: o.database,
+    log: o.log,
+    metrics: o.queueMetrics,
+    channel: INBOUND_CHANNEL,
+    concurrency: o.concurrency ?? 2,
+    pollMs: o.pollMs,
+    reclaim: () => reclaimExpired(db, table, 'the worker processing it stopped (lease expired)'),
+    // A claim here is a look: the batch is taken inside the transaction that processes it.
     claim: async (free) => {
       if (free === 0) return [];
       // Right after a short batch, wait out the gap (so a trickle is taken in batches), then look again.
@@ -184,23 +187,10 @@ export function createInboundWorker(o: InboundWorkerOptions) {
         loop.wakeAt(gapEnds);
         return [];
       }
-      return (await anythingDue()) ? [null] : [];
+      return (await anyDue(db, table)) ? [null] : [];
     },
     run,
-    concurrency: o.concurrency ?? 2,
-    pollMs: o.pollMs ?? idlePollMs(o.database.kind),
-    log: o.log,
-    what: 'inbound events',
   });
-  return {
-    async start() {
-      stopListening = await o.database.listen(INBOUND_CHANNEL, loop.nudge);
-      loop.start();
-    },
-    async stop() {
-      await loop.stop();
-      await stopListening?.();
-    },
-  };
+  return { start: () => loop.start(), stop: () => loop.stop() };
 }
 export type InboundWorker = ReturnType<typeof createInboundWorker>;

@@ -3,14 +3,16 @@ import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Database } from '../../db/connect.js';
 import { RESYNC } from '../../db/connect.js';
-import { createClaimLoop, idlePollMs } from '../../jobs/loop.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
 import { maskHeaders } from './headers.js';
 import type { WebhookMetrics } from './metrics.js';
 import { DELIVERIES_CHANNEL } from './publish.js';
-import { claimDeliveries, type ClaimedDelivery } from './queue.js';
+import { anyDeliveryDue, claimDeliveries, DELIVERIES_TABLE, type ClaimedDelivery } from './queue.js';
+import type { QueueMetrics } from '../../queue/metrics.js';
+import { createQueueRunner } from '../../queue/runner.js';
+import { reclaimExpired } from '../../queue/table.js';
 import { createAttemptRecorder } from './record.js';
 import { retryDelayMs, verdictOf } from './retry.js';
 import { createSecretReader, ENDPOINTS_CHANNEL } from './secrets.js';
@@ -19,14 +21,17 @@ import { inSpan, parentFrom, SpanKind, SpanStatusCode } from '../../lib/tracing.
 
 const RESPONSE_BODY_LIMIT = 4096;
 const USER_AGENT = 'Gatehouse-Webhooks/0.1';
-const RECLAIM_EVERY_MS = 5000;
 const UNRECORDED_PER_SLOT = 4;
+// Short beside a request's round trip, long beside the gap between events under load: a claim
+// then takes the few events that arrived meanwhile rather than one (a claim costs a plan and a commit).
+const BATCH_GAP_MS = 3;
 
 export interface DeliveryWorkerOptions {
   database: Database;
   ring: MasterKeyRing;
   log: Logger;
   metrics: WebhookMetrics;
+  queueMetrics?: QueueMetrics;
   concurrency: number;
   retryScheduleS: readonly number[];
   disableAfterS: number;
@@ -34,6 +39,11 @@ export interface DeliveryWorkerOptions {
   pollMs?: number;
   /** How long a claim is held past the endpoint's timeout before another worker may retry it. */
   leaseMarginMs?: number;
+  /**
+   * After a claim that found fewer due deliveries than free slots, the next claim waits this long
+   * (default BATCH_GAP_MS), so a steady stream is claimed in batches, not a claim per event.
+   */
+  batchGapMs?: number;
   /** Deliveries of one workspace this worker makes at once (default: a quarter of `concurrency`, at least 1). */
   workspaceMaxInFlight?: number;
 }
@@ -54,20 +64,22 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   const secrets = createSecretReader(database.db, o.ring);
   const recorder = createAttemptRecorder(database.db, workerId, o.disableAfterS);
   const leaseMarginMs = o.leaseMarginMs ?? 30_000;
-  const pollMs = o.pollMs ?? idlePollMs(database.kind);
   // No per-host connection cap below the worker's concurrency: a request queued inside the agent
   // would spend its endpoint timeout waiting for a socket and fail as a false timeout.
   // One policy for every workspace: test mode never opens private addresses (only the operator's
   // GATEHOUSE_ALLOW_PRIVATE_TARGETS does).
   const agent = new Agent({ connections: null, keepAliveTimeout: 10_000, connect: { lookup: guardedLookup(o.allowPrivateTargets) } });
-  let stopListening: Array<() => Promise<void>> = [];
-  let lastReclaim = 0;
-  let lastClaimFound = false;
+  let stopListening: (() => Promise<void>) | undefined;
   const unrecorded = new Set<Promise<void>>();
   const maxUnrecorded = o.concurrency * UNRECORDED_PER_SLOT;
   // Slots held per workspace, counted here since this worker holds the leases: one workspace's
   // hanging endpoints fill its share of the slots, never all of them.
-  const shares = { cap: o.workspaceMaxInFlight ?? Math.max(1, Math.floor(o.concurrency / 4)), held: new Map<string, number>() };
+  // Beyond its share a workspace may use what is idle, up to half the worker and as long as a
+  // share's worth of slots stays free for any workspace under its share: one tenant alone is not
+  // held to a quarter of the worker, another's first delivery still finds a slot at once, and it
+  // still takes three workspaces' hanging endpoints, not two, to fill a worker.
+  const cap = o.workspaceMaxInFlight ?? Math.max(1, Math.floor(o.concurrency / 4));
+  const shares = { cap, borrowCap: Math.max(cap, Math.floor(o.concurrency / 2)), held: new Map<string, number>() };
   const hold = (ws: string, by: number) => {
     const n = (shares.held.get(ws) ?? 0) + by;
     if (n > 0) shares.held.set(ws, n);
@@ -178,47 +190,36 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     if (unrecorded.size > maxUnrecorded) await tracked;
   }
 
-  const loop = createClaimLoop({
+  const loop = createQueueRunner({
+    name: 'deliveries',
+    database,
+    log,
+    metrics: o.queueMetrics,
+    channel: DELIVERIES_CHANNEL,
+    concurrency: o.concurrency,
+    minBatch: Math.max(1, Math.floor(o.concurrency / 4)),
+    batchGapMs: o.batchGapMs ?? BATCH_GAP_MS,
+    pollMs: o.pollMs,
+    reclaim: () => reclaimExpired(database.db, DELIVERIES_TABLE),
+    probe: () => anyDeliveryDue(database.db),
     claim: async (free) => {
-      // Expired leases are looked for every few seconds, not on every claim: a lease lasts 30 s or more.
-      const reclaim = Date.now() - lastReclaim > RECLAIM_EVERY_MS;
-      if (reclaim) lastReclaim = Date.now();
-      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { reclaim, probe: !lastClaimFound, workspaces: shares });
+      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { workspaces: shares });
       for (const d of claimed) hold(d.workspace_id, 1);
-      // Beyond its share a workspace may use what is idle, up to half the worker and as long as a
-      // share's worth of slots stays free for any workspace under its share: one tenant alone is not
-      // held to a quarter of the worker, another's first delivery still finds a slot at once, and it
-      // still takes three workspaces' hanging endpoints, not two, to fill a worker.
-      const spare = free - claimed.length - shares.cap;
-      if (spare > 0 && [...shares.held.values()].some((n) => n >= shares.cap)) {
-        const more = await claimDeliveries(database.db, workerId, spare, leaseMarginMs, { reclaim: false, probe: false, workspaces: { cap: Math.max(shares.cap, Math.floor(o.concurrency / 2)), held: shares.held } });
-        for (const d of more) hold(d.workspace_id, 1);
-        claimed.push(...more);
-      }
-      lastClaimFound = claimed.length > 0;
       return claimed;
     },
     run: (d) => attempt(d).finally(() => hold(d.workspace_id, -1)),
-    concurrency: o.concurrency,
-    minBatch: Math.max(1, Math.floor(o.concurrency / 4)),
-    pollMs,
-    log,
-    what: 'webhook deliveries',
   });
 
   return {
     id: workerId,
     async start() {
-      stopListening = [
-        await database.listen(DELIVERIES_CHANNEL, loop.nudge),
-        await database.listen(ENDPOINTS_CHANNEL, (id) => secrets.evict(id === RESYNC ? '*' : id)),
-      ];
-      loop.start();
+      stopListening = await database.listen(ENDPOINTS_CHANNEL, (id) => secrets.evict(id === RESYNC ? '*' : id));
+      await loop.start();
     },
     async stop() {
       await loop.stop();
       await Promise.all([...unrecorded]);
-      for (const stop of stopListening) await stop();
+      await stopListening?.();
       await agent.close();
     },
   };

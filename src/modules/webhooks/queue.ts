@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
+import type { QueueTable } from '../../queue/table.js';
 
 /** A claimed delivery with what one attempt needs. */
 export interface ClaimedDelivery {
@@ -19,41 +20,53 @@ export interface ClaimedDelivery {
   event_trace_parent: string | null;
 }
 
-/** A worker's share rule: at most `cap` deliveries of one workspace at once; `held` is what it holds now, by workspace. */
+/**
+ * A worker's share rule: at most `cap` deliveries of one workspace at once, and up to `borrowCap`
+ * while the worker has a share's worth of slots to spare; `held` is what it holds now, by workspace.
+ */
 export interface WorkspaceShares {
   cap: number;
+  borrowCap?: number;
   held: ReadonlyMap<string, number>;
 }
 
+/** The deliveries table as the queue sees it. */
+export const DELIVERIES_TABLE: QueueTable = {
+  table: 'webhook_deliveries', due: 'next_attempt_at', waiting: 'pending', held: 'delivering', dead: 'dead', maxAttempts: 'max_attempts', finishedAt: 'finished_at',
+};
+
 /**
- * Claims up to `limit` due deliveries with a lease. Fairness: every enabled endpoint gets at most
- * its free slots (max_in_flight minus what any worker is delivering to it now), oldest due first,
- * so a slow endpoint's backlog occupies only its own slots and never starves the others. With
- * `reclaim`, expired leases (a worker killed mid-request) are returned first. A lease lasts the
- * endpoint's own timeout plus a margin: a killed worker's deliveries to a 5 s endpoint come back
- * within seconds, not after the longest timeout any endpoint may have.
- *
- * Between workspaces (`workspaces`): each gets at most `cap` minus what this worker already holds
- * of it, so one workspace's hanging endpoints can take only its share of this worker's slots; and
- * the claim takes turns, every workspace's first due delivery before anyone's second, and within a
- * workspace each endpoint's first before any endpoint's second.
+ * Anything due for an enabled endpoint? One index lookup per endpoint, so an idle worker's poll
+ * (every second, every 10 s on the embedded database) costs next to nothing.
  */
-export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { reclaim: boolean; probe: boolean; workspaces?: WorkspaceShares }): Promise<ClaimedDelivery[]> {
+export async function anyDeliveryDue(db: Kysely<DB>): Promise<boolean> {
+  const due = await sql`/* prepared */ select 1 from webhook_endpoints e where e.enabled and exists (
+    select 1 from webhook_deliveries d where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now())
+    limit 1`.execute(db);
+  return due.rows.length > 0;
+}
+
+/**
+ * Claims up to `limit` due deliveries with a lease, in one statement. Fairness: every enabled
+ * endpoint gets at most its free slots (max_in_flight minus what any worker is delivering to it
+ * now), oldest due first, so a slow endpoint's backlog occupies only its own slots and never
+ * starves the others. A lease lasts the endpoint's own timeout plus a margin: a killed worker's
+ * deliveries to a 5 s endpoint come back within seconds, not after the longest timeout any
+ * endpoint may have.
+ *
+ * Between workspaces (`workspaces`): each gets its share, `cap` minus what this worker already
+ * holds of it, so one workspace's hanging endpoints can take only its share of this worker's slots;
+ * and the claim takes turns, every workspace's first due delivery before anyone's second, and within
+ * a workspace each endpoint's first before any endpoint's second. Beyond its share a workspace may
+ * use idle slots, up to `borrowCap`, as long as `cap` slots stay free for any workspace under its
+ * share: a tenant alone is not held to its share, and another's first delivery still finds a slot.
+ */
+export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { workspaces?: WorkspaceShares } = {}): Promise<ClaimedDelivery[]> {
   if (limit <= 0) return [];
-  const cap = opts.workspaces?.cap ?? limit;
+  const cap = Math.min(opts.workspaces?.cap ?? limit, limit);
+  const borrowCap = Math.max(cap, Math.min(opts.workspaces?.borrowCap ?? cap, limit));
   const held = opts.workspaces?.held ?? new Map<string, number>();
-  const full = [...held].filter(([, n]) => n >= cap).map(([ws]) => ws);
-  if (opts.reclaim) await reclaimExpired(db);
-  // Planning the claim costs a few ms on the embedded database (where it blocks the requests being
-  // served); an idle worker polls (every second, every 10 s on the embedded database), so first a
-  // probe, one index lookup per endpoint: anything due at all?
-  // A worker whose last claim found work skips it: under load it would be one more round trip a claim.
-  if (opts.probe) {
-    const due = await sql`/* prepared */ select 1 from webhook_endpoints e where e.enabled and exists (
-      select 1 from webhook_deliveries d where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now())
-      limit 1`.execute(db);
-    if (due.rows.length === 0) return [];
-  }
+  const full = [...held].filter(([, n]) => n >= borrowCap).map(([ws]) => ws);
   // Every step reaches rows by key, never by a plan's choice: each endpoint's due deliveries through
   // its (endpoint, due time) index, each picked id locked by its own primary-key probe, the update by
   // the locked rows' ctid (nobody can move a row this statement holds locked), and each delivery's
@@ -71,21 +84,25 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
         select id, next_attempt_at, row_number() over (order by next_attempt_at) as n from webhook_deliveries
         where endpoint_id = e.id and status = 'pending' and next_attempt_at <= now()
         order by next_attempt_at
-        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${Math.min(cap, limit)}::int), 0)
+        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${borrowCap}::int), 0)
       ) d
       where e.enabled and e.workspace_id <> all(${full}::text[])
     ),
-    picked as (
-      select id from (
-        select id, next_attempt_at, workspace_id, row_number() over (partition by workspace_id order by n, next_attempt_at) as turn
-        from candidates
-      ) c
-      where c.turn <= ${cap}::int - coalesce((${JSON.stringify(Object.fromEntries(held))}::jsonb ->> c.workspace_id)::int, 0)
-      order by c.turn, c.next_attempt_at
-      limit ${limit}
+    turns as (
+      select id, next_attempt_at,
+        coalesce((${JSON.stringify(Object.fromEntries(held))}::jsonb ->> workspace_id)::int, 0)
+          + row_number() over (partition by workspace_id order by n, next_attempt_at) as turn
+      from candidates
+    ),
+    within as (
+      select id from turns where turn <= ${cap}::int order by turn, next_attempt_at limit ${limit}
+    ),
+    beyond as (
+      select id from turns where turn > ${cap}::int and turn <= ${borrowCap}::int order by turn, next_attempt_at
+      limit greatest(0, ${limit - cap}::int - (select count(*) from within))
     ),
     locked as (
-      select x.ctid from picked p cross join lateral (
+      select x.ctid from (select id from within union all select id from beyond) p cross join lateral (
         select ctid from webhook_deliveries where id = p.id and status = 'pending' for update skip locked
       ) x
     ),
@@ -102,19 +119,6 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
     cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
     cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e`.execute(db);
   return result.rows;
-}
-
-/**
- * Deliveries whose worker stopped (its lease expired) go back to pending, or to the dead letters if
- * that was their last attempt: the interrupted attempt counts.
- */
-export async function reclaimExpired(db: Kysely<DB>) {
-  await sql`/* prepared */
-    update webhook_deliveries set locked_by = null, locked_until = null,
-      status = case when attempts >= max_attempts then 'dead' else 'pending' end,
-      finished_at = case when attempts >= max_attempts then now() end,
-      last_error = 'the worker delivering it stopped (lease expired)'
-    where status = 'delivering' and locked_until < now()`.execute(db);
 }
 
 /**

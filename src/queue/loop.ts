@@ -24,17 +24,23 @@ interface LoopOptions<T> {
    * finished item would otherwise cost a claim of its own (default 1).
    */
   minBatch?: number;
+  /**
+   * After a claim that took less than it had room for (the queue ran dry), the next waits this
+   * long, so work arriving in a steady stream is taken in batches rather than a claim per item
+   * (default 0). A claim after an idle spell is never delayed: the first item goes at once.
+   */
+  batchGapMs?: number;
   pollMs: number;
   log: Logger;
   what: string;
 }
 
 /**
- * The loop both workers share (jobs and webhook deliveries): claim while there is room, run what
+ * The loop every queue runs (jobs, webhook deliveries, inbound events): claim while there is room, run what
  * was claimed concurrently, sleep until nudged (NOTIFY, or an item finishing) or the poll interval
  * passes, so a lost notification or an expired lease only delays work, never loses it.
  */
-export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, pollMs, log, what }: LoopOptions<T>) {
+export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batchGapMs = 0, pollMs, log, what }: LoopOptions<T>) {
   const inFlight = new Set<Promise<void>>();
   let running = false;
   let wake: (() => void) | undefined;
@@ -43,6 +49,8 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
   let nudged = false;
   let done: Promise<void> | undefined;
   let failingSince: number | undefined;
+  // When the last claim came back partly filled: the next waits out batchGapMs from it.
+  let partialAt = -Infinity;
 
   const nudge = () => {
     nudged = true;
@@ -70,9 +78,15 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, poll
       nudged = false;
       let claimed: T[] = [];
       const free = concurrency - inFlight.size;
+      const gapLeft = partialAt + batchGapMs - Date.now();
+      if (gapLeft > 0 && free > 0) {
+        await new Promise((resolve) => setTimeout(resolve, gapLeft));
+        continue;
+      }
       if (free > 0 && (free >= minBatch || inFlight.size === 0)) {
         try {
           claimed = await claim(free);
+          partialAt = claimed.length > 0 && claimed.length < free ? Date.now() : -Infinity;
           if (failingSince !== undefined) {
             log.info({ failed_for_s: Math.round((Date.now() - failingSince) / 1000) }, `claiming ${what} again`);
             failingSince = undefined;
