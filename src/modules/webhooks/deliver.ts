@@ -80,6 +80,8 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   // still takes three workspaces' hanging endpoints, not two, to fill a worker.
   const cap = o.workspaceMaxInFlight ?? Math.max(1, Math.floor(o.concurrency / 4));
   const shares = { cap, borrowCap: Math.max(cap, Math.floor(o.concurrency / 2)), held: new Map<string, number>() };
+  // Deliveries answered but not yet recorded: no longer requests open to their endpoint.
+  const answered = new Set<string>();
   const hold = (ws: string, by: number) => {
     const n = (shares.held.get(ws) ?? 0) + by;
     if (n > 0) shares.held.set(ws, n);
@@ -144,6 +146,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     const outcome = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' && retriesLeft ? 'retrying' : 'failed';
     const nextAttemptAt = outcome === 'retrying' ? new Date(Date.now() + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
     if (!error && status !== null && outcome !== 'succeeded') error = verdict.kind === 'refused' ? `HTTP ${status}: not retried (the receiver refused it)` : `HTTP ${status}`;
+    answered.add(d.id);
     const recorded = recorder.record({
       deliveryId: d.id,
       workspaceId: d.workspace_id,
@@ -159,7 +162,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       outcome,
       nextAttemptAt,
       disable: verdict.kind === 'gone' ? 'the endpoint answered 410 Gone' : undefined,
-    }).then((disabled) => {
+    }).finally(() => answered.delete(d.id)).then((disabled) => {
       if (nextAttemptAt) loop.wakeAt(nextAttemptAt.getTime());
       metrics.deliveries.inc({ outcome });
       metrics.attemptDuration.observe({ outcome }, durationMs / 1000);
@@ -203,7 +206,7 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     reclaim: () => reclaimExpired(database.db, DELIVERIES_TABLE),
     probe: () => anyDeliveryDue(database.db),
     claim: async (free) => {
-      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { workspaces: shares });
+      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { workspaces: shares, answered });
       for (const d of claimed) hold(d.workspace_id, 1);
       return claimed;
     },

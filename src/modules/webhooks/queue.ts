@@ -51,8 +51,8 @@ export async function anyDeliveryDue(db: Kysely<DB>): Promise<boolean> {
 
 /**
  * Claims up to `limit` due deliveries with a lease, in one statement. Fairness: every enabled
- * endpoint gets at most its free slots (max_in_flight minus what any worker is delivering to it
- * now), oldest due first, so a slow endpoint's backlog occupies only its own slots and never
+ * endpoint gets at most its free slots (max_in_flight minus the requests open to it now, from any
+ * worker), oldest due first, so a slow endpoint's backlog occupies only its own slots and never
  * starves the others. A lease lasts the endpoint's own timeout plus a margin: a killed worker's
  * deliveries to a 5 s endpoint come back within seconds, not after the longest timeout any
  * endpoint may have.
@@ -63,8 +63,13 @@ export async function anyDeliveryDue(db: Kysely<DB>): Promise<boolean> {
  * a workspace each endpoint's first before any endpoint's second. Beyond its share a workspace may
  * use idle slots, up to `borrowCap`, as long as `cap` slots stay free for any workspace under its
  * share: a tenant alone is not held to its share, and another's first delivery still finds a slot.
+ *
+ * A delivery stays leased until its attempt is recorded, but `answered` (ids of this worker's
+ * deliveries answered and not yet recorded) are no longer requests to the endpoint: they do not take
+ * its slots, so its next requests need not wait for the previous ones' commit. By id, not by count:
+ * one recorded meanwhile is not 'delivering' any more and must not be taken off twice.
  */
-export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { workspaces?: WorkspaceShares } = {}): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { workspaces?: WorkspaceShares; answered?: Iterable<string> } = {}): Promise<ClaimedDelivery[]> {
   if (limit <= 0) return [];
   const cap = Math.min(opts.workspaces?.cap ?? limit, limit);
   const borrowCap = Math.max(cap, Math.min(opts.workspaces?.borrowCap ?? cap, limit));
@@ -78,7 +83,7 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
   const result = await sql<ClaimedDelivery>`/* prepared */
     with busy as (
       select endpoint_id, count(*)::int as n from webhook_deliveries
-      where status = 'delivering' group by endpoint_id
+      where status = 'delivering' and id <> all(${[...(opts.answered ?? [])]}::text[]) group by endpoint_id
     ),
     candidates as (
       select d.id, d.next_attempt_at, d.n, e.workspace_id from webhook_endpoints e
@@ -120,7 +125,9 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
       e.url, e.timeout_s, e.headers
     from claimed c
     cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
-    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e`.execute(db);
+    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e
+    -- The statement is its own transaction: its commit need not wait for the WAL flush (see relaxCommit).
+    where set_config('synchronous_commit', 'off', true) is not null`.execute(db);
   return result.rows;
 }
 
