@@ -36,10 +36,12 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints, limi
 }) {
   // Concurrent accepts share one statement and one commit (group commit), as a statement and a commit
   // per event is what load costs the database; each is answered once its batch is committed. A failed
-  // batch is retried event by event, so a bad event (its workspace deleted meanwhile) fails alone; the
-  // transaction makes that retry safe when the failure comes after the insert (the repeats' lookup).
+  // batch is retried event by event, so a bad event (its workspace deleted meanwhile) fails alone. A
+  // batch with idempotency keys runs in a transaction, which makes that retry safe when the failure
+  // comes after the insert (the repeats' lookup); without keys it is one statement, atomic on its own,
+  // and BEGIN and COMMIT would be two more round trips for each batch.
   const accept = createGroupCommit(
-    (batch: WorkspaceEvent[]) => db.transaction().execute((trx) => publishMany(trx, batch)),
+    (batch: WorkspaceEvent[]) => (batch.some((e) => e.idempotencyKey) ? db.transaction().execute((trx) => publishMany(trx, batch)) : publishMany(db, batch)),
     { isolateFailures: true, writers: groupCommitWriters(dbKind) },
   );
 

@@ -126,7 +126,7 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
     from claimed c
     cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
     cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e
-    -- The statement is its own transaction: its commit need not wait for the WAL flush (see relaxCommit).
+    -- The statement is its own transaction: asynchronous commit, see ASYNC_COMMIT in record.ts.
     where set_config('synchronous_commit', 'off', true) is not null`.execute(db);
   return result.rows;
 }

@@ -38,24 +38,11 @@ export interface AttemptRecord {
  */
 export function createAttemptRecorder(db: Kysely<DB>, workerId: string, disableAfterS: number) {
   const submit = createGroupCommit(async (batch: AttemptRecord[]) => {
-    const disabled = await db.transaction().execute(async (trx) => {
-      await relaxCommit(trx);
-      return writeBatch(trx, workerId, batch, disableAfterS);
-    });
+    const disabled = await recordBatch(db, workerId, batch, disableAfterS);
     return batch.map((r) => disabled.get(r.endpointId) ?? null);
   });
   return { record: (r: AttemptRecord): Promise<string | null> => submit(r) };
 }
-
-/**
- * Lets this transaction's commit return before its WAL record is flushed (asynchronous commit).
- * Only for delivery bookkeeping, which at-least-once delivery makes safe to lose: were the database
- * server to crash within the WAL writer's delay (a fraction of a second), a lost claim or attempt
- * record only means the message is sent again (same webhook-id), never that one is lost. Accepting
- * an event keeps the full commit: its 202 means committed. Waiting for the flush was most of a
- * claim's and a record's time under load, and each wait held the event's slot.
- */
-export const relaxCommit = (trx: Executor) => sql`set local synchronous_commit = off`.execute(trx);
 
 interface EndpointSums {
   workspaceId: string;
@@ -71,16 +58,36 @@ interface EndpointSums {
 }
 
 /**
- * One batch in one transaction of two statements, whatever its size and however many endpoints it
- * touches (each statement is a round trip and, on PostgreSQL, a parse and plan: under load their
- * number, not the rows, is what costs). The first logs the attempts and sets each delivery's new
- * state (only while this worker still holds it: if its lease ran out and another worker took it
- * over, the attempt is logged all the same). The second adds to each endpoint's counters and its
- * 5-minute roll-up, as SQL increments. When an endpoint answered 410 or has failed continuously
- * for longer than `disableAfterS`, it is disabled and a `gatehouse.endpoint.disabled` event is
- * emitted, in the same transaction.
+ * ASYNC_COMMIT. Claims and attempt records commit without waiting for their WAL record to be
+ * flushed: this is delivery bookkeeping, which at-least-once delivery makes safe to lose. Were the
+ * database server to crash within the WAL writer's delay (a fraction of a second), a lost claim or
+ * attempt record only means the message is sent again (same webhook-id), never that one is lost.
+ * Accepting an event keeps the full commit: its 202 means committed. Waiting for the flush was most
+ * of a claim's and a record's time under load.
+ *
+ * One batch, one statement (so one round trip, one plan and one commit), whatever its size and
+ * however many endpoints it touches: under load the number of statements, not the rows, is what
+ * costs. A 410 disables its endpoint in the same transaction as the attempt that saw it; an
+ * endpoint found failing for longer than `disableAfterS` is disabled just after (re-checked then,
+ * and found again by the next batch were that to fail). Returns the endpoints disabled, with why.
  */
-async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+async function recordBatch(db: Kysely<DB>, workerId: string, all: AttemptRecord[], disableAfterS: number): Promise<Map<string, string>> {
+  const sums = sumByEndpoint(all);
+  if (all.some((r) => r.disable)) {
+    return db.transaction().execute(async (trx) => disableWhereDue(trx, sums, await writeBatch(trx, workerId, all, sums, disableAfterS), disableAfterS));
+  }
+  const counted = await writeBatch(db, workerId, all, sums, disableAfterS);
+  if (!counted.some((c) => c.enabled && c.failing_too_long)) return new Map();
+  return db.transaction().execute((trx) => disableWhereDue(trx, sums, counted, disableAfterS));
+}
+
+/**
+ * Logs the attempts and sets each delivery's new state (only while this worker still holds it: if
+ * its lease ran out and another worker took it over, the attempt is logged all the same), and adds
+ * to each endpoint's counters and its 5-minute roll-up, as SQL increments. An attempt whose delivery
+ * is gone (its endpoint deleted meanwhile) is not logged, and its endpoint has no counters to add to.
+ */
+async function writeBatch(db: Executor, workerId: string, all: AttemptRecord[], sums: Map<string, EndpointSums>, disableAfterS: number) {
   const now = new Date().toISOString();
   const attempts = all.map((r) => ({
     delivery_id: r.deliveryId,
@@ -106,7 +113,13 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
   // array: a join on the recordset (estimated at 100 rows) may become a scan of every delivery, and
   // a join on a CTE's rows compares every row with every other (a batch of 400 spent 14 ms so).
   const ids = all.map((r) => r.deliveryId);
-  const logged = await sql<{ delivery_id: string }>`/* prepared */
+  const rows = [...sums].map(([endpointId, s]) => ({
+    endpoint_id: endpointId, workspace_id: s.workspaceId, total: s.total, succeeded: s.succeeded, duration_sum: s.durationSum,
+    buckets: s.buckets, last_ok: s.lastOk, any_ok: s.anyOk,
+  }));
+  // Endpoint rows are locked in id order, so two workers' batches never wait on each other in a
+  // cycle; the roll-up reads the counters' RETURNING, so it runs after them, under those locks.
+  const counted = await sql<{ id: string; enabled: boolean; failing_too_long: boolean }>`/* prepared */
     with input as (
       select * from jsonb_to_recordset(${JSON.stringify(attempts)}::jsonb) as x(delivery_id text, endpoint_id text, workspace_id text,
         attempt int, url text, request_headers jsonb, response_status int, response_body text, duration_ms int, error text, outcome text,
@@ -128,21 +141,10 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
       update webhook_deliveries d set status = i.status, next_attempt_at = i.next_at, finished_at = i.finished_at,
         locked_by = null, locked_until = null, last_status = i.response_status, last_error = i.error
       from input i where d.id = any(${ids}::text[]) and d.id = i.delivery_id and d.locked_by = ${workerId}
-    )
-    select delivery_id from logged`.execute(trx);
-  const kept = new Set(logged.rows.map((r) => r.delivery_id));
-  const records = all.filter((r) => kept.has(r.deliveryId));
-  if (records.length === 0) return new Map();
-
-  const sums = sumByEndpoint(records);
-  const rows = [...sums].map(([endpointId, s]) => ({
-    endpoint_id: endpointId, workspace_id: s.workspaceId, total: s.total, succeeded: s.succeeded, duration_sum: s.durationSum,
-    buckets: s.buckets, last_ok: s.lastOk, any_ok: s.anyOk,
-  }));
-  // Endpoint rows are locked in id order, so two workers' batches never wait on each other in a
-  // cycle; the roll-up reads the counters' RETURNING, so it runs after them, under those locks.
-  const counted = await sql<{ id: string; enabled: boolean; failing_too_long: boolean }>`/* prepared */
-    with sums as (
+        -- Read from logged so that it runs first: its share lock skips a row this update already changed.
+        and d.id in (select delivery_id from logged)
+    ),
+    sums as (
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(endpoint_id text, workspace_id text, total int, succeeded int,
         duration_sum bigint, buckets bigint[], last_ok boolean, any_ok boolean)
     ),
@@ -168,14 +170,24 @@ async function writeBatch(trx: Executor, workerId: string, all: AttemptRecord[],
         latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
         latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))
     )
-    select id, enabled, failing_too_long from counted order by id`.execute(trx);
+    select id, enabled, failing_too_long from counted
+    -- Asynchronous commit (its own transaction when alone): see ASYNC_COMMIT.
+    where set_config('synchronous_commit', 'off', true) is not null
+    order by id`.execute(db);
+  return counted.rows;
+}
 
+/** Disables, with its `gatehouse.endpoint.disabled` event, each enabled endpoint that answered 410 or failed too long. */
+async function disableWhereDue(trx: Executor, sums: Map<string, EndpointSums>, counted: Array<{ id: string; enabled: boolean; failing_too_long: boolean }>, disableAfterS: number) {
   const disabled = new Map<string, string>();
-  for (const endpoint of counted.rows) {
+  for (const endpoint of counted) {
     const s = sums.get(endpoint.id)!;
     const reason = s.gone ?? (endpoint.failing_too_long ? `failing continuously for more than ${formatSpan(disableAfterS)}` : null);
     if (!reason || !endpoint.enabled) continue;
-    await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() }).where('id', '=', endpoint.id).execute();
+    // Still enabled now? (another worker's batch may have disabled it since the counters were read)
+    const turnedOff = await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() })
+      .where('id', '=', endpoint.id).where('enabled', '=', true).executeTakeFirst();
+    if (turnedOff.numUpdatedRows === 0n) continue;
     await publish(trx, s.workspaceId, {
       type: 'gatehouse.endpoint.disabled',
       payload: { endpoint_id: endpoint.id, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },
