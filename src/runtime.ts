@@ -124,6 +124,7 @@ export async function startProcess(
       allowPrivateTargets: config.allowPrivateTargets,
     });
     await deliveries.start();
+    services.deliveryHandOffs.offer = deliveries.offer;
     inbound = createInboundWorker({ database, log, queueMetrics: services.queueMetrics });
     await inbound.start();
     // A worker-only process has no API; it still answers probes and Prometheus when asked to.
@@ -141,6 +142,7 @@ export async function startProcess(
     async stop() {
       await app?.close();
       await stopFlusher?.();
+      services.deliveryHandOffs.offer = undefined;
       await Promise.all([worker?.stop(), deliveries?.stop(), inbound?.stop()]);
       // Scraped until the drain is over.
       await metricsServer?.close();

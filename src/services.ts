@@ -23,6 +23,7 @@ import { createEmailBisonService } from './modules/upstream/emailbison.js';
 import { createUpstreamService } from './modules/upstream/service.js';
 import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
+import type { DeliveryOffer } from './modules/webhooks/publish.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
 import { createHealthMetrics } from './modules/health/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
@@ -62,7 +63,9 @@ export async function createServices(config: Config, database: Database, log: Lo
   });
   // Header values stored in plain text before they were sealed (migration 010) are sealed now.
   await endpoints.sealPlaintextHeaders();
-  const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints, limiter, eventsPerS: config.workspaceEventsPerS });
+  // Filled in while a delivery worker runs in this process (see runtime).
+  const deliveryHandOffs: { offer?: DeliveryOffer } = {};
+  const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints, limiter, eventsPerS: config.workspaceEventsPerS, handOffs: deliveryHandOffs });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
   // Queue depths are read from the tables, so any process scraped (API or worker) reports them.
@@ -109,6 +112,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     recovery,
     webhookMetrics,
     queueMetrics,
+    deliveryHandOffs,
     sessions,
     auth,
     authFailures,

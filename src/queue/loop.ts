@@ -52,9 +52,22 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
   // When the last claim came back partly filled: the next waits out batchGapMs from it.
   let partialAt = -Infinity;
 
+  // Slots promised to items arriving other than by a claim (see reserve): not free for claims.
+  let reserved = 0;
+
   const nudge = () => {
     nudged = true;
     wake?.();
+  };
+
+  const start = (item: T) => {
+    const p = run(item)
+      .catch((err) => log.error({ err: (err as Error).message }, `${what}: unexpected failure; the lease will expire and it will be retried`))
+      .finally(() => {
+        inFlight.delete(p);
+        nudge();
+      });
+    inFlight.add(p);
   };
 
   /**
@@ -77,7 +90,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
     while (running) {
       nudged = false;
       let claimed: T[] = [];
-      const free = concurrency - inFlight.size;
+      const free = concurrency - inFlight.size - reserved;
       const gapLeft = partialAt + batchGapMs - Date.now();
       if (gapLeft > 0 && free > 0) {
         await new Promise((resolve) => setTimeout(resolve, gapLeft));
@@ -99,15 +112,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
           }
         }
       }
-      for (const item of claimed) {
-        const p = run(item)
-          .catch((err) => log.error({ err: (err as Error).message }, `${what}: unexpected failure; the lease will expire and it will be retried`))
-          .finally(() => {
-            inFlight.delete(p);
-            nudge();
-          });
-        inFlight.add(p);
-      }
+      for (const item of claimed) start(item);
       // A full batch means more may be waiting: claim again at once.
       if (claimed.length > 0 && claimed.length === free) continue;
       if (nudged) continue;
@@ -126,6 +131,21 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
     nudge,
     wakeAt,
     inFlight: () => inFlight.size,
+    /**
+     * Promises up to `max` slots, keeping `keep` free for claims, to items that will be leased to this
+     * worker elsewhere (events handed over as they are accepted); `adopt` runs them and gives back
+     * the slots they did not use. None while stopping.
+     */
+    reserve(max: number, keep: number): number {
+      const n = running ? Math.max(0, Math.min(max, concurrency - inFlight.size - reserved - keep)) : 0;
+      reserved += n;
+      return n;
+    },
+    adopt(items: T[], reservedSlots: number) {
+      reserved -= reservedSlots;
+      for (const item of items) start(item);
+      if (items.length < reservedSlots) nudge();
+    },
     start() {
       running = true;
       done = loop();

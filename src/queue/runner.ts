@@ -75,6 +75,8 @@ export function createQueueRunner<T>(o: QueueRunnerOptions<T>) {
     nudge: loop.nudge,
     wakeAt: loop.wakeAt,
     inFlight: loop.inFlight,
+    reserve: loop.reserve,
+    adopt: loop.adopt,
     async start() {
       stopListening = await o.database.listen(o.channel, loop.nudge);
       loop.start();

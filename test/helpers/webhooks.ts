@@ -61,8 +61,12 @@ export async function startReceiver(respond: Responder = () => undefined) {
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
-/** A delivery worker on the test app's database, with the app's config unless overridden. */
-export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; workspaceMaxInFlight?: number; pollMs?: number; leaseMarginMs?: number; allowPrivateTargets?: boolean } = {}): Promise<DeliveryWorker> {
+/**
+ * A delivery worker on the test app's database, with the app's config unless overridden. As in a
+ * served process, the app's accepts hand new deliveries to it (`handOff: false` leaves every
+ * delivery to claims, as for a worker in another process); the last worker started takes them.
+ */
+export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: number[]; disableAfterS?: number; concurrency?: number; workspaceMaxInFlight?: number; pollMs?: number; leaseMarginMs?: number; allowPrivateTargets?: boolean; handOff?: boolean } = {}): Promise<DeliveryWorker> {
   const worker = createDeliveryWorker({
     database: t.db.database,
     ring: t.services.ring,
@@ -78,7 +82,15 @@ export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: n
     leaseMarginMs: opts.leaseMarginMs,
   });
   await worker.start();
-  return worker;
+  if (opts.handOff === false) return worker;
+  t.services.deliveryHandOffs.offer = worker.offer;
+  const stop = worker.stop;
+  return Object.assign(worker, {
+    async stop() {
+      if (t.services.deliveryHandOffs.offer === worker.offer) t.services.deliveryHandOffs.offer = undefined;
+      await stop();
+    },
+  });
 }
 
 /** Polls `check` until it returns a truthy value (or throws after timeoutMs). */

@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
 import { maskHeaders } from './headers.js';
 import type { WebhookMetrics } from './metrics.js';
-import { DELIVERIES_CHANNEL } from './publish.js';
+import { DELIVERIES_CHANNEL, type DeliveryOffer } from './publish.js';
 import { anyDeliveryDue, claimDeliveries, DELIVERIES_TABLE, type ClaimedDelivery } from './queue.js';
 import type { QueueMetrics } from '../../queue/metrics.js';
 import { createQueueRunner } from '../../queue/runner.js';
@@ -213,8 +213,25 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     run: (d) => attempt(d).finally(() => hold(d.workspace_id, -1)),
   });
 
+  /**
+   * Lends this worker's idle slots to the accepting side for one write (see HandOff), keeping a
+   * share's worth free for claims; null when there is nothing to lend.
+   */
+  const offer: DeliveryOffer = () => {
+    const slots = loop.reserve(Infinity, shares.cap);
+    if (slots === 0) return null;
+    return {
+      handOff: { workerId, slots, cap: shares.borrowCap, held: Object.fromEntries(shares.held), leaseMarginMs, answered: [...answered] },
+      take(leased) {
+        for (const d of leased) hold(d.workspace_id, 1);
+        loop.adopt(leased, slots);
+      },
+    };
+  };
+
   return {
     id: workerId,
+    offer,
     async start() {
       stopListening = await database.listen(ENDPOINTS_CHANNEL, (id) => secrets.evict(id === RESYNC ? '*' : id));
       await loop.start();

@@ -10,7 +10,7 @@ import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
-import { publish, publishMany, type WorkspaceEvent } from './publish.js';
+import { publish, publishMany, type DeliveryOffer, type WorkspaceEvent } from './publish.js';
 import { currentTraceParent, inSpan } from '../../lib/tracing.js';
 
 const EVENT_WINDOW_S = 10;
@@ -29,8 +29,10 @@ export interface SendInput {
  * Accepting events. Not audited one by one: events are business data with their own table and
  * delivery log, and the audit chain is for who changed what (endpoints, secrets, replays).
  */
-export function createEventService({ db, dbKind, audit, tenancy, endpoints, limiter, eventsPerS }: {
+export function createEventService({ db, dbKind, audit, tenancy, endpoints, limiter, eventsPerS, handOffs = {} }: {
   db: Kysely<DB>; dbKind: Database['kind']; audit: AuditService; tenancy: TenancyService; endpoints: EndpointService;
+  /** Set while a delivery worker runs in this process: new deliveries are leased to it as they are written. */
+  handOffs?: { offer?: DeliveryOffer };
   /** Events one workspace may send a second (over EVENT_WINDOW_S windows); unlimited without a limiter. */
   limiter?: Pick<RateLimiter, 'consume'>; eventsPerS?: number;
 }) {
@@ -40,8 +42,23 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints, limi
   // batch with idempotency keys runs in a transaction, which makes that retry safe when the failure
   // comes after the insert (the repeats' lookup); without keys it is one statement, atomic on its own,
   // and BEGIN and COMMIT would be two more round trips for each batch.
+  // With a delivery worker in this process, the batch's deliveries are written leased to it as far
+  // as it has idle slots, and it starts them once the batch is committed: no claim, no wake-up.
+  const write = async (batch: WorkspaceEvent[]) => {
+    const offer = handOffs.offer?.() ?? null;
+    try {
+      const out = await (batch.some((e) => e.idempotencyKey)
+        ? db.transaction().execute((trx) => publishMany(trx, batch, offer?.handOff))
+        : publishMany(db, batch, offer?.handOff));
+      offer?.take(out.flatMap((p) => p.leased ?? []));
+      return out;
+    } catch (err) {
+      offer?.take([]);
+      throw err;
+    }
+  };
   const accept = createGroupCommit(
-    (batch: WorkspaceEvent[]) => (batch.some((e) => e.idempotencyKey) ? db.transaction().execute((trx) => publishMany(trx, batch)) : publishMany(db, batch)),
+    write,
     { isolateFailures: true, writers: groupCommitWriters(dbKind) },
   );
 
