@@ -153,13 +153,12 @@ test("an endpoint's max_in_flight 1 holds with the hand-off: 6 events, 5 of them
   });
 });
 
-// BUG, kept as an expected failure until it is fixed (PostgreSQL only: the embedded database runs
-// one statement at a time). An endpoint's open requests are counted from committed rows, and a
-// hand-off's leases are not committed until its write is: a claim committing meanwhile sees the
-// endpoint free, and so does the write. Accepts with idempotency keys write in a transaction, and
-// concurrent batches overlap, so the window is real: seen once in about 30 runs of the test above
-// sending all six at once.
-(TEST_DB === 'postgres' ? test.fails : test.skip)("max_in_flight 1: a claim committing inside a hand-off's write still leaves one request open", async () => {
+// PostgreSQL only: the embedded database runs one statement at a time. An endpoint's open requests
+// are counted from committed rows, and a hand-off's leases are not committed until its write is: a
+// claim committing meanwhile would see the endpoint free, and so would the write (seen once in about
+// 30 runs of the test above sending all six at once). A worker now makes one claim or one hand-off
+// at a time: the claim waits for the write to be taken.
+(TEST_DB === 'postgres' ? test : test.skip)("max_in_flight 1: a claim committing inside a hand-off's write still leaves one request open", async () => {
   await withWorker({}, async (w) => {
     const s = hanging('/in-flight-race', 1000);
     const e = await endpoint('/in-flight-race', { max_in_flight: 1 });
@@ -225,13 +224,12 @@ describe("a workspace's share holds with the hand-off (worker of 8, share 2, bor
     });
   });
 
-  // BUG, kept as an expected failure until it is fixed: a claim and a hand-off both lend the
-  // worker's idle slots, and each counts a workspace's deliveries only once the other has started
-  // them. A claim made while an accept's write is on its way takes the workspace's share without the
-  // deliveries that write is leasing, and the write leases up to the borrowing cap without what the
-  // claim took. Below, the three steps of write() in events.ts with a claim landing between them, as
-  // one does under load: the workspace ends with 6 requests open, past its 4.
-  test.fails("a claim landing inside an accept's hand-off: the workspace still gets no more than 4", async () => {
+  // A claim and a hand-off both lend the worker's idle slots, and each counts a workspace's
+  // deliveries only once the other has started them: a claim made while an accept's write was on
+  // its way took the workspace's share without the deliveries that write was leasing (6 open, past
+  // its 4). Below, the three steps of write() in events.ts with a claim due between them, as one is
+  // under load: the claim now waits until the write is taken.
+  test("a claim landing inside an accept's hand-off: the workspace still gets no more than 4", async () => {
     await withWorker(opts, async (w) => {
       const wc = (await seedWorkspace(t)).workspace.id;
       const c = hanging('/race', 1000);

@@ -193,6 +193,11 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     if (unrecorded.size > maxUnrecorded) await tracked;
   }
 
+  // One claim or one hand-off at a time: each statement counts what this worker holds (by workspace)
+  // and what is open to each endpoint from what it knew when it started, so two at once could each
+  // take the last slot. A claim passed over while a hand-off is written runs once it is taken.
+  let taking: 'none' | 'claim' | 'hand-off' = 'none';
+  let claimWaits = false;
   const loop = createQueueRunner({
     name: 'deliveries',
     database,
@@ -206,9 +211,18 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
     reclaim: () => reclaimExpired(database.db, DELIVERIES_TABLE),
     probe: () => anyDeliveryDue(database.db),
     claim: async (free) => {
-      const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { workspaces: shares, answered });
-      for (const d of claimed) hold(d.workspace_id, 1);
-      return claimed;
+      if (taking !== 'none') {
+        claimWaits = true;
+        return [];
+      }
+      taking = 'claim';
+      try {
+        const claimed = await claimDeliveries(database.db, workerId, free, leaseMarginMs, { workspaces: shares, answered });
+        for (const d of claimed) hold(d.workspace_id, 1);
+        return claimed;
+      } finally {
+        taking = 'none';
+      }
     },
     run: (d) => attempt(d).finally(() => hold(d.workspace_id, -1)),
   });
@@ -218,13 +232,21 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
    * share's worth free for claims; null when there is nothing to lend.
    */
   const offer: DeliveryOffer = () => {
+    if (taking !== 'none') return null;
     const slots = loop.reserve(Infinity, shares.cap);
     if (slots === 0) return null;
+    taking = 'hand-off';
     return {
       handOff: { workerId, slots, cap: shares.borrowCap, held: Object.fromEntries(shares.held), leaseMarginMs, answered: [...answered] },
       take(leased) {
+        taking = 'none';
         for (const d of leased) hold(d.workspace_id, 1);
         loop.adopt(leased, slots);
+        // A claim passed over meanwhile runs now.
+        if (claimWaits) {
+          claimWaits = false;
+          loop.nudge();
+        }
       },
     };
   };
