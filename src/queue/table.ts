@@ -17,6 +17,11 @@ export interface QueueTable {
   maxAttempts: string;
   /** Set to now() when an item goes to the dead letters (or cleared when it waits again). */
   finishedAt?: 'finished_at';
+  /**
+   * Whether reclaimed work is due at once. Otherwise it keeps its due time, which has passed: it
+   * takes its place among the oldest again rather than behind everything that came due meanwhile.
+   */
+  dueAgainNow?: boolean;
 }
 
 const id = (name: string) => sql.raw(`"${name}"`);
@@ -28,14 +33,14 @@ export async function anyDue(db: Kysely<DB>, t: QueueTable): Promise<boolean> {
 }
 
 /**
- * Work whose holder stopped (its lease ran out) waits again, due at once, or goes to the dead
+ * Work whose holder stopped (its lease ran out) waits again, or goes to the dead
  * letters when that was its last allowed attempt: the interrupted attempt counts, so work that kills
  * its worker cannot run forever. Returns how many leases had expired.
  */
 export async function reclaimExpired(db: Kysely<DB>, t: QueueTable, note = 'the worker holding it stopped (lease expired)'): Promise<number> {
   const exhausted = sql`attempts >= ${sql.raw(t.maxAttempts)}`;
   const r = await sql`
-    update ${id(t.table)} set locked_by = null, locked_until = null, ${id(t.due)} = now(),
+    update ${id(t.table)} set locked_by = null, locked_until = null, ${t.dueAgainNow ? sql`${id(t.due)} = now(),` : sql``}
       status = case when ${exhausted} then ${t.dead} else ${t.waiting} end,
       ${t.finishedAt ? sql`${id(t.finishedAt)} = case when ${exhausted} then now() end,` : sql``}
       last_error = ${note}

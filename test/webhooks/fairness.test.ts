@@ -74,6 +74,26 @@ describe('claims take turns', () => {
     expect(more.map((d) => d.endpoint_id)).toEqual([a1.id]);
     for (const ep of [a1, a2, bEp]) expect((await t.call(t.adminKey, 'DELETE', `/v1/webhooks/${ep.id}`)).status).toBe(204);
   });
+
+  test('a workspace holding more than the slots now free still gets what is left of its share, and borrows when a share stays free', async () => {
+    const { workspace: a } = await seedWorkspace(t);
+    const e = await endpoint(a.id, `${rx.url}/held/a`, { max_in_flight: 20 });
+    for (let i = 0; i < 5; i++) await send(a.id, { endpoint: e.id });
+    const claim = async (free: number, held: number) => {
+      const got = await t.db.database.db.transaction().execute(async (trx) => {
+        const rows = await claimDeliveries(trx, 'held-test', free, 30_000, { workspaces: { cap: 8, borrowCap: 16, held: new Map([[a.id, held]]) } });
+        throw Object.assign(new Error('rolled back'), { rows });
+      }).catch((err: { rows?: unknown[] }) => err.rows ?? Promise.reject(err));
+      return got.length;
+    };
+    // Holds 6 of its share of 8, 3 slots free: 2 more, the rest of its share.
+    expect(await claim(3, 6)).toBe(2);
+    // Holds 12 (borrowing), 10 free: it may borrow 2, leaving a share (8) free for others.
+    expect(await claim(10, 12)).toBe(2);
+    // Holds 5, 4 free: 3 more (its share), nothing borrowed, as a share must stay free.
+    expect(await claim(4, 5)).toBe(3);
+    expect((await t.call(t.adminKey, 'DELETE', `/v1/webhooks/${e.id}`)).status).toBe(204);
+  });
 });
 
 describe('fair shares of the delivery slots', () => {

@@ -31,7 +31,7 @@ interface Due {
 
 /** The inbound events table as the queue sees it: after `maxAttempts` failures an event has failed. */
 export const inboundTable = (maxAttempts: number): QueueTable => ({
-  table: 'inbound_events', due: 'next_attempt_at', waiting: 'pending', held: 'processing', dead: 'failed', maxAttempts: String(Math.trunc(maxAttempts)),
+  table: 'inbound_events', due: 'next_attempt_at', waiting: 'pending', held: 'processing', dead: 'failed', maxAttempts: String(Math.trunc(maxAttempts)), dueAgainNow: true,
 });
 
 /** An endpoint-style filter: exact types, `prefix.*`, or `*`. */

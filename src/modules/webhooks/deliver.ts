@@ -175,9 +175,10 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   /**
    * The request's slot is free once the receiver has answered: the attempt is recorded in the
    * background, in a batch with the others that finished meanwhile, so the number of requests in
-   * flight and not the commit rate bounds throughput. The delivery stays leased (and counts against
-   * its endpoint's max_in_flight) until it is recorded; were the process to die first, the lease
-   * expires and the message is sent again, as after a crash mid-request. With more than
+   * flight and not the commit rate bounds throughput. The delivery stays leased until it is
+   * recorded (it no longer takes one of its endpoint's max_in_flight slots: see `answered`); were
+   * the process to die first, the lease expires and the message is sent again, as after a crash
+   * mid-request. With more than
    * UNRECORDED_PER_SLOT unrecorded attempts a slot (a database that cannot keep up), a slot waits
    * for its own record again.
    */

@@ -71,8 +71,10 @@ export async function anyDeliveryDue(db: Kysely<DB>): Promise<boolean> {
  */
 export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { workspaces?: WorkspaceShares; answered?: Iterable<string> } = {}): Promise<ClaimedDelivery[]> {
   if (limit <= 0) return [];
-  const cap = Math.min(opts.workspaces?.cap ?? limit, limit);
-  const borrowCap = Math.max(cap, Math.min(opts.workspaces?.borrowCap ?? cap, limit));
+  // The share and the borrowing cap count what a workspace holds as well, so they are not cut to
+  // the free slots (a workspace holding 6 of a share of 8 still gets 2 of 3 free slots).
+  const cap = opts.workspaces?.cap ?? limit;
+  const borrowCap = Math.max(cap, opts.workspaces?.borrowCap ?? cap);
   const held = opts.workspaces?.held ?? new Map<string, number>();
   const full = [...held].filter(([, n]) => n >= borrowCap).map(([ws]) => ws);
   // Every step reaches rows by key, never by a plan's choice: each endpoint's due deliveries through
@@ -92,7 +94,7 @@ export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: n
         select id, next_attempt_at, row_number() over (order by next_attempt_at) as n from webhook_deliveries
         where endpoint_id = e.id and status = 'pending' and next_attempt_at <= now()
         order by next_attempt_at
-        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${borrowCap}::int), 0)
+        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${Math.min(borrowCap, limit)}::int), 0)
       ) d
       where e.enabled and e.workspace_id <> all(${full}::text[])
     ),

@@ -63,7 +63,8 @@ interface EndpointSums {
  * database server to crash within the WAL writer's delay (a fraction of a second), a lost claim or
  * attempt record only means the message is sent again (same webhook-id), never that one is lost.
  * Accepting an event keeps the full commit: its 202 means committed. Waiting for the flush was most
- * of a claim's and a record's time under load.
+ * of a claim's and a record's time under load. A 410's disable shares its attempt's transaction, so
+ * it commits so too: if lost, the next 410 disables the endpoint again.
  *
  * One batch, one statement (so one round trip, one plan and one commit), whatever its size and
  * however many endpoints it touches: under load the number of statements, not the rows, is what
