@@ -138,14 +138,12 @@ test('every attempt sends the same bytes: the handed-off first attempt and the c
   });
 });
 
-test("an endpoint's max_in_flight 1 holds with the hand-off: 6 events, 5 of them at once, one request open at a time", async () => {
+test("an endpoint's max_in_flight 1 holds with the hand-off: 6 events at once, one request open at a time", async () => {
   await withWorker({}, async () => {
     const rxStats = hanging('/one-at-a-time', 300);
     const e = await endpoint('/one-at-a-time', { max_in_flight: 1 });
     const before = await claimed();
-    // The first alone, leased at accept; the rest at once, written while it is open. (All six at
-    // once can overlap a leasing write with a claim: the expected failure below.)
-    const ids = [await send(e.id), ...(await sendMany(5, e.id))];
+    const ids = await sendMany(6, e.id);
     await eventually(async () => hits('/one-at-a-time').length === 6, 8000);
     await Promise.all(ids.map(succeeded));
     expect(rxStats.most).toBe(1);
@@ -177,9 +175,7 @@ test("an endpoint's max_in_flight 1 holds with the hand-off: 6 events, 5 of them
 
 describe("a workspace's share holds with the hand-off (worker of 8, share 2, borrowing up to 4)", () => {
   const opts = { concurrency: 8, workspaceMaxInFlight: 2 };
-  // Events of a hanging workspace are sent one by one (each 202 awaited, so each batch's leases are
-  // taken before the next): sent at once, a claim can land inside a batch's hand-off (the expected
-  // failure at the end), and the workspace goes past 4 in about one run in eight on PostgreSQL.
+  // One by one, each 202 awaited: each accept's leases are taken before the next is written.
   const sendEach = async (n: number, endpointId: string, wsId: string) => {
     for (let i = 0; i < n; i++) await send(endpointId, { i }, wsId);
   };
@@ -191,7 +187,7 @@ describe("a workspace's share holds with the hand-off (worker of 8, share 2, bor
       const other = (await seedWorkspace(t)).workspace;
       const eb = await endpoint('/share-b', {}, other.id);
       const before = await claimed();
-      await sendEach(10, e.id, ws.id);
+      await sendMany(10, e.id, ws.id);
       const at = Date.now();
       await send(eb.id, {}, other.id);
       await eventually(async () => hits('/share-b').length === 1, 3000);
@@ -211,8 +207,11 @@ describe("a workspace's share holds with the hand-off (worker of 8, share 2, bor
       const ea = await endpoint('/both-a', { max_in_flight: 20 }, wa);
       const ec = await endpoint('/both-c', { max_in_flight: 20 }, wc);
       const eb = await endpoint('/both-b', {}, wb);
+      // One by one, so the first holds its 4 (all handed off) before the second's arrive (sent at
+      // once, claims may still be taking its due ones when the second's are written: then 2 and 4),
+      // and each of the second's accepts is offered what is left. The hand-off lends the second only
+      // what leaves a share (2) free: 8 - 4 - 2.
       await sendEach(6, ea.id, wa);
-      // The hand-off lends the second workspace only what leaves a share (2) free: 8 - 4 - 2.
       await sendEach(6, ec.id, wc);
       await sleep(100); // time for any claim the worker would make
       expect([a.open, c.open], 'a share of the worker stays free').toEqual([4, 2]);
