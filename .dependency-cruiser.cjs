@@ -1,0 +1,64 @@
+/**
+ * The boundaries the layout promises, held by `npm run lint:deps` (run by `npm test`).
+ * Rules at 'error' hold today; rules at 'warn' name what is still to be moved (issue 20) and are
+ * reported without failing.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'A cycle makes two modules one: neither can change or be tested alone.',
+      from: { path: '^src' },
+      to: { circular: true, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-foreign-store',
+      severity: 'error',
+      comment: "A module reaches another only through that module's service: its store (its tables) is its own.",
+      from: { path: '^src/modules/([^/]+)/' },
+      to: { path: '^src/modules/([^/]+)/store\\.ts$', pathNot: '^src/modules/$1/store\\.ts$' },
+    },
+    {
+      name: 'lib-is-a-leaf',
+      severity: 'error',
+      comment: 'src/lib holds small shared pieces: it depends on no module, no queue and no HTTP code.',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/(modules|queue|jobs|http)/' },
+    },
+    {
+      name: 'lib-has-no-tables',
+      severity: 'warn',
+      comment: "Shared pieces take their rows from the caller's store rather than reading tables.",
+      from: { path: '^src/lib/' },
+      to: { path: '^src/db/' },
+    },
+    {
+      name: 'no-type-cycles',
+      severity: 'warn',
+      comment: 'Even a cycle of types ties two files together.',
+      from: { path: '^src' },
+      to: { circular: true, dependencyTypes: ['type-only'] },
+    },
+    {
+      name: 'queue-knows-no-module',
+      severity: 'error',
+      comment: 'The queue moves work for every kind; the kinds depend on it, never the reverse.',
+      from: { path: '^src/queue/' },
+      to: { path: '^src/(modules|jobs)/' },
+    },
+    {
+      name: 'routes-do-not-query',
+      severity: 'warn',
+      comment: 'A route never touches SQL: it calls services.',
+      from: { path: '^src/modules/[^/]+/routes[^/]*\\.ts$' },
+      to: { path: '(^node_modules/kysely/|^src/db/)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|web|test|bench)/' },
+  },
+};
