@@ -1,13 +1,18 @@
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { AppError } from '../../lib/errors.js';
-import type { UpstreamResult } from './client.js';
+
+/** What the breaker reads of a call's result (the client's result type, without depending on the client). */
+interface Answered {
+  /** null when no response came back. */
+  status: number | null;
+}
 
 /** The provider answered nothing or a 5xx (after the client's own retries): the instance, not the credential, is failing. */
-const isOutage = (r: UpstreamResult) => r.status === null || r.status >= 500;
+const isOutage = (r: Answered) => r.status === null || r.status >= 500;
 
 class Outage extends Error {
-  constructor(readonly result: UpstreamResult) {
+  constructor(readonly result: Answered) {
     super('upstream outage');
   }
 }
@@ -30,13 +35,13 @@ export interface BreakerOptions {
  * request's fault, never the target's, and does not count.
  */
 export function createBreakers(o: BreakerOptions) {
-  const breakers = new Map<string, CircuitBreaker<[() => Promise<UpstreamResult>], UpstreamResult>>();
+  const breakers = new Map<string, CircuitBreaker<[() => Promise<Answered>], Answered>>();
   const openedAt = new Map<string, number>();
 
   function breakerFor(target: string) {
     let b = breakers.get(target);
     if (b) return b;
-    b = new CircuitBreaker(async (work: () => Promise<UpstreamResult>) => {
+    b = new CircuitBreaker(async (work: () => Promise<Answered>) => {
       const r = await work();
       if (isOutage(r)) throw new Outage(r);
       return r;
@@ -63,13 +68,14 @@ export function createBreakers(o: BreakerOptions) {
 
   return {
     /** Runs `work` (one upstream call with its retries) through the target's breaker. */
-    async run(target: string, label: string, work: () => Promise<UpstreamResult>): Promise<UpstreamResult> {
+    // Whatever comes back is what `work` returned (its own result, or the Outage carrying it): the casts to R are that.
+    async run<R extends Answered>(target: string, label: string, work: () => Promise<R>): Promise<R> {
       const b = breakerFor(target);
       try {
-        return await b.fire(work);
+        return (await b.fire(work)) as R;
       } catch (err) {
         // The call was made and answered badly: the caller still gets that answer.
-        if (err instanceof Outage) return err.result;
+        if (err instanceof Outage) return err.result as R;
         if ((err as { code?: string }).code === 'EOPENBREAKER') {
           const until = new Date((openedAt.get(target) ?? Date.now()) + o.resetMs);
           // Fires include the calls refused while open; those never reached the target.
