@@ -12,3 +12,6 @@ export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${nextRequestUlid().toLowerCase()}`;
 }
+
+/** Headers every API answer carries, from Fastify's hook and from the verify fast path alike. */
+export const API_HEADERS = { 'x-content-type-options': 'nosniff' } as const;

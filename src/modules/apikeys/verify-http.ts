@@ -4,7 +4,7 @@ import secureJsonParse from 'secure-json-parse';
 import { isDatabaseUnavailable } from '../../http/errors.js';
 import { Type, type Static } from 'typebox';
 import { clientIp, type ProxyTrust } from '../../http/client-ip.js';
-import { requestIdOf } from '../../http/request-id.js';
+import { API_HEADERS, requestIdOf } from '../../http/request-id.js';
 import { createAjv, validationIssues } from '../../http/validation.js';
 import type { Metrics } from '../../lib/metrics.js';
 import type { KeyVerifier, Verification, VerifyOptions } from './verify.js';
@@ -115,7 +115,7 @@ export function createVerifyFastPath({ verifier, log, metrics, trust, closing }:
 
   function send(res: ServerResponse, requestId: string, started: number, status: number, body: unknown): undefined {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': requestId });
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': requestId, ...API_HEADERS });
     res.end(text);
     metrics.httpDuration.observe({ method: 'POST', route: VERIFY_PATH, status: String(status) }, (performance.now() - started) / 1000);
   }
