@@ -20,6 +20,13 @@ module.exports = {
       to: { path: '^src/modules/([^/]+)/store\\.ts$', pathNot: '^src/modules/$1/store\\.ts$' },
     },
     {
+      name: 'no-foreign-routes',
+      severity: 'error',
+      comment: "Routes are a module's HTTP edge: shared shapes live in its schemas.ts, never borrowed from its routes.",
+      from: { path: '^src/modules/([^/]+)/' },
+      to: { path: '^src/modules/([^/]+)/routes[^/]*\\.ts$', pathNot: '^src/modules/$1/' },
+    },
+    {
       name: 'lib-is-a-leaf',
       severity: 'error',
       comment: 'src/lib holds small shared pieces: it depends on no module, no queue and no HTTP code.',

@@ -7,7 +7,7 @@ import { canSeeWorkspace } from '../../http/actor.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { attachment, exportStream } from '../../lib/export.js';
 import type { TenancyService } from '../tenancy/service.js';
-import { MaskedCredential } from '../vault/routes.js';
+import { MaskedCredential } from '../vault/schemas.js';
 import type { EmailBisonService } from './emailbison.js';
 import type { UpstreamService } from './service.js';
 

@@ -7,22 +7,11 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { invalid } from '../../lib/errors.js';
 import { importCredentials } from './import.js';
+import { MaskedCredential } from './schemas.js';
 import type { VaultService } from './service.js';
 
 const tags = ['credentials'];
 const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), provider: Type.String({ minLength: 1, maxLength: 32 }) });
-
-export const MaskedCredential = Type.Object({
-  id: Type.String(),
-  workspace_id: Type.String(),
-  provider: Type.String(),
-  name: Type.Union([Type.String(), Type.Null()]),
-  instance: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
-  fields: Type.Record(Type.String(), Type.String()),
-  secrets: Type.Record(Type.String(), Type.Object({ set: Type.Boolean(), mask: Type.String() }), { description: 'masked: first 4 and last 4 characters' }),
-  created_at: Type.String(),
-  updated_at: Type.String(),
-});
 
 export const vaultRoutes =
   ({ db, vault, tenancy, upstream }: { db: Kysely<DB>; vault: VaultService; tenancy: TenancyService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
