@@ -159,11 +159,13 @@ describe('retries, dead letters and replay', () => {
     await eventually(async () => (await t.call(t.adminKey, 'GET', `/v1/webhooks/${ep.id}`)).body.enabled === false);
     const view = (await t.call(t.adminKey, 'GET', `/v1/webhooks/${ep.id}`)).body;
     expect(view.disabled_reason).toMatch(/410/);
-    await eventually(async () => hits('/watcher').some((r) => r.body.includes('gatehouse.endpoint.disabled') && r.body.includes(ep.id)));
-    // A disabled endpoint gets no new deliveries.
-    expect((await send('campaign.paused', {})).deliveries).toBeGreaterThanOrEqual(0);
+    const notice = await eventually(async () => hits('/watcher').map((r) => JSON.parse(r.body)).find((b) => b.type === 'gatehouse.endpoint.disabled' && b.data.endpoint_id === ep.id));
+    expect(notice.data).toMatchObject({ endpoint_id: ep.id, last_status: 410 });
+    expect(notice.data.reason).toMatch(/410/);
+    // A disabled endpoint gets no new deliveries, even when the event names it.
+    expect((await send('campaign.paused', {}, { endpoint: ep.id })).deliveries).toBe(0);
     expect((await deliveriesOf(ep.id)).length).toBe(1);
-    expect(watcher.id).toBeTruthy();
+    expect((await deliveriesOf(watcher.id)).length).toBeGreaterThanOrEqual(1);
   });
 
   test('stats on the endpoint are exact after a known sequence', async () => {
