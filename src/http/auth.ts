@@ -114,8 +114,7 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
       throw new AppError('unauthenticated', cookie ? 'the session has ended: sign in again' : 'sign in first (POST /v1/auth/login)', { reason: cookie ? 'session_expired' : 'no_session' });
     }
     const verification = token ? await verifier.verify(token, { scope: config.scope, ip: request.ip }) : null;
-    const code = verification?.code ?? 'not_found';
-    if (verification?.ratelimit) {
+    if (verification && 'ratelimit' in verification && verification.ratelimit) {
       const { limit, remaining, reset } = verification.ratelimit;
       reply.headers({
         'ratelimit-limit': String(limit),
@@ -123,8 +122,8 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
         'ratelimit-reset': String(Math.max(0, Math.ceil((reset - Date.now()) / 1000))),
       });
     }
-    if (code === 'valid') {
-      const key = verification!.key!;
+    if (verification?.code === 'valid') {
+      const key = verification.key;
       request.actor = {
         type: 'key',
         id: key.id,
@@ -137,6 +136,7 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
       };
       return;
     }
+    const code = verification?.code ?? 'not_found';
     const failure = FAILURE[code];
     // A cookie whose session has ended says so on every route, so the portal knows to sign in again.
     const reason = token === null ? (cookie ? 'session_expired' : 'missing_authorization') : token === '' ? 'malformed_authorization' : code;
@@ -145,8 +145,8 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
     authFailures.note(anonymousActor(request), {
       reason,
       route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
-      workspaceId: verification?.key?.workspaceId ?? null,
-      keyId: verification?.key?.id,
+      workspaceId: verification && 'key' in verification ? verification.key.workspaceId : null,
+      keyId: verification && 'key' in verification ? verification.key.id : undefined,
       limited: limited?.allowed === false,
     });
     if (limited && !limited.allowed) {
@@ -154,8 +154,8 @@ export function registerAuth(app: FastifyInstance, { verifier, audit, sessions, 
       throw new AppError('rate_limited', 'too many failed authentications from this address: wait and try again', { reason: 'too_many_failures' }, { 'retry-after': retryAfter });
     }
     const headers: Record<string, string> = {};
-    if (code === 'rate_limited') {
-      headers['retry-after'] = String(Math.max(1, Math.ceil((verification!.ratelimit!.reset - Date.now()) / 1000)));
+    if (verification?.code === 'rate_limited') {
+      headers['retry-after'] = String(Math.max(1, Math.ceil((verification.ratelimit.reset - Date.now()) / 1000)));
     }
     if (failure.code === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
     const message = reason === 'session_expired' ? 'the session has ended: sign in again'

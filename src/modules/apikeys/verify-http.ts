@@ -36,9 +36,9 @@ export function verificationBody(result: Verification): Static<typeof VerifyResp
   return {
     valid: true,
     code: 'valid',
-    key_id: key!.id,
-    workspace_id: key!.workspaceId,
-    scopes: [...key!.scopes],
+    key_id: key.id,
+    workspace_id: key.workspaceId,
+    scopes: [...key.scopes],
     ...(ratelimit ? { ratelimit: { limit: ratelimit.limit, remaining: ratelimit.remaining, reset: ratelimit.reset } } : {}),
   };
 }
@@ -63,7 +63,7 @@ export function verificationIp(verifier: KeyVerifier, bodyIp: string | undefined
   if (!token) return own;
   const opts = { scope: VERIFIER_SCOPE, ip: connectionIp };
   const vouch = (result: Verification): VerificationAddress =>
-    result.code === 'valid' ? { ip: connectionIp, vouched: { ip: bodyIp, workspaceId: result.key!.platformAdmin ? null : result.key!.workspaceId } } : own;
+    result.code === 'valid' ? { ip: connectionIp, vouched: { ip: bodyIp, workspaceId: result.key.platformAdmin ? null : result.key.workspaceId } } : own;
   const cached = verifier.verifyCached(token, opts);
   if (cached) return vouch(cached);
   return verifier.verify(token, opts).then(vouch);
@@ -77,7 +77,7 @@ const validPrefixes = new WeakMap<object, string>();
 /** `JSON.stringify(verificationBody(result))`, byte for byte. */
 export function verificationText(result: Verification): string {
   if (result.code !== 'valid') return JSON.stringify(verificationBody(result));
-  const key = result.key!;
+  const key = result.key;
   let prefix = validPrefixes.get(key);
   if (prefix === undefined) {
     prefix = JSON.stringify(verificationBody({ code: 'valid', key })).slice(0, -1);

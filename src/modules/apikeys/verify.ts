@@ -19,11 +19,16 @@ export type VerifyCode =
   | 'usage_exceeded'
   | 'ip_not_allowed';
 
-export interface Verification {
-  code: VerifyCode;
-  key?: CachedKey;
-  ratelimit?: RateDecision;
-}
+/** A verification's outcome: which fields come with it follows from its code. */
+export type Verification =
+  | { code: 'not_found' }
+  | { code: 'valid'; key: CachedKey; ratelimit?: RateDecision }
+  | { code: 'rate_limited'; key: CachedKey; ratelimit: RateDecision }
+  | { code: 'usage_exceeded'; key: CachedKey; ratelimit?: RateDecision }
+  | { code: Refusal; key: CachedKey };
+
+/** What a known key can be refused for before any counter is reached. */
+type Refusal = Exclude<VerifyCode, 'not_found' | 'valid' | 'rate_limited' | 'usage_exceeded'>;
 
 export interface VerifyOptions {
   scope?: string;
@@ -49,7 +54,7 @@ interface Deps {
 }
 
 /** Why a known key may not be used now, from what the cache holds; null when it may. */
-function refusal(key: CachedKey, opts: VerifyOptions): VerifyCode | null {
+function refusal(key: CachedKey, opts: VerifyOptions): Refusal | null {
   const now = Date.now();
   if (key.revokedAt !== null && key.revokedAt <= now) return key.revokedReason === 'expired' ? 'expired' : 'revoked';
   if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
