@@ -8,9 +8,9 @@ module.exports = {
     {
       name: 'no-cycles',
       severity: 'error',
-      comment: 'A cycle makes two modules one: neither can change or be tested alone.',
+      comment: 'A cycle makes two files one: neither can change or be tested alone (a cycle of types too).',
       from: { path: '^src' },
-      to: { circular: true, dependencyTypesNot: ['type-only'] },
+      to: { circular: true },
     },
     {
       name: 'no-foreign-store',
@@ -39,13 +39,6 @@ module.exports = {
       comment: "Shared pieces take their rows from the caller's store rather than reading tables.",
       from: { path: '^src/lib/' },
       to: { path: '^src/db/' },
-    },
-    {
-      name: 'no-type-cycles',
-      severity: 'error',
-      comment: 'Even a cycle of types ties two files together.',
-      from: { path: '^src' },
-      to: { circular: true, dependencyTypes: ['type-only'] },
     },
     {
       name: 'queue-knows-no-module',

@@ -111,14 +111,14 @@ export async function publishMany(db: Executor, events: WorkspaceEvent[], handOf
       group by endpoint_id
     ),
     chosen as (
-      select eps.*, ${lease.slots}::int > 0 and overall <= ${lease.slots}::int
+      select eps.*, 'dlv_' || substr(eps.event_id, 5) || '_' || eps.n as id, ${lease.slots}::int > 0 and overall <= ${lease.slots}::int
         and on_endpoint + coalesce(b.n, 0) <= eps.max_in_flight
         and on_workspace + coalesce((${JSON.stringify(lease.held)}::jsonb ->> eps.workspace_id)::int, 0) <= ${lease.cap}::int as leased
       from eps left join busy b on b.endpoint_id = eps.endpoint_id
     ),
     ins as (
       insert into webhook_deliveries (id, workspace_id, endpoint_id, event_id, max_attempts, status, attempts, locked_by, locked_until)
-      select 'dlv_' || substr(event_id, 5) || '_' || n, workspace_id, endpoint_id, event_id, max_retries + 1,
+      select id, workspace_id, endpoint_id, event_id, max_retries + 1,
         case when leased then 'delivering' else 'pending' end, case when leased then 1 else 0 end,
         case when leased then ${lease.workerId} end,
         case when leased then now() + make_interval(secs => timeout_s + ${lease.leaseMarginMs / 1000}) end
@@ -131,7 +131,7 @@ export async function publishMany(db: Executor, events: WorkspaceEvent[], handOf
       select ins.event_id, array_agg(ins.id order by ins.id) as ids,
         jsonb_agg(jsonb_build_object('id', ins.id, 'endpoint_id', c.endpoint_id, 'max_attempts', c.max_retries + 1, 'url', c.url,
           'timeout_s', c.timeout_s, 'headers', c.headers)) filter (where ins.status = 'delivering') as leased
-      from ins join chosen c on c.event_id = ins.event_id and 'dlv_' || substr(c.event_id, 5) || '_' || c.n = ins.id
+      from ins join chosen c on c.id = ins.id
       group by ins.event_id
     )
     -- The payload as stored (jsonb's own key order): every attempt of a message sends the same bytes.
