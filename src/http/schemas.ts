@@ -27,6 +27,15 @@ export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
 export const ListOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item) });
 
+/** Query of a cursor-paged list (see lib/paging.ts). */
+export const PageQuery = {
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'next_cursor of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+};
+
+export const PageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
 export const bearer = [{ bearer: [] as string[] }];
 
 /** `T` or null. */

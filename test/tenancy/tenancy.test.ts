@@ -193,10 +193,32 @@ describe('workspaces', () => {
     expect((await t.call(t.adminKey, 'GET', `/v1/workspaces/${theirs.workspace.id}`)).body.name).toBe(theirs.workspace.name);
   });
 
+  test('the workspace list pages by cursor, oldest first, every workspace exactly once', async () => {
+    const org = await createOrg({});
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) made.push((await createWorkspace(org.id, `Paged ${i}`)).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await t.call(t.adminKey, 'GET', `/v1/workspaces?organization_id=${org.id}&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.data as { id: string }[]).map((w) => w.id));
+      cursor = res.body.next_cursor as string | null;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(made);
+    expect(pages).toBe(3);
+    const bad = await t.call(t.adminKey, 'GET', '/v1/workspaces?cursor=bm90LWEtY3Vyc29y');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+  });
+
   test('a caller bound to no workspace sees no workspace', async () => {
     const seeded = await seedWorkspace(t);
-    expect(await t.services.tenancy.listWorkspaces(unboundActor(), {})).toEqual([]);
-    expect(await t.services.tenancy.listWorkspaces(unboundActor(), { organization_id: seeded.org.id })).toEqual([]);
+    const none = { data: [], next_cursor: null };
+    expect(await t.services.tenancy.listWorkspaces(unboundActor(), {}, { limit: 10 })).toEqual(none);
+    expect(await t.services.tenancy.listWorkspaces(unboundActor(), { organization_id: seeded.org.id }, { limit: 10 })).toEqual(none);
     await expect(t.services.tenancy.getWorkspace(unboundActor(), seeded.workspace.id)).rejects.toMatchObject({ code: 'not_found' });
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, ListOf, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
+import { pageRequest } from '../../lib/paging.js';
 import type { TenancyService } from './service.js';
 
 const Plan = Type.Union([Type.Literal('free'), Type.Literal('starter'), Type.Literal('professional'), Type.Literal('enterprise')]);
@@ -73,10 +74,10 @@ export const tenancyRoutes =
       config: { scope: 'workspaces:read' },
       schema: {
         tags, security: bearer, summary: 'Workspaces this caller can see',
-        querystring: Type.Object({ organization_id: Type.Optional(Type.String({ maxLength: 64 })) }),
-        response: { 200: ListOf(Workspace), ...errors() },
+        querystring: Type.Object({ organization_id: Type.Optional(Type.String({ maxLength: 64 })), ...PageQuery }),
+        response: { 200: PageOf(Workspace), ...errors() },
       },
-    }, async (req) => ({ data: await tenancy.listWorkspaces(req.actor, req.query) }));
+    }, async (req) => tenancy.listWorkspaces(req.actor, req.query, pageRequest(req.query)));
 
     app.get('/workspaces/:id', {
       config: { scope: 'workspaces:read' },

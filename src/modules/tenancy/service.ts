@@ -6,6 +6,7 @@ import { AppError, conflict, notFound } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
+import { toPage, type PageRequest } from '../../lib/paging.js';
 import type { AuditService } from '../audit/service.js';
 import * as store from './store.js';
 
@@ -161,8 +162,9 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       });
     },
 
-    async listWorkspaces(actor: Actor, filter: { organization_id?: string }) {
-      return (await store.listWorkspaces(db, { organizationId: filter.organization_id, onlyIds: visibleWorkspaceIds(actor) })).map(workspaceView);
+    async listWorkspaces(actor: Actor, filter: { organization_id?: string }, page: PageRequest) {
+      const rows = await store.listWorkspaces(db, { organizationId: filter.organization_id, onlyIds: visibleWorkspaceIds(actor) }, page);
+      return toPage(rows, page, workspaceView);
     },
 
     async getWorkspace(actor: Actor, workspaceId: string) {

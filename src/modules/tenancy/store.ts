@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import type { DB } from '../../db/types.js';
 import type { Insertable } from 'kysely';
+import { pageAfter } from '../../db/paging.js';
+import type { PageRequest } from '../../lib/paging.js';
 
 export async function insertOrganization(trx: Executor, org: Insertable<DB['organizations']>) {
   return trx.insertInto('organizations').values(org).returningAll().executeTakeFirstOrThrow();
@@ -31,8 +33,8 @@ export async function getWorkspace(db: Executor, workspaceId: string) {
   return db.selectFrom('workspaces').selectAll().where('id', '=', workspaceId).executeTakeFirst();
 }
 
-export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyIds?: readonly string[] }) {
-  let q = db.selectFrom('workspaces').selectAll().orderBy('created_at', 'asc');
+export async function listWorkspaces(db: Executor, filter: { organizationId?: string; onlyIds?: readonly string[] }, page: PageRequest) {
+  let q = pageAfter(db.selectFrom('workspaces').selectAll(), 'workspaces', page);
   if (filter.organizationId) q = q.where('organization_id', '=', filter.organizationId);
   if (filter.onlyIds !== undefined) {
     if (filter.onlyIds.length === 0) return [];
