@@ -16,7 +16,7 @@ import { API_HEADERS, requestIdOf } from './http/request-id.js';
 import { createAjv, registerJsonBodyParser } from './http/validation.js';
 import { jobRoutes } from './jobs/routes.js';
 import { apiKeyRoutes } from './modules/apikeys/routes.js';
-import { createVerifyFastPath } from './modules/apikeys/verify-http.js';
+import { createVerifyFastPath } from './modules/apikeys/fast-path.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { inboundRoutes } from './modules/inbound/routes.js';
@@ -79,8 +79,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     done();
   });
 
-  // Callback-style hooks: every request runs them, and an async hook costs a promise and a
-  // microtask turn each (measured ~2 µs per request on the key-verification path).
+  // Callback-style: every request runs this hook, and an async hook costs a promise and a microtask turn.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.headers(API_HEADERS);

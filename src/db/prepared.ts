@@ -7,11 +7,8 @@ import type pg from 'pg';
 // statements whose text is fixed are marked: each distinct text stays prepared on every connection
 // for its lifetime. On PGlite the marker is a comment.
 //
-// Plans are not cached (plan_cache_mode = force_custom_plan, CONNECTION_SETUP): each
-// execution is planned for the tables as they are. A cached (generic) plan is made once, from the
-// table sizes of that moment; made in the first seconds of a fresh install or of a burst, while the
-// queue tables were nearly empty, it kept scanning every delivery once they held thousands (claims
-// went from 1.6 ms to 26 ms, and delivery throughput fell by half in one run of three).
+// Plans are not cached (plan_cache_mode = force_custom_plan, CONNECTION_SETUP): a generic plan made
+// while the queue tables were nearly empty keeps scanning them once they are full (docs/decisions.md).
 export const PREPARED = '/* prepared */';
 
 const names = new Map<string, string>();

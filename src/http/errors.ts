@@ -33,12 +33,23 @@ const byStatus: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
+export const MESSAGES = {
+  invalidSchema: 'the request does not match the schema',
+  unavailable: 'the database is unreachable; retry shortly',
+  internal: 'an internal error occurred; the request id identifies it in the logs',
+} as const;
+
+/** The contract's error body; Fastify's handlers and the key-verify fast path both build it here. */
+export function errorBody(code: string, message: string, requestId: string, details?: unknown) {
+  return { error: { code, message, ...(details ? { details } : {}), request_id: requestId } };
+}
+
 /** One place turns every failure into `{error: {code, message, details?, request_id}}`; nothing else re-shapes errors. */
 export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     const requestId = request.id;
     const send = (status: number, code: string, message: string, details?: Record<string, unknown>) =>
-      reply.status(status).send({ error: { code, message, ...(details ? { details } : {}), request_id: requestId } });
+      reply.status(status).send(errorBody(code, message, requestId, details));
 
     if (err instanceof AppError) {
       if (err.headers) reply.headers(err.headers);
@@ -46,7 +57,7 @@ export function registerErrorHandling(app: FastifyInstance) {
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      return send(400, 'validation_failed', 'the request does not match the schema', { issues: validationIssues(fe.validation as ErrorObject[], fe.validationContext ?? '') });
+      return send(400, 'validation_failed', MESSAGES.invalidSchema, { issues: validationIssues(fe.validation as ErrorObject[], fe.validationContext ?? '') });
     }
     if (isUnstorableText(err)) {
       return send(400, 'validation_failed', 'the request holds characters that cannot be stored (such as NUL or a lone UTF-16 surrogate)');
@@ -54,7 +65,7 @@ export function registerErrorHandling(app: FastifyInstance) {
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: (err as Error).message }, 'database unavailable');
       reply.header('retry-after', '5');
-      return send(503, 'unavailable', 'the database is unreachable; retry shortly');
+      return send(503, 'unavailable', MESSAGES.unavailable);
     }
     const status = fe.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -62,11 +73,11 @@ export function registerErrorHandling(app: FastifyInstance) {
       return send(status, byStatus[status] ?? 'validation_failed', fe.message);
     }
     request.log.error({ err }, 'unhandled error');
-    return send(500, 'internal', 'an internal error occurred; the request id identifies it in the logs');
+    return send(500, 'internal', MESSAGES.internal);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, request_id: request.id } });
+    reply.status(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`, request.id));
   });
 }
 
@@ -79,8 +90,8 @@ export function renderFrameworkError(err: FastifyError, request: FastifyRequest,
   reply.header('x-request-id', request.id);
   if (err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : 'a path segment is too long';
-    return reply.status(400).send({ error: { code: 'validation_failed', message, request_id: request.id } });
+    return reply.status(400).send(errorBody('validation_failed', message, request.id));
   }
   request.log.error({ err }, 'router error');
-  return reply.status(500).send({ error: { code: 'internal', message: 'an internal error occurred; the request id identifies it in the logs', request_id: request.id } });
+  return reply.status(500).send(errorBody('internal', MESSAGES.internal, request.id));
 }

@@ -2,9 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { monotonicFactory } from 'ulid';
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
-// Request ids have the shape of newId('req'). They are correlation ids, not secrets (a client may
-// send its own), so the random part comes from Math.random: ulid's default generator makes one
-// crypto call per character, 16 every new millisecond, which was ~5% of the CPU of key verification.
+// Correlation ids, not secrets (a client may send its own): Math.random is enough and far cheaper
+// than ulid's per-character crypto calls (docs/decisions.md).
 const nextRequestUlid = monotonicFactory(Math.random);
 
 /** The caller's X-Request-Id when it is a sane token, else a new `req_…`. */

@@ -36,7 +36,7 @@ async function viaFastify(body: string, headers: Record<string, string> = { 'con
   return { status: res.statusCode, headers: res.headers, text: res.body };
 }
 // Request ids differ per request; everything else must not.
-const comparable = (text: string) => JSON.parse(text.replace(/"request_id":"[^"]*"/, '"request_id":"-"'));
+const sameBytes = (text: string) => text.replace(/"request_id":"[^"]*"/, '"request_id":"-"');
 
 // Headers that belong to the connection or differ by nature (a fresh request id), not to the answer.
 const TRANSPORT = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-request-id']);
@@ -64,7 +64,8 @@ describe('the fast path answers exactly as the Fastify route', () => {
     test(name, async () => {
       const [fast, slow] = await Promise.all([overHttp(body()), viaFastify(body())]);
       expect(fast.status, fast.text).toBe(slow.status);
-      expect(comparable(fast.text)).toEqual(comparable(slow.text));
+      // One serializer for both: the same bytes, but for the request id.
+      expect(sameBytes(fast.text)).toBe(sameBytes(slow.text));
       expect(fast.headers['content-type']).toBe(slow.headers['content-type']);
       expect(fast.headers['x-request-id']).toMatch(/^req_[0-9a-z]{26}$/);
       // Every other header alike, names and values (the fast path once missed nosniff).

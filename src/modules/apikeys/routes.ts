@@ -4,7 +4,7 @@ import { bearer, errors, IdParam, ListOf, NullableTimestamp, Timestamp } from '.
 import type { TenancyService } from '../tenancy/service.js';
 import type { ApiKeyService } from './service.js';
 import type { KeyVerifier } from './verify.js';
-import { VerifyBody, VerifyResponse, verificationBody, verificationIp } from './verify-http.js';
+import { VerifyBody, VerifyResponse, verificationIp, verificationText } from './verify-http.js';
 
 const Scope = Type.String({ minLength: 1, maxLength: 64, pattern: '^(\\*|[a-z_]+:(\\*|[a-z_]+))$' });
 const RateLimit = Type.Object(
@@ -121,8 +121,8 @@ export const apiKeyRoutes =
       },
     }, async (req) => apiKeys.usage(req.actor, req.params.id, req.query.days ?? 30));
 
-    // Served by the fast path in src/modules/apikeys/verify-http.ts for plain JSON bodies; this route
-    // documents it and answers whatever the fast path declines (other content types, large bodies).
+    // Served by the fast path (fast-path.ts) for plain JSON bodies; this route documents it and answers
+    // whatever the fast path declines (other content types, large bodies), with the same serializer.
     app.post('/keys/verify', {
       config: { public: true },
       schema: {
@@ -130,10 +130,10 @@ export const apiKeyRoutes =
         body: VerifyBody,
         response: { 200: VerifyResponse, 400: Type.Ref('ErrorBody') },
       },
-    }, async (req) => {
+    }, async (req, reply) => {
       // A verifier (a key with keys:verify) may name the address of the caller it checks; anyone else is judged from their own.
       const address = await verificationIp(verifier, req.body.ip, req.headers.authorization, req.ip);
       const result = await verifier.verify(req.body.key, { scope: req.body.scope, ...address });
-      return verificationBody(result);
+      return reply.type('application/json; charset=utf-8').send(verificationText(result));
     });
   };
