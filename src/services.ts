@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { RESYNC, type Database } from './db/connect.js';
 import { createMetrics } from './lib/metrics.js';
 import { JOBS_TABLE } from './jobs/queue.js';
+import { createJobService } from './jobs/service.js';
 import { createQueueMetrics } from './queue/metrics.js';
 import { depthOf } from './queue/table.js';
 import { queueDepth } from './modules/webhooks/queue.js';
@@ -56,6 +57,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const health = createHealthService({ db });
   const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, breakerResetMs: config.upstreamBreakerResetS * 1000, log });
   const emailbison = createEmailBisonService({ db, vault, upstream, instances });
+  const jobs = createJobService({ db });
   const onboarding = createOnboardingService({ db });
   const endpoints = createEndpointService({
     db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
@@ -106,6 +108,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     health,
     upstream,
     emailbison,
+    jobs,
     onboarding,
     endpoints,
     events,

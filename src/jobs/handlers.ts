@@ -6,20 +6,9 @@ import type { Services } from '../services.js';
 import { enqueue, pruneFinishedJobs } from './queue.js';
 import { PRUNE_RUN_BUDGET_MS, pruneInBatches, type PruneBatch, type PruneOutcome } from './retention.js';
 import type { JobHandler, Schedule } from './worker.js';
+import { JOB } from './kinds.js';
 
-export const JOB = {
-  usageFlush: 'usage.flush',
-  revokeDueKeys: 'keys.revoke-due',
-  pruneJobs: 'jobs.prune',
-  pruneWebhooks: 'webhooks.prune',
-  monitorCredentials: 'credentials.monitor',
-  syncEmailBison: 'emailbison.sync-all',
-  pruneCallLog: 'upstream.prune-logs',
-  generateTokens: 'emailbison.generate-tokens',
-  inboundSilent: 'inbound.alert-silent',
-  pruneInbound: 'inbound.prune',
-  auditCheckpoint: 'audit.checkpoint',
-} as const;
+export { JOB };
 
 const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
 const daysAgo = (days: number) => new Date(Date.now() - days * 86400_000);

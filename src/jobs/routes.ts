@@ -1,18 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/types.js';
-import { requirePlatformAdmin } from '../http/actor.js';
 import { bearer, errors, IdParam } from '../http/schemas.js';
-import { notFound } from '../lib/errors.js';
-import { enqueue } from './queue.js';
-import { JOB } from './handlers.js';
+import type { JobService } from './service.js';
 
 const tags = ['jobs'];
 
 /** Long work runs as a job; these routes start it and report on it (platform admin). */
 export const jobRoutes =
-  ({ db }: { db: Kysely<DB> }): FastifyPluginAsyncTypebox =>
+  ({ jobs }: { jobs: JobService }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.post('/instances/:id/generate-tokens', {
       schema: {
@@ -25,15 +20,7 @@ export const jobRoutes =
         }, { additionalProperties: false }),
         response: { 202: Type.Object({ job_id: Type.String(), count: Type.Integer() }), ...errors() },
       },
-    }, async (req, reply) => {
-      requirePlatformAdmin(req.actor);
-      const jobId = await enqueue(db, {
-        kind: JOB.generateTokens,
-        payload: { requested_by: req.actor.id, instance: req.params.id, items: req.body.workspaces, batch_size: req.body.batch_size ?? 5, delay_ms: req.body.delay_ms ?? 1000 },
-        maxAttempts: 1,
-      });
-      return reply.status(202).send({ job_id: jobId!, count: req.body.workspaces.length });
-    });
+    }, async (req, reply) => reply.status(202).send(await jobs.startGenerateTokens(req.actor, req.params.id, req.body)));
 
     app.get('/jobs/:id', {
       schema: {
@@ -46,10 +33,5 @@ export const jobRoutes =
           ...errors(),
         },
       },
-    }, async (req) => {
-      requirePlatformAdmin(req.actor);
-      const job = await db.selectFrom('jobs').select(['id', 'kind', 'status', 'attempts', 'last_error', 'result', 'created_at', 'finished_at']).where('id', '=', req.params.id).executeTakeFirst();
-      if (!job) throw notFound('job');
-      return { ...job, result: job.result ?? null, created_at: job.created_at.toISOString(), finished_at: job.finished_at?.toISOString() ?? null };
-    });
+    }, async (req) => jobs.get(req.actor, req.params.id));
   };
