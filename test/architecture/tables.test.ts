@@ -85,8 +85,6 @@ const stillToMove = new Set<string>([
   'src/modules/webhooks/record.ts',
   'src/modules/webhooks/recovery.ts',
   'src/modules/webhooks/secrets.ts',
-  'src/jobs/queue.ts',
-  'src/jobs/routes.ts',
 ]);
 const stillShared = new Set<string>(['users', 'workspaces', 'credentials']);
 
