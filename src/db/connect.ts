@@ -27,7 +27,8 @@ export const RESYNC = '*';
 
 export type DatabaseTarget =
   | { kind: 'postgres'; url: string }
-  | { kind: 'pglite'; dataDir?: string }; // no dataDir: in memory (tests)
+  // No dataDir: in memory (tests), started from loadDataDir (a dumpDataDir tar) when one is given.
+  | { kind: 'pglite'; dataDir?: string; loadDataDir?: Blob };
 
 // Both drivers hand back the same JS types, so code and tests do not differ between them:
 // bigint as string (it can exceed 2^53) and date as 'YYYY-MM-DD' (no timezone shift).
@@ -36,7 +37,7 @@ const OID_DATE = 1082;
 const asText = (value: string) => value;
 
 export async function connectDatabase(target: DatabaseTarget, log: Logger): Promise<Database> {
-  return target.kind === 'postgres' ? connectPostgres(target.url, log) : connectPGlite(target.dataDir, log);
+  return target.kind === 'postgres' ? connectPostgres(target.url, log) : connectPGlite(target.dataDir, log, target.loadDataDir);
 }
 
 // PGlite allocates PostgreSQL's shared memory through Emscripten's anonymous mmap, which zeroes it:
@@ -45,7 +46,7 @@ export async function connectDatabase(target: DatabaseTarget, log: Logger): Prom
 // them costs one read from the operating system's page cache (docs/operations.md, "Memory").
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 
-async function connectPGlite(dataDir: string | undefined, log: Logger): Promise<Database> {
+async function connectPGlite(dataDir: string | undefined, log: Logger, loadDataDir?: Blob): Promise<Database> {
   let location: string | undefined;
   if (dataDir) {
     location = join(dataDir, 'pgdata');
@@ -56,6 +57,7 @@ async function connectPGlite(dataDir: string | undefined, log: Logger): Promise<
   const client = await PGlite.create(location, {
     parsers: { [OID_INT8]: asText, [OID_DATE]: asText },
     startParams: PGLITE_START_PARAMS,
+    loadDataDir,
   });
   log.debug({ location: location ?? 'memory' }, 'embedded database opened');
   const db = new Kysely<DB>({ dialect: new PGliteDialect(client) });
