@@ -1363,6 +1363,9 @@ export interface paths {
             parameters: {
                 query?: {
                     organization_id?: string;
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1389,6 +1392,7 @@ export interface paths {
                                 /** Format: date-time */
                                 updated_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };

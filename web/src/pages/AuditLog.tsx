@@ -6,6 +6,7 @@ import { api, client, unwrap, type Me } from '../api';
 import { actorFilterValue, actorLabel, auditParams, type AuditFilters } from '../lib/audit';
 import { AuditDiffDialog, type AuditEntry } from './AuditDiff';
 import { formatWhen } from '../lib/time';
+import { workspacesQuery } from '../lib/workspaces';
 import { Loaded } from './common';
 import { ResponsiveTable } from './ResponsiveTable';
 
@@ -23,7 +24,7 @@ export function AuditLog({ me }: { me: Me }) {
   const [typed] = useDebouncedValue(form, 300);
   const [open, setOpen] = useState<AuditEntry | null>(null);
 
-  const workspaces = useQuery({ queryKey: ['workspaces'], queryFn: () => unwrap(client.GET('/v1/workspaces')) });
+  const workspaces = useQuery(workspacesQuery);
   const members = useQuery({
     queryKey: ['members', workspace],
     queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspace! } } })),

@@ -4,8 +4,9 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
-import { api, client, unwrap } from '../../api';
+import { client, unwrap } from '../../api';
 import { ROLE_LABELS, ROLES, type Role } from '../../lib/settings';
+import { workspacesQuery } from '../../lib/workspaces';
 import { useMe } from '../../session';
 import { DataTable, Loaded } from '../common';
 import { ConfirmAction } from '../../components/dialogs';
@@ -18,7 +19,7 @@ const NewMember = z.object({ user_id: z.string().trim().min(1, 'Choose a person'
 /** Who is in a workspace and with which role: the platform admin everywhere, a workspace admin in theirs. */
 export function MembersSection() {
   const me = useMe();
-  const workspaces = useQuery({ queryKey: ['workspaces'], queryFn: () => api<{ data: Array<{ id: string; name: string }> }>('GET', '/v1/workspaces') });
+  const workspaces = useQuery(workspacesQuery);
   const manageable = (workspaces.data?.data ?? []).filter((w) => me.user.platform_admin || me.user.memberships.some((m) => m.workspace_id === w.id && m.role === 'admin'));
   const [picked, setPicked] = useState<string | null>(null);
   const workspaceId = picked ?? manageable[0]?.id ?? null;

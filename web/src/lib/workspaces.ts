@@ -1,0 +1,8 @@
+/** The workspaces the signed-in person can see, every page of them, under one query key. */
+import { client, unwrap } from '../api';
+import { fetchAllPages, PAGE_LIMIT } from './paging';
+
+export const workspacesQuery = {
+  queryKey: ['workspaces'],
+  queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces', { params: { query: { cursor, limit: PAGE_LIMIT } } }))),
+};
