@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { fetchAllPages } from '../../web/src/lib/paging';
+import { fetchAllPages } from '../../web/src/lib/paging.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
