@@ -1,7 +1,6 @@
-import type { Selectable } from 'kysely';
-import type { AuditCheckpointsTable, Executor } from '../../db/types.js';
+import type { AuditCheckpointRow, Executor } from '../../db/types.js';
 
-export type CheckpointRow = Selectable<AuditCheckpointsTable>;
+export type CheckpointRow = AuditCheckpointRow;
 
 /** The newest committed entry: appends hold the chain lock until commit, so committed seqs are 1..head. */
 export async function chainHead(db: Executor): Promise<{ seq: string; hash: string } | undefined> {

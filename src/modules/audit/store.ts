@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AuditRow, Executor } from '../../db/types.js';
+import type { AuditRow, Executor, NewAuditRow } from '../../db/types.js';
 import { GENESIS_HASH } from './chain.js';
 
 // Any constant works; it only has to be the same in every process.
@@ -36,7 +36,7 @@ export async function lockChainHead(trx: Executor): Promise<{ seq: string; hash:
  * back) and a missing seq means a deleted entry. setval keeps the column's sequence level with it,
  * for a previous release still appending through the column default during an upgrade.
  */
-export async function insertEntry(trx: Executor, headSeq: string, row: Omit<AuditRow, 'seq' | 'at'> & { at: string }) {
+export async function insertEntry(trx: Executor, headSeq: string, row: Omit<NewAuditRow, 'seq'>) {
   const seq = sql<string>`setval(pg_get_serial_sequence('audit_log', 'seq'), ${(BigInt(headSeq) + 1n).toString()})`;
   await trx.insertInto('audit_log').values({ ...row, seq }).execute();
 }
