@@ -3,7 +3,7 @@ import { useDisclosure } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { Link, Route, Routes, useLocation } from 'react-router';
-import { api, ApiError, setCsrfToken, type Me } from './api';
+import { ApiError, client, setCsrfToken, unwrap, type Me } from './api';
 import { mayBeSignedOut } from './lib/account';
 import { AuditLog } from './pages/AuditLog';
 import { Overview } from './pages/Overview';
@@ -39,7 +39,7 @@ export function App() {
     queryKey: ['me'],
     queryFn: async () => {
       try {
-        const m = await api<Me>('GET', '/v1/auth/me');
+        const m: Me = await unwrap(client.GET('/v1/auth/me'));
         setCsrfToken(m.csrf_token);
         return m;
       } catch (err) {
@@ -59,7 +59,7 @@ export function App() {
   if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(['me'], m); }} />;
 
   const signOut = async () => {
-    await api('POST', '/v1/auth/logout').catch(() => undefined);
+    await unwrap(client.POST('/v1/auth/logout')).catch(() => undefined);
     setCsrfToken(null);
     // Back to the sign-in page; nothing of this person's data stays in memory.
     queries.setQueryData(['me'], null);

@@ -45,7 +45,7 @@ export function AuditLog({ me }: { me: Me }) {
     initialPageParam: '',
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
-  const chain = useQuery({ queryKey: ['audit-verify'], queryFn: () => api<{ ok: boolean; entries: number; first_bad?: { id: string } }>('GET', '/v1/audit/verify'), enabled: admin });
+  const chain = useQuery({ queryKey: ['audit-verify'], queryFn: () => unwrap(client.GET('/v1/audit/verify')), enabled: admin });
 
   const names = new Map((workspaces.data?.data ?? []).map((w) => [w.id, w.name]));
   const workspaceChoices = (admin ? [...names.keys()] : memberships.map((m) => m.workspace_id)).map((id) => ({ value: id, label: names.get(id) ?? id }));

@@ -1,17 +1,12 @@
 import { Alert, Anchor, Badge, Card, Group, List, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { api, client, unwrap } from '../api';
+import { client, unwrap } from '../api';
 import { formatRate, needsAttention, rateColour, webhookRate24h } from '../lib/fleet';
 import { DataTable, Loaded } from './common';
 import { WARNING_COLOR } from '../lib/colors';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
-interface Summary { total: number; counts: Record<Status, number>; percentages: Record<Status, number> }
-interface Coverage {
-  workspaces: number;
-  providers: Array<{ provider: string; workspaces: number; with_credential: number; without_credential: number; coverage_pct: number; instances: Array<{ id: string; name: string; with_credential: number }> }>;
-}
 
 const LABELS: Record<Status, string> = { healthy: 'Healthy', degraded: 'Degraded', failing: 'Failing', no_key: 'No key' };
 const COLORS: Record<Status, string> = { healthy: 'teal.9', degraded: WARNING_COLOR, failing: 'red.9', no_key: 'gray.8' };
@@ -21,8 +16,8 @@ const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part
 
 /** The health of every workspace at a glance: what needs attention first. */
 export function Overview() {
-  const summary = useQuery({ queryKey: ['health-summary'], queryFn: () => api<Summary>('GET', '/v1/health/summary') });
-  const coverage = useQuery({ queryKey: ['coverage'], queryFn: () => api<Coverage>('GET', '/v1/coverage') });
+  const summary = useQuery({ queryKey: ['health-summary'], queryFn: () => unwrap(client.GET('/v1/health/summary')) });
+  const coverage = useQuery({ queryKey: ['coverage'], queryFn: () => unwrap(client.GET('/v1/coverage')) });
   const fleet = useQuery({ queryKey: ['fleet'], queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
   return (
     <Stack>

@@ -1,6 +1,6 @@
 import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, type Me } from '../api';
+import { ApiError, client, unwrap, type Me } from '../api';
 import { signInErrorText } from '../lib/signin';
 
 /** Email and password, then the authenticator code when the account has two-factor sign-in. */
@@ -17,7 +17,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await api<Me>('POST', '/v1/auth/login', { email, password, ...(askCode ? { totp } : {}) }));
+      onSignedIn(await unwrap(client.POST('/v1/auth/login', { body: { email, password, ...(askCode ? { totp } : {}) } })));
     } catch (err) {
       if (err instanceof ApiError && err.details?.reason === 'totp_required') setAskCode(true);
       setError(signInErrorText(err));
