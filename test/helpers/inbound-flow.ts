@@ -34,7 +34,7 @@ export async function stopFlow() {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type InboundEvent = {
-  id: string; source_id: string; status: string; event_types: string[] | null; provider_type: string | null; attempts: number;
+  id: string; source_id: string; status: string; event_types: string[] | null; provider_type: string | null; attempts: number; published_event_ids: string[];
   last_error: string | null; body?: string; content_type?: string; headers?: Record<string, string>; source_ip?: string; user_agent?: string | null;
 };
 export type Outbound = { type: string; timestamp: string; data: { inbound_event_id: string; source: { id: string; provider: string; name: string }; provider_type: string; data: any } };
@@ -96,6 +96,26 @@ export function messages(path: string, secret: string, inboundId?: string): Outb
     .filter((r) => r.url === path)
     .map((r) => new StandardWebhook(secret).verify(r.body, r.headers as Record<string, string>) as Outbound)
     .filter((m) => inboundId === undefined || m.data?.inbound_event_id === inboundId);
+}
+/**
+ * The deliveries of outbound events `of` (their ids, or all of a workspace), once each is finished
+ * (succeeded or dead): no request of theirs is sent after this, so what the receiver holds is final.
+ */
+export const finishedDeliveries = (app: TestApp, of: string[] | { workspaceId: string }) =>
+  eventually(async () => {
+    if (Array.isArray(of) && of.length === 0) return [];
+    const q = app.db.database.db.selectFrom('webhook_deliveries').select(['id', 'event_id', 'endpoint_id', 'status']);
+    const rows = await (Array.isArray(of) ? q.where('event_id', 'in', of) : q.where('workspace_id', '=', of.workspaceId)).execute();
+    return rows.every((r) => r.status === 'succeeded' || r.status === 'dead') ? rows : null;
+  });
+/**
+ * An inbound event settled without publishing anything: it is marked in the transaction that would
+ * have published, so once it is settled nothing of it can reach an endpoint.
+ */
+export async function settledUnpublished(app: TestApp, id: string) {
+  const e = await settled(app, id);
+  expect(e.published_event_ids).toEqual([]);
+  return e;
 }
 export const publishedFor = (inboundId: string, n: number) =>
   eventually(async () => {

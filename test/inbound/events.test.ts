@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { alertSilentSources } from '../../src/modules/inbound/health.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { startInboundWorker } from '../helpers/inbound.js';
+import { finishedDeliveries } from '../helpers/inbound-flow.js';
 import { eventually, startDeliveryWorker, startReceiver } from '../helpers/webhooks.js';
 
 // Listing, CSV export, tenancy of the inbound routes, per-source health and the silent-source alert.
@@ -17,7 +18,6 @@ let keyA: string;
 let keyB: string;
 let wsB: { id: string };
 let inbound: { stop(): Promise<void> };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type InboundEvent = { id: string; source_id: string; status: string; event_types: string[] | null; received_at: string };
 type Health = {
@@ -246,7 +246,7 @@ describe('the silent-source alert', () => {
 
       expect(await alertSilentSources(t3.db.database.db, 2 * 3600)).toBe(2);
       await rx.waitFor(2);
-      await sleep(300);
+      expect(await finishedDeliveries(t3, { workspaceId: workspace.id })).toHaveLength(2);
       expect(rx.received).toHaveLength(2);
       const alerts = rx.received.map((r) => new StandardWebhook(ep.body.secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: Record<string, unknown> });
       expect(alerts.map((a) => a.type)).toEqual(['gatehouse.inbound.silent', 'gatehouse.inbound.silent']);
@@ -258,9 +258,9 @@ describe('the silent-source alert', () => {
       expect(await health(silent.id)).toBe(true);
       expect(await health(alive.id)).toBe(false);
 
-      // the same silence is not alerted twice
+      // the same silence is not alerted twice: nothing published, so nothing to deliver
       expect(await alertSilentSources(t3.db.database.db, 2 * 3600)).toBe(0);
-      await sleep(500);
+      expect(await finishedDeliveries(t3, { workspaceId: workspace.id })).toHaveLength(2);
       expect(rx.received).toHaveLength(2);
 
       // a new silence is: the alert went out 3 h ago, the source spoke 2 h ago and has been quiet since

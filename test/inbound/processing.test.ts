@@ -4,7 +4,7 @@ import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { eventually, type Received, type Receiver } from '../helpers/webhooks.js';
-import { accepted, endpoint, flow, messages, metaSignature, type Outbound, post, publishedFor, settled, sleep, source, standardHeaders, startFlow, stopFlow, twilioSignature, vonageJwt } from '../helpers/inbound-flow.js';
+import { accepted, endpoint, finishedDeliveries, flow, messages, metaSignature, type Outbound, post, publishedFor, settled, settledUnpublished, source, standardHeaders, startFlow, stopFlow, twilioSignature, vonageJwt } from '../helpers/inbound-flow.js';
 
 // Inbound processing: each provider's payloads normalised to Gatehouse types, the source's filter,
 // and fan-out to the workspace's own endpoints (see helpers/inbound-flow.ts for the harness).
@@ -29,7 +29,7 @@ describe('normalisation per provider', () => {
     const tag = await accepted(t, src.id, bison('TAG_ATTACHED', 3));
     expect(await settled(t, interested)).toMatchObject({ status: 'processed', event_types: ['lead.interested'], provider_type: 'LEAD_INTERESTED' });
     expect(await settled(t, sent)).toMatchObject({ status: 'processed', event_types: ['email.sent'], provider_type: 'EMAIL_SENT' });
-    const ignored = await settled(t, tag);
+    const ignored = await settledUnpublished(t, tag);
     expect(ignored.status).toBe('ignored');
     expect(ignored.provider_type).toBe('TAG_ATTACHED');
 
@@ -38,7 +38,6 @@ describe('normalisation per provider', () => {
     expect(m.data).toMatchObject({ inbound_event_id: interested, source: { id: src.id, provider: 'emailbison', name: src.name }, provider_type: 'LEAD_INTERESTED' });
     expect(m.data.data).toEqual(JSON.parse(bison('LEAD_INTERESTED', 1)));
     expect((await publishedFor(sent, 1))[0].type).toBe('email.sent');
-    await sleep(300); // the ignored one is never published
     expect(messages('/all', catchAll.secret, tag)).toHaveLength(0);
   });
 
@@ -84,9 +83,12 @@ describe('normalisation per provider', () => {
       } }] }],
     });
     const id = await accepted(t, src.id, body, { 'x-hub-signature-256': metaSignature(appSecret, body) });
-    expect((await settled(t, id)).status).toBe('processed');
+    const processed = await settled(t, id);
+    expect(processed.status).toBe('processed');
+    expect(processed.published_event_ids).toHaveLength(3);
     const got = await publishedFor(id, 3);
-    await sleep(300);
+    // Every delivery of the three finished: the receiver has all it will ever get of them.
+    expect((await finishedDeliveries(t, processed.published_event_ids)).map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(messages('/all', catchAll.secret, id)).toHaveLength(3); // not more
     const received = got.filter((m) => m.type === 'message.received').map((m) => m.data.data);
     expect(received).toHaveLength(2);
@@ -126,10 +128,9 @@ describe('normalisation per provider', () => {
     const transcript = await send('transcript', { transcript: 'hello' });
     expect(await settled(t, status)).toMatchObject({ status: 'processed', event_types: ['call.status'], provider_type: 'status-update' });
     expect(await settled(t, ended)).toMatchObject({ status: 'processed', event_types: ['call.ended'], provider_type: 'end-of-call-report' });
-    expect((await settled(t, transcript)).status).toBe('ignored');
+    expect((await settledUnpublished(t, transcript)).status).toBe('ignored');
     const [m] = await publishedFor(ended, 1);
     expect(m).toMatchObject({ type: 'call.ended', data: { provider_type: 'end-of-call-report', data: { message: { type: 'end-of-call-report', endedReason: 'hangup' } } } });
-    await sleep(300);
     expect(messages('/all', catchAll.secret, transcript)).toHaveLength(0);
   });
 
@@ -147,10 +148,9 @@ describe('normalisation per provider', () => {
     const unknown = await send({ type: 'nothing.like.this', data: {} });
     expect(await settled(t, builtIn)).toMatchObject({ status: 'processed', event_types: ['meeting.booked'] });
     expect(await settled(t, custom)).toMatchObject({ status: 'processed', event_types: ['deal.won'] });
-    expect((await settled(t, unknown)).status).toBe('ignored');
+    expect((await settledUnpublished(t, unknown)).status).toBe('ignored');
     expect((await publishedFor(builtIn, 1))[0]).toMatchObject({ type: 'meeting.booked', data: { source: { provider: 'standard' }, data: { type: 'meeting.booked', data: { meeting: 9 } } } });
     expect((await publishedFor(custom, 1))[0].type).toBe('deal.won');
-    await sleep(300);
     expect(messages('/all', catchAll.secret, unknown)).toHaveLength(0);
   });
 
@@ -171,9 +171,8 @@ describe("the source's events filter", () => {
     const kept = await accepted(t, src.id, bison('LEAD_INTERESTED'));
     const dropped = await accepted(t, src.id, bison('EMAIL_SENT'));
     expect((await settled(t, kept)).status).toBe('processed');
-    expect((await settled(t, dropped)).status).toBe('ignored');
+    expect((await settledUnpublished(t, dropped)).status).toBe('ignored');
     await publishedFor(kept, 1);
-    await sleep(300);
     expect(messages('/all', catchAll.secret, dropped)).toHaveLength(0);
   });
 });
@@ -198,7 +197,11 @@ describe('fan-out to outbound endpoints', () => {
     expect(() => new StandardWebhook(catchAll.secret).verify(req.body, headers)).toThrow();
     // EMAIL_OPENED → email.opened reaches the catch-all, never the lead.* endpoint
     expect((await publishedFor(notLead, 1))[0].type).toBe('email.opened');
-    await sleep(300);
+    // Both events' deliveries are finished, and the one outside the filter had none to /leads.
+    const outbound = [...(await settled(t, id)).published_event_ids, ...(await settled(t, notLead)).published_event_ids];
+    const deliveries = await finishedDeliveries(t, outbound);
+    expect(deliveries.filter((d) => d.endpoint_id === ep.id)).toHaveLength(1);
+    expect(deliveries.filter((d) => d.endpoint_id === catchAll.id)).toHaveLength(2);
     expect(rx.received.filter((r) => r.url === '/leads')).toHaveLength(1);
   });
 });
