@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { openDatabase } from '../../src/runtime.js';
@@ -9,6 +10,9 @@ import { createServices, type Services } from '../../src/services.js';
 import { createEmptyPgDatabase, TEST_DB } from './db.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** A describe of tests that run the built CLI (dist/): `npm run test:fast` builds nothing, so it leaves them out. */
+export const describeCli = process.env.GATEHOUSE_TEST_FAST ? describe.skip : describe;
 export const CLI = join(ROOT, 'dist/cli.js');
 
 /** This process's environment without any Gatehouse, database, Redis or tracing setting of the machine's. */

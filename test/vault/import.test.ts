@@ -8,7 +8,7 @@ import type { DB } from '../../src/db/types.js';
 import { systemActor } from '../../src/http/actor.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
-import { CLI, cliTarget, runCli, withTarget } from '../helpers/cli.js';
+import { CLI, cliTarget, describeCli, runCli, withTarget } from '../helpers/cli.js';
 
 // Bulk credential import: POST /v1/credentials/import and `gatehouse import credentials FILE.csv`.
 const rand = (label: string) => `${label}${randomBytes(12).toString('hex')}`;
@@ -353,7 +353,7 @@ describe('POST /v1/credentials/import', () => {
 // DATABASE_URL on the postgres run, PGlite in a temporary GATEHOUSE_DATA_DIR on the pglite run.
 const SLOW = 180_000;
 
-describe(`the CLI: gatehouse import credentials (${TEST_DB})`, () => {
+describeCli(`the CLI: gatehouse import credentials (${TEST_DB})`, () => {
   test('exit 0 and "imported N credentials" for a good file; exit 1 with the per-row report and nothing written for a bad one', async () => {
     expect(existsSync(CLI), 'dist/cli.js is missing: run `npm run build` first').toBe(true);
     const target = await cliTarget({ GATEHOUSE_MASTER_KEYS: `v1:${K1}` });

@@ -19,7 +19,7 @@ import { adminBinding, workspaceBinding } from '../../src/modules/vault/service.
 import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
-import { CLI, cliTarget, runCli, withTarget } from '../helpers/cli.js';
+import { CLI, cliTarget, describeCli, runCli, withTarget } from '../helpers/cli.js';
 
 // The vault through the API and the database, on whichever database this run uses (TEST_DB).
 const b64key = () => randomBytes(32).toString('base64');
@@ -727,7 +727,7 @@ describe('vault rewrap', () => {
 // PostgreSQL through DATABASE_URL, or PGlite in a temporary GATEHOUSE_DATA_DIR.
 const SLOW = 180_000;
 
-describe(`the CLI: gatehouse vault rewrap (${TEST_DB})`, () => {
+describeCli(`the CLI: gatehouse vault rewrap (${TEST_DB})`, () => {
   test('prints progress and the final line, exits 0; afterwards only the new key is needed', async () => {
     expect(existsSync(CLI), 'dist/cli.js is missing: run `npm run build` first').toBe(true);
     const target = await cliTarget();
