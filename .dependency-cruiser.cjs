@@ -54,6 +54,13 @@ module.exports = {
       from: { path: '^src/modules/[^/]+/routes[^/]*\\.ts$' },
       to: { path: '(^node_modules/kysely/|^src/db/)' },
     },
+    {
+      name: 'no-dev-deps-at-runtime',
+      severity: 'error',
+      comment: 'The image installs production dependencies only (npm ci --omit=dev): the server may import types, not code, from devDependencies.',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

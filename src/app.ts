@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
+import compress from '@fastify/compress';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
@@ -94,6 +95,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
 
   await app.register(cookie);
+  // Answers of 1 KB and more go compressed to clients that ask (lists, exports, the portal's files);
+  // request bodies are read as sent, as before (a signed inbound body must stay the bytes it was signed as).
+  await app.register(compress, { globalDecompression: false });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 // Any field whose name looks like it holds a credential is masked, wherever it sits in a log line.
 const SECRET_NAME = /(key|secret|token|password|authorization|cookie|signature)/i;
@@ -47,7 +48,12 @@ interface LoggedRequest {
   socket?: { remotePort?: number };
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * JSON lines, or, when nothing is given and stdout is a terminal, the same lines made readable
+ * (pino-pretty): a person is watching, not a log shipper. Secrets are masked before either.
+ */
+export function createLogger(level: string, destination?: DestinationStream, opts: { pretty?: boolean } = {}): Logger {
+  const readable = opts.pretty ?? (destination === undefined && process.stdout.isTTY === true);
   return pino(
     {
       level,
@@ -59,6 +65,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         req: (req: LoggedRequest) => ({ method: req.method, url: redactUrl(req.url ?? ''), host: req.host ?? req.hostname, remoteAddress: req.ip, remotePort: req.socket?.remotePort }),
       },
     },
-    destination,
+    readable ? pretty({ destination: destination ?? 1, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }) : destination,
   );
 }

@@ -34,13 +34,13 @@ export interface GatehouseProcess {
 /**
  * Runs `node dist/cli.js serve [--no-worker]` or `… worker` as an operator would, with only the given
  * settings (nothing of the machine's Gatehouse environment leaks in), on a port chosen here so a
- * restarted process can take the same address again.
+ * restarted process can take the same address again. `root` runs another copy (an installed one).
  */
-export async function startGatehouse(role: Role, env: Record<string, string>, port?: number): Promise<GatehouseProcess> {
+export async function startGatehouse(role: Role, env: Record<string, string>, port?: number, root = ROOT): Promise<GatehouseProcess> {
   const listenPort = port ?? (await freePort());
   const args = { serve: ['serve', '--no-worker'], worker: ['worker'], all: ['serve'] }[role];
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
+  const proc = spawn(process.execPath, [root === ROOT ? CLI : join(root, 'dist/cli.js'), ...args], {
+    cwd: root,
     env: {
       ...operatorEnv(),
       GATEHOUSE_LOG_LEVEL: 'warn',

@@ -125,6 +125,8 @@ export const apiKeyRoutes =
     // whatever the fast path declines (other content types, large bodies), with the same serializer.
     app.post('/keys/verify', {
       config: { public: true },
+      // Never compressed, so both doors send the same headers; a verification answer is a few hundred bytes.
+      compress: false,
       schema: {
         tags, summary: 'Check a key (the key in the body is the credential); always 200, `valid` says the outcome',
         body: VerifyBody,

@@ -134,8 +134,9 @@ export async function createReceiver(o: ReceiverOptions) {
         app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, payload, done) => done(null, payload));
         const params = { type: 'object', properties: { source_id: { type: 'string' } }, required: ['source_id'] } as const;
         const tags = ['inbound'];
-        app.post('/hooks/:source_id', { schema: { tags, params, summary: "A provider's webhook: verified, stored once, 200 after the commit (no API key: the source id is the address)" } as never }, receive);
-        app.get('/hooks/:source_id', { schema: { tags, params, summary: "Meta's subscription handshake (WhatsApp sources): hub.mode, hub.verify_token, hub.challenge" } as never }, handshake);
+        // A provider's answer is a few bytes: compression's per-request hooks would cost the receiving rate for nothing.
+        app.post('/hooks/:source_id', { compress: false, schema: { tags, params, summary: "A provider's webhook: verified, stored once, 200 after the commit (no API key: the source id is the address)" } as never }, receive);
+        app.get('/hooks/:source_id', { compress: false, schema: { tags, params, summary: "Meta's subscription handshake (WhatsApp sources): hub.mode, hub.verify_token, hub.challenge" } as never }, handshake);
       };
     },
     /** Forget a source now (this process changed it; the NOTIFY reaches the others). */
