@@ -76,15 +76,10 @@ const stillToMove = new Set<string>([
   'src/modules/vault/sealed.ts',
   'src/modules/vault/service.ts',
   'src/modules/webhooks/analytics.ts',
-  'src/modules/webhooks/catalog.ts',
-  'src/modules/webhooks/endpoints.ts',
-  'src/modules/webhooks/events.ts',
-  'src/modules/webhooks/headers.ts',
   'src/modules/webhooks/publish.ts',
   'src/modules/webhooks/queue.ts',
   'src/modules/webhooks/record.ts',
   'src/modules/webhooks/recovery.ts',
-  'src/modules/webhooks/secrets.ts',
 ]);
 const stillShared = new Set<string>(['users', 'workspaces', 'credentials']);
 

@@ -51,6 +51,37 @@ describe('managing endpoints', () => {
     expect((await t.call(key, 'GET', `/v1/webhooks/${made.body.id}`)).status).toBe(404);
   });
 
+  test('the endpoint list pages by cursor, oldest first, every endpoint exactly once', async () => {
+    const own = await seedWorkspace(t);
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await t.call(own.key, 'POST', `/v1/workspaces/${own.workspace.id}/webhooks`, { url: `${rx.url}/paged-${i}`, events: ['*'], auth_token: `token-paged-${i}` });
+      expect(res.status, res.raw).toBe(201);
+      made.push(res.body.id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await t.call(own.key, 'GET', `/v1/workspaces/${own.workspace.id}/webhooks?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status, res.raw).toBe(200);
+      for (const e of res.body.data as Array<{ id: string; auth_token: string }>) {
+        expect(e.auth_token).toMatch(/^\*\*\*ed-\d$/);
+        seen.push(e.id);
+      }
+      cursor = res.body.next_cursor as string | null;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(made);
+    expect(pages).toBe(3);
+    const whole = await t.call(own.key, 'GET', `/v1/workspaces/${own.workspace.id}/webhooks`);
+    expect(whole.body).toMatchObject({ next_cursor: null });
+    expect((whole.body.data as Array<{ id: string }>).map((e) => e.id)).toEqual(made);
+    const bad = await t.call(own.key, 'GET', `/v1/workspaces/${own.workspace.id}/webhooks?cursor=bm90LWEtY3Vyc29y`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+  });
+
   test('bad configuration is a 400 naming the field, never a 500', async () => {
     const cases: Array<[object, string]> = [
       [{ url: 'not a url', events: ['*'] }, 'url'],

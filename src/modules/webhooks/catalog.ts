@@ -1,4 +1,5 @@
 import type { Executor } from '../../db/types.js';
+import * as store from './store.js';
 
 /** Built-in event types: what an outreach platform and Gatehouse itself emit. */
 export const BUILT_IN_EVENT_TYPES: ReadonlyArray<{ name: string; description: string }> = [
@@ -45,24 +46,13 @@ export const FILTER_PATTERN = '^(\\*|[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*(\\.\\*
 
 export async function isKnownType(db: Executor, workspaceId: string, type: string): Promise<boolean> {
   if (BUILT_IN.has(type)) return true;
-  const row = await db.selectFrom('event_types').select('name').where('workspace_id', '=', workspaceId).where('name', '=', type).executeTakeFirst();
-  return row !== undefined;
+  return store.hasEventType(db, workspaceId, type);
 }
 
 export async function listTypes(db: Executor, workspaceId: string | null) {
-  const custom = workspaceId
-    ? await db.selectFrom('event_types').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute()
-    : [];
+  const custom = workspaceId ? await store.listEventTypes(db, workspaceId) : [];
   return [
     ...BUILT_IN_EVENT_TYPES.map((t) => ({ name: t.name, description: t.description, built_in: true })),
     ...custom.map((t) => ({ name: t.name, description: t.description, built_in: false })),
   ];
-}
-
-export async function registerType(db: Executor, workspaceId: string, name: string, description: string | null) {
-  await db
-    .insertInto('event_types')
-    .values({ workspace_id: workspaceId, name, description })
-    .onConflict((oc) => oc.columns(['workspace_id', 'name']).doUpdateSet({ description }))
-    .execute();
 }

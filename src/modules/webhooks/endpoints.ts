@@ -1,19 +1,20 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
+import { toPage, type PageRequest } from '../../lib/paging.js';
 import { assertPublicTarget } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { maskHeaders, putHeaders, readHeaders } from './headers.js';
-import { wakeDeliveryWorkers } from './publish.js';
 import { endpointSecrets } from './secrets.js';
 import { generateSecret, isValidSecret } from './signing.js';
-
-type Endpoint = Selectable<DB['webhook_endpoints']>;
+import * as store from './store.js';
+import type { Endpoint } from './store.js';
+import { wakeDeliveryWorkers } from './publish.js';
 
 export interface EndpointInput {
   url?: string;
@@ -81,16 +82,12 @@ interface Deps {
 export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTargets, secretOverlapS, maxEndpoints = 100 }: Deps) {
   /** The endpoint if the actor may see its workspace; 404 otherwise, as for a missing one. */
   async function locate(actor: Actor, id: string, trx: Executor = db): Promise<Endpoint> {
-    const row = await trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await store.getEndpoint(trx, null, id);
     if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('webhook endpoint');
     return row;
   }
 
-  async function masksOf(trx: Executor, id: string): Promise<Masks> {
-    const row = await trx.selectFrom('webhook_endpoint_secrets').select('mask').where('endpoint_id', '=', id).where('purpose', '=', 'auth_token').executeTakeFirst();
-    const headers = await trx.selectFrom('webhook_endpoint_headers').select('masks').where('endpoint_id', '=', id).executeTakeFirst();
-    return { auth_token: row?.mask ?? null, headers: headers?.masks ?? null };
-  }
+  const masksOf = (trx: Executor, id: string): Promise<Masks> => store.endpointMasks(trx, id);
 
   /**
    * HTTPS only, unless the workspace is in test mode (set by the platform admin alone) or private
@@ -148,15 +145,9 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
 
   const isNameTaken = (err: unknown) => isViolation(err, 'unique');
 
-  /**
-   * Refuses a workspace's endpoint past maxEndpoints. The workspace row is locked first (no key
-   * update: accepting events, whose foreign key only takes a key share, is not held up), so two
-   * creations at once cannot both take the last place.
-   */
+  /** Refuses a workspace's endpoint past maxEndpoints (counted under a lock: see countEndpointsLocked). */
   async function checkEndpointCount(trx: Executor, workspaceId: string) {
-    await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forNoKeyUpdate().execute();
-    const { n } = await trx.selectFrom('webhook_endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
-    if (Number(n) >= maxEndpoints) {
+    if ((await store.countEndpointsLocked(trx, workspaceId)) >= maxEndpoints) {
       throw conflict(`this workspace has ${maxEndpoints} webhook endpoints, the most it may have; delete one first`, { reason: 'endpoint_limit', limit: maxEndpoints });
     }
   }
@@ -173,22 +164,17 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       try {
         return await db.transaction().execute(async (trx) => {
           await checkEndpointCount(trx, workspaceId);
-          const row = await trx
-            .insertInto('webhook_endpoints')
-            .values({
-              id: newId('ep'),
-              workspace_id: workspaceId,
-              name: input.name ?? null,
-              description: input.description ?? null,
-              url,
-              events: input.events,
-              enabled: input.enabled ?? true,
-              timeout_s: input.timeout_s,
-              max_retries: input.max_retries,
-              max_in_flight: input.max_in_flight,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const row = await store.insertEndpoint(trx, workspaceId, {
+            id: newId('ep'),
+            name: input.name ?? null,
+            description: input.description ?? null,
+            url,
+            events: input.events,
+            enabled: input.enabled ?? true,
+            timeout_s: input.timeout_s,
+            max_retries: input.max_retries,
+            max_in_flight: input.max_in_flight,
+          });
           await endpointSecrets.put(trx, ring, row.id, 'signing', secret);
           if (input.auth_token) await endpointSecrets.put(trx, ring, row.id, 'auth_token', input.auth_token);
           if (input.headers) await putHeaders(trx, ring, row.id, input.headers);
@@ -202,18 +188,11 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
       }
     },
 
-    async list(actor: Actor, workspaceId: string) {
+    /** A page of the workspace's endpoints, oldest first. */
+    async list(actor: Actor, workspaceId: string, page: PageRequest) {
       await tenancy.requireWorkspace(actor, workspaceId);
-      const rows = await db
-        .selectFrom('webhook_endpoints as e')
-        .leftJoin('webhook_endpoint_secrets as s', (j) => j.onRef('s.endpoint_id', '=', 'e.id').on('s.purpose', '=', 'auth_token'))
-        .leftJoin('webhook_endpoint_headers as h', 'h.endpoint_id', 'e.id')
-        .selectAll('e')
-        .select(['s.mask', 'h.masks'])
-        .where('e.workspace_id', '=', workspaceId)
-        .orderBy('e.created_at')
-        .execute();
-      return rows.map((r) => endpointView(r, { auth_token: r.mask, headers: r.masks }));
+      const rows = await store.listEndpoints(db, workspaceId, page);
+      return toPage(rows, page, (r) => endpointView(r, { auth_token: r.mask, headers: r.masks }));
     },
 
     async get(actor: Actor, id: string) {
@@ -238,26 +217,21 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
               missing_fields: kept,
             });
           }
-          const row = await trx
-            .updateTable('webhook_endpoints')
-            .set({
-              ...(url !== undefined ? { url } : {}),
-              ...(input.events !== undefined ? { events: input.events } : {}),
-              ...(input.name !== undefined ? { name: input.name } : {}),
-              ...(input.description !== undefined ? { description: input.description } : {}),
-              ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
-              ...(input.max_retries !== undefined ? { max_retries: input.max_retries } : {}),
-              ...(input.max_in_flight !== undefined ? { max_in_flight: input.max_in_flight } : {}),
-              // Header values live sealed; the plain-text column only empties.
-              ...(input.headers !== undefined ? { headers: '{}' } : {}),
-              // Enabling again starts a fresh failure clock; disabling by hand says so.
-              ...(input.enabled === true ? { enabled: true, disabled_reason: null, failing_since: null } : {}),
-              ...(input.enabled === false ? { enabled: false, disabled_reason: 'disabled by a user' } : {}),
-              updated_at: new Date(),
-            })
-            .where('id', '=', id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const row = await store.updateEndpoint(trx, before.workspace_id, id, {
+            ...(url !== undefined ? { url } : {}),
+            ...(input.events !== undefined ? { events: input.events } : {}),
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.description !== undefined ? { description: input.description } : {}),
+            ...(input.timeout_s !== undefined ? { timeout_s: input.timeout_s } : {}),
+            ...(input.max_retries !== undefined ? { max_retries: input.max_retries } : {}),
+            ...(input.max_in_flight !== undefined ? { max_in_flight: input.max_in_flight } : {}),
+            // Header values live sealed; the plain-text column only empties.
+            ...(input.headers !== undefined ? { headers: '{}' } : {}),
+            // Enabling again starts a fresh failure clock; disabling by hand says so.
+            ...(input.enabled === true ? { enabled: true, disabled_reason: null, failing_since: null } : {}),
+            ...(input.enabled === false ? { enabled: false, disabled_reason: 'disabled by a user' } : {}),
+            updated_at: new Date(),
+          });
           if (input.auth_token === null || input.auth_token === '') await endpointSecrets.remove(trx, id, 'auth_token');
           else if (input.auth_token !== undefined) await endpointSecrets.put(trx, ring, id, 'auth_token', input.auth_token);
           if (input.headers !== undefined) await putHeaders(trx, ring, id, await headersToSeal(trx, before, input.headers));
@@ -287,7 +261,7 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
     async remove(actor: Actor, id: string) {
       await db.transaction().execute(async (trx) => {
         const before = await locate(actor, id, trx);
-        await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+        await store.deleteEndpoint(trx, before.workspace_id, id);
         await endpointSecrets.notifyChanged(trx, id);
         await audit.append(trx, actor, { workspaceId: before.workspace_id, action: 'webhook.deleted', category: 'webhooks', resource: { type: 'webhook_endpoint', id }, before: endpointView(before) });
       });
@@ -298,18 +272,17 @@ export function createEndpointService({ db, ring, audit, tenancy, allowPrivateTa
      * empties the column; each process runs it as it starts, so the row lock makes concurrent runs safe.
      */
     async sealPlaintextHeaders() {
-      const plaintext = sql<boolean>`headers <> '{}'::jsonb`;
-      const rows = await db.selectFrom('webhook_endpoints').select('id').where(plaintext).execute();
-      for (const { id } of rows) {
+      const ids = await store.endpointsWithPlaintextHeaders(db);
+      for (const id of ids) {
         await db.transaction().execute(async (trx) => {
-          const row = await trx.selectFrom('webhook_endpoints').select('headers').where('id', '=', id).where(plaintext).forUpdate().executeTakeFirst();
-          if (!row) return;
-          await putHeaders(trx, ring, id, await readHeaders(trx, ring, id, row.headers));
-          await trx.updateTable('webhook_endpoints').set({ headers: '{}' }).where('id', '=', id).execute();
+          const plaintext = await store.lockPlaintextHeaders(trx, id);
+          if (!plaintext) return;
+          await putHeaders(trx, ring, id, await readHeaders(trx, ring, id, plaintext));
+          await store.clearPlaintextHeaders(trx, id);
           await endpointSecrets.notifyChanged(trx, id);
         });
       }
-      return rows.length;
+      return ids.length;
     },
 
     /** A new signing secret; the old one keeps signing (both signatures sent) for `overlap_s`. */

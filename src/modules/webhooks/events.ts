@@ -8,10 +8,11 @@ import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js
 import type { RateLimiter } from '../apikeys/ratelimit.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
-import { isKnownType, isReserved, listTypes, registerType } from './catalog.js';
+import { isKnownType, isReserved, listTypes } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import { publish, publishMany, type DeliveryOffer, type WorkspaceEvent } from './publish.js';
 import { currentTraceParent, inSpan } from '../../lib/tracing.js';
+import * as store from './store.js';
 
 const EVENT_WINDOW_S = 10;
 
@@ -76,14 +77,9 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints, limi
     if (input.endpoint && input.broadcast) throw invalid('give either endpoint or broadcast, not both', { field: 'endpoint' });
     if (input.broadcast) return 'broadcast' as const;
     if (!input.endpoint) return undefined;
-    const row = await db
-      .selectFrom('webhook_endpoints')
-      .select('id')
-      .where('workspace_id', '=', workspaceId)
-      .where((eb) => eb.or([eb('id', '=', input.endpoint!), eb('name', '=', input.endpoint!)]))
-      .executeTakeFirst();
-    if (!row) throw notFound('webhook endpoint');
-    return { endpointId: row.id };
+    const endpointId = await store.findEndpointId(db, workspaceId, input.endpoint);
+    if (!endpointId) throw notFound('webhook endpoint');
+    return { endpointId };
   }
 
   /** The endpoints an event goes to, once its type and target are checked (what needs no write). */
@@ -135,7 +131,7 @@ export function createEventService({ db, dbKind, audit, tenancy, endpoints, limi
       await tenancy.requireWorkspace(actor, workspaceId);
       if (isReserved(input.name)) throw invalid('gatehouse.* is reserved for Gatehouse', { field: 'name' });
       await db.transaction().execute(async (trx) => {
-        await registerType(trx, workspaceId, input.name, input.description ?? null);
+        await store.putEventType(trx, workspaceId, input.name, input.description ?? null);
         await audit.append(trx, actor, { workspaceId, action: 'event_type.registered', category: 'webhooks', resource: { type: 'event_type', id: input.name }, after: input });
       });
       return { name: input.name, description: input.description ?? null, built_in: false };

@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/types.js';
 import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing, type Sealed } from '../../lib/envelope.js';
+import * as store from './store.js';
 
 /**
  * An endpoint's custom header values are credentials as often as not (an API key a receiver wants),
@@ -19,22 +20,17 @@ export const openHeaders = (ring: MasterKeyRing, endpointId: string, row: Sealed
 /** Replaces an endpoint's header values with `headers` (none: the row goes); returns their masks. */
 export async function putHeaders(trx: Executor, ring: MasterKeyRing, endpointId: string, headers: Record<string, string>) {
   if (Object.keys(headers).length === 0) {
-    await trx.deleteFrom('webhook_endpoint_headers').where('endpoint_id', '=', endpointId).execute();
+    await store.deleteSealedHeaders(trx, endpointId);
     return {};
   }
   const sealed = encryptSecret(ring, JSON.stringify(headers), headersBinding(endpointId));
   const masks = maskHeaders(headers);
-  const row = { ...sealed, masks: JSON.stringify(masks), updated_at: new Date() };
-  await trx
-    .insertInto('webhook_endpoint_headers')
-    .values({ endpoint_id: endpointId, ...row })
-    .onConflict((oc) => oc.column('endpoint_id').doUpdateSet(row))
-    .execute();
+  await store.putSealedHeaders(trx, endpointId, sealed, masks);
   return masks;
 }
 
 /** The header values an endpoint sends: sealed ones over any still held in plain text from before they were sealed. */
 export async function readHeaders(trx: Executor, ring: MasterKeyRing, endpointId: string, plaintext: Record<string, string>) {
-  const row = await trx.selectFrom('webhook_endpoint_headers').selectAll().where('endpoint_id', '=', endpointId).executeTakeFirst();
+  const row = await store.getSealedHeaders(trx, endpointId);
   return { ...plaintext, ...(row ? openHeaders(ring, endpointId, row) : {}) };
 }

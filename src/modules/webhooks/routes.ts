@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
+import { pageRequest } from '../../lib/paging.js';
 import { FILTER_PATTERN, TYPE_PATTERN } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
 import type { EventService } from './events.js';
@@ -63,8 +64,11 @@ export const webhookRoutes =
 
     app.get('/workspaces/:id/webhooks', {
       config: { scope: 'webhooks:read' },
-      schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(Endpoint), ...errors() } },
-    }, async (req) => ({ data: await endpoints.list(req.actor, req.params.id) }));
+      schema: {
+        tags, security: bearer, params: IdParam, summary: "The workspace's endpoints, oldest first, a page at a time",
+        querystring: Type.Object(PageQuery), response: { 200: PageOf(Endpoint), ...errors() },
+      },
+    }, async (req) => endpoints.list(req.actor, req.params.id, pageRequest(req.query)));
 
     app.get('/webhooks/:id', {
       config: { scope: 'webhooks:read' },

@@ -2,6 +2,7 @@ import type { Executor } from '../../db/types.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { rotatingSecrets } from '../../lib/rotating-secrets.js';
 import { openHeaders } from './headers.js';
+import { getSealedHeaders } from './store.js';
 
 export type SecretPurpose = 'signing' | 'signing_previous' | 'auth_token';
 
@@ -33,7 +34,7 @@ export function createSecretReader(db: Executor, ring: MasterKeyRing, ttlMs = 30
       if (hit && hit.until > Date.now()) return hit.value;
       const now = Date.now();
       const opened = await endpointSecrets.open(db, ring, endpointId, now);
-      const sealedHeaders = await db.selectFrom('webhook_endpoint_headers').selectAll().where('endpoint_id', '=', endpointId).executeTakeFirst();
+      const sealedHeaders = await getSealedHeaders(db, endpointId);
       const value = { signing: opened.signing, authToken: opened.other('auth_token'), headers: sealedHeaders ? openHeaders(ring, endpointId, sealedHeaders) : {} };
       cache.set(endpointId, { value, until: Math.min(now + ttlMs, opened.validUntil) });
       return value;
