@@ -5720,9 +5720,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The workspace's endpoints, oldest first, a page at a time */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -5767,6 +5772,7 @@ export interface paths {
                                 /** Format: date-time */
                                 updated_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };
