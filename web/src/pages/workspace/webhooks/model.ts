@@ -1,5 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { client, unwrap, type paths } from '../../../api';
+import { fetchAllPages, PAGE_LIMIT } from '../../../lib/paging';
 
 /** The shapes the Webhooks tab works with, taken from the API's OpenAPI document. */
 export type Endpoint = paths['/v1/workspaces/{id}/webhooks']['get']['responses'][200]['content']['application/json']['data'][number];
@@ -32,6 +33,7 @@ export const keys = {
 
 export const useEndpoints = (workspaceId: string) =>
   // Success rates and last-called times move as the worker delivers, so the table refreshes itself.
-  useQuery({ queryKey: keys.endpoints(workspaceId), refetchInterval: 30_000, queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/webhooks', { params: { path: { id: workspaceId } } })) });
+  useQuery({ queryKey: keys.endpoints(workspaceId), refetchInterval: 30_000, queryFn: () =>
+    fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/webhooks', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } }))) });
 
 export const endpointLabel = (e: { id: string; name: string | null; url?: string | null }) => e.name ?? e.url ?? e.id;
