@@ -51,12 +51,13 @@ export async function createServices(config: Config, database: Database, log: Lo
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
   const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => (keyId === RESYNC ? cache.clear() : cache.invalidate(keyId)));
   const ring = loadMasterKeys({ masterKeys: config.masterKeys, dataDir: config.dataDir, log });
-  const instances = createInstanceService({ db, audit, allowPrivateTargets: config.allowPrivateTargets });
+  // Late-bound: the vault is built with the instances, and answers which ones a workspace's credentials use.
+  const instances = createInstanceService({ db, audit, allowPrivateTargets: config.allowPrivateTargets, instancesUsedBy: (ids) => vault.instancesUsedBy(ids) });
   const vault = createVaultService({ db, database, ring, audit, instances, cacheMs: config.credentialCacheMs });
   const stopVault = await vault.start();
   const health = createHealthService({ db });
-  const upstream = createUpstreamService({ db, vault, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, breakerResetMs: config.upstreamBreakerResetS * 1000, log });
-  const emailbison = createEmailBisonService({ db, vault, upstream, instances });
+  const upstream = createUpstreamService({ db, vault, tenancy, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, breakerResetMs: config.upstreamBreakerResetS * 1000, log });
+  const emailbison = createEmailBisonService({ db, vault, upstream, instances, tenancy });
   const jobs = createJobService({ db });
   const onboarding = createOnboardingService({ db });
   const endpoints = createEndpointService({

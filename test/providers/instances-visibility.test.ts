@@ -59,4 +59,33 @@ describe('GET /v1/instances', () => {
     for (const other of [ids.south, ids.unused]) expect(res.raw).not.toContain(other);
     expect((await t.call(t.adminKey, 'GET', '/v1/coverage')).raw).toContain(ids.unused);
   });
+
+  test('the instance list pages by cursor, oldest first, every instance exactly once', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await t.call(t.adminKey, 'POST', '/v1/instances', { provider: 'emailbison', name: `paged-${i}`, base_url: `https://paged-${i}.example.com/api` });
+      expect(res.status, res.raw).toBe(201);
+      ids[`paged-${i}`] = res.body.id;
+    }
+    const all = (await t.call(t.adminKey, 'GET', '/v1/instances?limit=500')).body.data.map((i: { id: string }) => i.id);
+    expect([...all].sort()).toEqual(Object.values(ids).sort());
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await t.call(t.adminKey, 'GET', `/v1/instances?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status, res.raw).toBe(200);
+      expect(res.body.data.length).toBeLessThanOrEqual(2);
+      seen.push(...(res.body.data as { id: string }[]).map((i) => i.id));
+      cursor = res.body.next_cursor as string | null;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(all);
+    expect(pages).toBe(Math.ceil(all.length / 2));
+    // A tenant pages through its own instances only.
+    const own = await t.call(a.key, 'GET', '/v1/instances?limit=1');
+    expect(own.body).toMatchObject({ data: [{ id: ids.north }], next_cursor: null });
+    const bad = await t.call(t.adminKey, 'GET', '/v1/instances?cursor=bm90LWEtY3Vyc29y');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+  });
 });

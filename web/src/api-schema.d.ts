@@ -3590,7 +3590,11 @@ export interface paths {
         /** Every instance for the platform admin (with the admin credential's mask); for anyone else, the instances their workspaces' credentials use (no mask) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -3615,6 +3619,7 @@ export interface paths {
                                 };
                                 created_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };

@@ -1,11 +1,14 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { requirePlatformAdmin, visibleWorkspaceIds, type Actor } from '../../http/actor.js';
+import type { Sealed } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import { toPage, type PageRequest } from '../../lib/paging.js';
 import { assertPublicTarget } from '../../lib/ssrf.js';
 import type { AuditService } from '../audit/service.js';
 import { providerById } from './catalog.js';
+import * as store from './store.js';
 
 export type Instance = Selectable<DB['provider_instances']>;
 
@@ -18,8 +21,16 @@ export const instanceView = (i: Instance, admin?: { mask: string } | null) => ({
   created_at: i.created_at.toISOString(),
 });
 
+interface Deps {
+  db: Kysely<DB>;
+  audit: AuditService;
+  allowPrivateTargets: boolean;
+  /** The instances the credentials of these workspaces use (the vault's answer: its credentials name them). */
+  instancesUsedBy: (workspaceIds: readonly string[]) => Promise<string[]>;
+}
+
 /** Self-hosted deployments of one provider (two agencies' Email Bison), each with its own base URL. */
-export function createInstanceService({ db, audit, allowPrivateTargets }: { db: Kysely<DB>; audit: AuditService; allowPrivateTargets: boolean }) {
+export function createInstanceService({ db, audit, allowPrivateTargets, instancesUsedBy }: Deps) {
   /**
    * A provider base URL (an instance's, or a credential's base_url field) as it will be called: http(s)
    * and a public address, its name resolved now (each call checks again at connect time).
@@ -37,11 +48,7 @@ export function createInstanceService({ db, audit, allowPrivateTargets }: { db: 
   }
 
   async function find(idOrName: string, trx: Executor = db): Promise<Instance> {
-    const row = await trx
-      .selectFrom('provider_instances')
-      .selectAll()
-      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
-      .executeTakeFirst();
+    const row = await store.findInstance(trx, idOrName);
     if (!row) throw notFound('provider instance');
     return row;
   }
@@ -55,13 +62,8 @@ export function createInstanceService({ db, audit, allowPrivateTargets }: { db: 
       if (!provider.usesInstance) throw invalid(`${provider.name} has no instances; its base URL is fixed or set per credential`);
       await checkBaseUrl(input.base_url);
       return db.transaction().execute(async (trx) => {
-        const taken = await trx.selectFrom('provider_instances').select('id').where('name', '=', input.name).executeTakeFirst();
-        if (taken) throw conflict('an instance with this name exists');
-        const row = await trx
-          .insertInto('provider_instances')
-          .values({ id: newId('inst'), provider: provider.id, name: input.name, base_url: input.base_url.replace(/\/+$/, '') })
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        if (await store.instanceNamed(trx, input.name)) throw conflict('an instance with this name exists');
+        const row = await store.insertInstance(trx, { id: newId('inst'), provider: provider.id, name: input.name, base_url: input.base_url.replace(/\/+$/, '') });
         await audit.append(trx, actor, {
           workspaceId: null,
           action: 'instance.created',
@@ -76,24 +78,18 @@ export function createInstanceService({ db, audit, allowPrivateTargets }: { db: 
      * The platform admin sees every instance with its admin credential's mask; a tenant sees only the
      * instances its workspaces' credentials use, and of the admin credential only whether it is set.
      */
-    async list(actor: Actor) {
+    async list(actor: Actor, page: PageRequest) {
       const only = visibleWorkspaceIds(actor);
-      if (only?.length === 0) return [];
-      let q = db
-        .selectFrom('provider_instances as i')
-        .leftJoin('instance_admin_secrets as s', 's.instance_id', 'i.id')
-        .selectAll('i')
-        .select('s.mask')
-        .orderBy('i.created_at', 'asc');
-      if (only !== undefined) {
-        q = q.where('i.id', 'in', (eb) => eb.selectFrom('credentials').select('instance_id').where('workspace_id', 'in', only).where('instance_id', 'is not', null).$narrowType<{ instance_id: string }>());
-      }
-      const rows = await q.execute();
-      return rows.map((r) => {
+      const rows = await store.listInstances(db, page, only === undefined ? undefined : only.length === 0 ? [] : await instancesUsedBy(only));
+      return toPage(rows, page, (r) => {
         const view = instanceView(r, r.mask ? { mask: r.mask } : null);
         return only === undefined ? view : { ...view, admin_credential: { set: view.admin_credential.set } };
       });
     },
+
+    /** Seals are the vault's work; the sealed admin credential is kept with its instance. */
+    putAdminSecret: (trx: Executor, instanceId: string, sealed: Sealed & { mask: string }) => store.putAdminSecret(trx, instanceId, sealed),
+    adminSecret: (instanceId: string) => store.getAdminSecret(db, instanceId),
   };
 }
 export type InstanceService = ReturnType<typeof createInstanceService>;

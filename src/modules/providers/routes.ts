@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf } from '../../http/schemas.js';
+import { bearer, errors, IdParam, ListOf, PageOf, PageQuery } from '../../http/schemas.js';
+import { pageRequest } from '../../lib/paging.js';
 import type { VaultService } from '../vault/service.js';
 import { catalogView } from './catalog.js';
 import type { InstanceService } from './instances.js';
@@ -57,9 +58,10 @@ export const providerRoutes =
       config: { scope: 'credentials:read' },
       schema: {
         tags, security: bearer, summary: "Every instance for the platform admin (with the admin credential's mask); for anyone else, the instances their workspaces' credentials use (no mask)",
-        response: { 200: ListOf(Instance), ...errors() },
+        querystring: Type.Object(PageQuery),
+        response: { 200: PageOf(Instance), ...errors() },
       },
-    }, async (req) => ({ data: await instances.list(req.actor) }));
+    }, async (req) => instances.list(req.actor, pageRequest(req.query)));
 
     app.put('/instances/:id/admin-credential', {
       schema: {

@@ -1,13 +1,15 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
 import { AppError, conflict, invalid } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { get, str } from '../providers/types.js';
 import type { InstanceService } from '../providers/instances.js';
+import type { TenancyService } from '../tenancy/service.js';
 import type { VaultService } from '../vault/service.js';
 import type { Trigger } from './client.js';
-import type { UpstreamService } from './service.js';
+import { activeWorkspaceIds, type UpstreamService } from './service.js';
+import * as store from './store.js';
 
 const MAX_PAGES = 10_000;
 
@@ -40,7 +42,15 @@ export function findToken(body: unknown): string | undefined {
   return undefined;
 }
 
-export function createEmailBisonService({ db, vault, upstream, instances }: { db: Kysely<DB>; vault: VaultService; upstream: UpstreamService; instances: InstanceService }) {
+interface Deps {
+  db: Kysely<DB>;
+  vault: VaultService;
+  upstream: UpstreamService;
+  instances: InstanceService;
+  tenancy: TenancyService;
+}
+
+export function createEmailBisonService({ db, vault, upstream, instances, tenancy }: Deps) {
   return {
     /**
      * Fetches every page of sender emails with the workspace's own token, de-duplicating by id (Email
@@ -50,7 +60,7 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
     async syncSenderEmails(actor: Actor, workspaceId: string, trigger: Trigger = 'api') {
       const credential = await vault.resolveWorkspaceCredential(workspaceId, 'emailbison');
       const runId = newId('sync');
-      await db.insertInto('sync_runs').values({ id: runId, workspace_id: workspaceId, provider: 'emailbison', kind: 'sender-emails', status: 'running', error: null, provider_total: null, finished_at: null, fetched: 0, unique_count: 0, duplicates: 0, pages: 0 }).execute();
+      await store.insertSyncRun(db, workspaceId, { id: runId, provider: 'emailbison', kind: 'sender-emails' });
       const accounts = new Map<string, Record<string, unknown>>();
       let fetched = 0;
       let pages = 0;
@@ -76,24 +86,15 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
           page = nextPage(get(res.body, 'links', 'next'), page);
         }
       } catch (err) {
-        await db.updateTable('sync_runs').set({ status: 'failed', error: (err as Error).message.slice(0, 500), fetched, pages, finished_at: new Date() }).where('id', '=', runId).execute();
+        await store.failSyncRun(db, workspaceId, runId, (err as Error).message.slice(0, 500), { fetched, pages });
         throw err;
       }
       const unique = accounts.size;
       const status = providerTotal !== null && providerTotal !== unique ? 'mismatch' : 'ok';
+      const rows = [...accounts].map(([id, a]) => ({ provider_id: id, email: String(a.email ?? ''), name: str(a.name) ?? null, status: str(a.status) ?? null, data: JSON.stringify(a) }));
       await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('emailbison_sender_emails').where('workspace_id', '=', workspaceId).execute();
-        for (const [id, a] of accounts) {
-          await trx
-            .insertInto('emailbison_sender_emails')
-            .values({ workspace_id: workspaceId, provider_id: id, email: String(a.email ?? ''), name: str(a.name) ?? null, status: str(a.status) ?? null, data: JSON.stringify(a) })
-            .execute();
-        }
-        await trx
-          .updateTable('sync_runs')
-          .set({ status, fetched, unique_count: unique, provider_total: providerTotal, duplicates: fetched - unique, pages, finished_at: new Date() })
-          .where('id', '=', runId)
-          .execute();
+        await store.replaceSenderEmails(trx, workspaceId, rows);
+        await store.finishSyncRun(trx, workspaceId, runId, { status, fetched, unique_count: unique, provider_total: providerTotal, duplicates: fetched - unique, pages });
       });
       return { run_id: runId, fetched, unique, provider_total: providerTotal, duplicates: fetched - unique, pages, status };
     },
@@ -116,15 +117,8 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
       const instance = await instances.find(instanceRef);
       // One provider team belongs to one Gatehouse workspace: minting its token into a second would let
       // that workspace read the first one's data.
-      const taken = await db
-        .selectFrom('credentials')
-        .select('workspace_id')
-        .where('provider', '=', 'emailbison')
-        .where('instance_id', '=', instance.id)
-        .where('workspace_id', '!=', workspaceId)
-        .where(sql<string>`fields->>'provider_workspace_id'`, '=', providerWorkspaceId)
-        .executeTakeFirst();
-      if (taken) throw conflict(`team ${providerWorkspaceId} on ${instance.name} already belongs to workspace ${taken.workspace_id}`, { workspace_id: taken.workspace_id });
+      const holder = await vault.otherHolderOfField(workspaceId, 'emailbison', instance.id, 'provider_workspace_id', providerWorkspaceId);
+      if (holder) throw conflict(`team ${providerWorkspaceId} on ${instance.name} already belongs to workspace ${holder}`, { workspace_id: holder });
       const admin = await vault.resolveInstanceAdminCredential(instance.id);
       const res = await upstream.client.raw({
         method: 'POST',
@@ -164,14 +158,11 @@ export function createEmailBisonService({ db, vault, upstream, instances }: { db
 
     /** Workspaces with an Email Bison credential, for the scheduled sync. */
     async workspacesToSync() {
-      const rows = await db.selectFrom('credentials as c').innerJoin('workspaces as w', 'w.id', 'c.workspace_id').select('c.workspace_id').where('c.provider', '=', 'emailbison').where('w.status', '=', 'active').execute();
-      return rows.map((r) => r.workspace_id);
+      const active = await activeWorkspaceIds(tenancy);
+      return (await vault.credentialHolders('emailbison')).map((c) => c.workspace_id).filter((id) => active.has(id));
     },
 
-    async senderEmailCount(workspaceId: string) {
-      const r = await db.selectFrom('emailbison_sender_emails').select(sql<string>`count(*)`.as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
-      return Number(r.n);
-    },
+    senderEmailCount: (workspaceId: string) => store.countSenderEmails(db, workspaceId),
   };
 }
 export type EmailBisonService = ReturnType<typeof createEmailBisonService>;

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Selectable } from 'kysely';
-import type { DB } from '../../db/types.js';
 import { bearer, errors, IdParam } from '../../http/schemas.js';
 import { canSeeWorkspace } from '../../http/actor.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
@@ -9,10 +7,9 @@ import { attachment, exportStream } from '../../lib/export.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { MaskedCredential } from '../vault/schemas.js';
 import type { EmailBisonService } from './emailbison.js';
-import type { UpstreamService } from './service.js';
+import type { CallRow, UpstreamService } from './service.js';
 
 const tags = ['upstream'];
-type CallRow = Selectable<DB['upstream_calls']>;
 
 const callView = (r: CallRow) => ({
   id: Number(r.id),

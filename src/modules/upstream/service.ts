@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { DB } from '../../db/types.js';
-import type { Actor } from '../../http/actor.js';
+import { systemActor, type Actor } from '../../http/actor.js';
+import { pageRequest } from '../../lib/paging.js';
 import type { HealthService } from '../health/service.js';
 import { providerById } from '../providers/catalog.js';
+import type { TenancyService } from '../tenancy/service.js';
 import type { VaultService, WorkspaceCredential } from '../vault/service.js';
-import * as calllog from './calllog.js';
+import * as calllog from './store.js';
 import { createBreakers } from './breaker.js';
 import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest } from './client.js';
 
@@ -14,9 +16,24 @@ import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamReque
 const verdictOf = (status: number | null): 'ok' | 'failed' | 'unknown' =>
   status === null || status === 401 || status === 403 || status >= 500 ? 'failed' : status === 429 || status === 408 ? 'unknown' : 'ok';
 
+export type { CallRow } from './store.js';
+
+/** Every active workspace's id, read page by page as the platform admin sees them. */
+export async function activeWorkspaceIds(tenancy: TenancyService): Promise<Set<string>> {
+  const active = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await tenancy.listWorkspaces(systemActor(), {}, pageRequest({ cursor, limit: 500 }));
+    for (const w of page.data) if (w.status === 'active') active.add(w.id);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return active;
+}
+
 interface Deps {
   db: Kysely<DB>;
   vault: VaultService;
+  tenancy: TenancyService;
   health: HealthService;
   timeoutMs: number;
   allowPrivateTargets: boolean;
@@ -25,7 +42,7 @@ interface Deps {
   log: Logger;
 }
 
-export function createUpstreamService({ db, vault, health, timeoutMs, allowPrivateTargets, breakerResetMs, log }: Deps) {
+export function createUpstreamService({ db, vault, tenancy, health, timeoutMs, allowPrivateTargets, breakerResetMs, log }: Deps) {
   function writeRecord(record: CallRecord) {
     const { credential, result } = record;
     const providerMessage = result.status !== null && result.status >= 400 ? credential.provider.errorMessage(result.status, result.body) : undefined;
@@ -100,12 +117,8 @@ export function createUpstreamService({ db, vault, health, timeoutMs, allowPriva
 
     /** Monitor job: tests every credential of every active workspace, one at a time. */
     async testAll(onResult?: (workspaceId: string, provider: string, ok: boolean) => void) {
-      const rows = await db
-        .selectFrom('credentials as c')
-        .innerJoin('workspaces as w', 'w.id', 'c.workspace_id')
-        .select(['c.workspace_id', 'c.provider'])
-        .where('w.status', '=', 'active')
-        .execute();
+      const active = await activeWorkspaceIds(tenancy);
+      const rows = (await vault.credentialHolders()).filter((c) => active.has(c.workspace_id));
       let failed = 0;
       for (const r of rows) {
         try {

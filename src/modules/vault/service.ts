@@ -247,12 +247,23 @@ export function createVaultService({ db, database, ring, audit, instances, cache
       return value;
     },
 
+    /** The instances the credentials of these workspaces use. */
+    instancesUsedBy: (workspaceIds: readonly string[]) => store.instancesUsedBy(db, workspaceIds),
+
+    /** Which workspace holds each credential (of one provider, or of all); no fields, no secrets. */
+    credentialHolders: (provider?: ProviderId) => store.credentialHolders(db, provider),
+
+    /** The other workspace whose credential for `provider` on `instanceId` already has `field` = `value`, if any. */
+    async otherHolderOfField(workspaceId: string, provider: ProviderId, instanceId: string, field: string, value: string) {
+      return (await store.otherHolderOfField(db, workspaceId, provider, instanceId, field, value))?.workspace_id;
+    },
+
     async putInstanceAdminCredential(actor: Actor, instanceIdOrName: string, apiKey: string) {
       requirePlatformAdmin(actor);
       const instance = await instances.find(instanceIdOrName);
       const sealed = encryptSecret(ring, apiKey, adminBinding(instance.id, instance.provider));
       await db.transaction().execute(async (trx) => {
-        await store.putAdminSecret(trx, instance.id, { ...sealed, mask: maskSecret(apiKey) });
+        await instances.putAdminSecret(trx, instance.id, { ...sealed, mask: maskSecret(apiKey) });
         await audit.append(trx, actor, {
           workspaceId: null,
           action: 'instance.admin_credential_set',
@@ -267,7 +278,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
     /** For admin tasks only (see InstanceAdminCredential). */
     async resolveInstanceAdminCredential(instanceId: string): Promise<InstanceAdminCredential> {
       const instance = await instances.find(instanceId);
-      const sealed = await store.getAdminSecret(db, instance.id);
+      const sealed = await instances.adminSecret(instance.id);
       if (!sealed) {
         throw new AppError('credential_missing', `instance ${instance.name} has no admin credential; set one with PUT /v1/instances/${instance.id}/admin-credential`, {
           instance_id: instance.id,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Executor } from '../../db/types.js';
 import type { Sealed } from '../../lib/envelope.js';
 
@@ -58,14 +59,28 @@ export async function removeSecret(trx: Executor, credentialId: string, field: s
   await trx.deleteFrom('credential_secrets').where('credential_id', '=', credentialId).where('field', '=', field).execute();
 }
 
-export async function putAdminSecret(trx: Executor, instanceId: string, sealed: SealedWithMask) {
-  await trx
-    .insertInto('instance_admin_secrets')
-    .values({ instance_id: instanceId, ...sealed })
-    .onConflict((oc) => oc.column('instance_id').doUpdateSet({ ...sealed, updated_at: new Date() }))
-    .execute();
+/** The instances the credentials of these workspaces use. */
+export async function instancesUsedBy(db: Executor, workspaceIds: readonly string[]) {
+  if (workspaceIds.length === 0) return [];
+  const rows = await db.selectFrom('credentials').select('instance_id').distinct().where('workspace_id', 'in', workspaceIds).where('instance_id', 'is not', null).execute();
+  return rows.flatMap((r) => (r.instance_id ? [r.instance_id] : []));
 }
 
-export async function getAdminSecret(db: Executor, instanceId: string) {
-  return db.selectFrom('instance_admin_secrets').selectAll().where('instance_id', '=', instanceId).executeTakeFirst();
+/** Which workspace holds each credential (of one provider, or of all), without fields or secrets. */
+export async function credentialHolders(db: Executor, provider?: string) {
+  let q = db.selectFrom('credentials').select(['workspace_id', 'provider']);
+  if (provider) q = q.where('provider', '=', provider);
+  return q.orderBy('workspace_id').orderBy('provider').execute();
+}
+
+/** Another workspace than `workspaceId` whose `provider` credential on `instanceId` has `field` = `value`. */
+export async function otherHolderOfField(db: Executor, workspaceId: string, provider: string, instanceId: string, field: string, value: string) {
+  return db
+    .selectFrom('credentials')
+    .select('workspace_id')
+    .where('provider', '=', provider)
+    .where('instance_id', '=', instanceId)
+    .where('workspace_id', '!=', workspaceId)
+    .where(sql<string>`fields->>${field}`, '=', value)
+    .executeTakeFirst();
 }

@@ -1,4 +1,4 @@
-import { sql, type QueryCreator } from 'kysely';
+import { sql, type QueryCreator, type Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import type { CallRecord } from './client.js';
 
@@ -51,4 +51,38 @@ export async function pruneCalls(db: Executor, olderThan: Date, limit: number) {
   const result = await sql`delete from upstream_calls where id in (
     select id from upstream_calls where created_at < ${olderThan} order by created_at limit ${limit})`.execute(db);
   return Number(result.numAffectedRows ?? 0);
+}
+
+export type CallRow = Selectable<DB['upstream_calls']>;
+
+type SyncCounts = { fetched: number; pages: number };
+
+export async function insertSyncRun(db: Executor, workspaceId: string, run: { id: string; provider: string; kind: string }) {
+  await db.insertInto('sync_runs').values({ ...run, workspace_id: workspaceId, status: 'running', error: null, provider_total: null, finished_at: null, fetched: 0, unique_count: 0, duplicates: 0, pages: 0 }).execute();
+}
+
+export async function failSyncRun(db: Executor, workspaceId: string, runId: string, error: string, counts: SyncCounts) {
+  await db.updateTable('sync_runs').set({ status: 'failed', error, ...counts, finished_at: new Date() }).where('workspace_id', '=', workspaceId).where('id', '=', runId).execute();
+}
+
+export async function finishSyncRun(
+  trx: Executor,
+  workspaceId: string,
+  runId: string,
+  r: SyncCounts & { status: 'ok' | 'mismatch'; unique_count: number; provider_total: number | null; duplicates: number },
+) {
+  await trx.updateTable('sync_runs').set({ ...r, finished_at: new Date() }).where('workspace_id', '=', workspaceId).where('id', '=', runId).execute();
+}
+
+/** The workspace's sender emails become exactly `accounts` (one row each, in order). */
+export async function replaceSenderEmails(trx: Executor, workspaceId: string, accounts: Array<{ provider_id: string; email: string; name: string | null; status: string | null; data: string }>) {
+  await trx.deleteFrom('emailbison_sender_emails').where('workspace_id', '=', workspaceId).execute();
+  for (const a of accounts) {
+    await trx.insertInto('emailbison_sender_emails').values({ workspace_id: workspaceId, ...a }).execute();
+  }
+}
+
+export async function countSenderEmails(db: Executor, workspaceId: string) {
+  const r = await db.selectFrom('emailbison_sender_emails').select(sql<string>`count(*)`.as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+  return Number(r.n);
 }
