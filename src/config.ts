@@ -84,14 +84,7 @@ const envSchema = z.object({
   GATEHOUSE_MASTER_KEYS: z
     .string()
     .optional()
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      try {
-        parseMasterKeys(v);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
+    .superRefine((v, ctx) => refineWith(v, ctx, parseMasterKeys))
     .describe('vault master keys "v2:<base64 32 bytes>,v1:<…>", first active; default: <data dir>/master.key'),
   GATEHOUSE_AUDIT_SIGNING_KEY: z
     .string()
@@ -159,58 +152,61 @@ const envSchema = z.object({
     .describe('how long SIGTERM waits for in-flight requests and jobs'),
 });
 
-export interface Config {
-  port: number;
-  host: string;
-  dataDir: string;
-  databaseUrl?: string;
-  redisUrl?: string;
-  publicUrl: string;
-  allowPrivateTargets: boolean;
-  logLevel: string;
-  bodyLimit: number;
-  trustProxy: boolean;
+/** The environment as the code reads it: the one description of Config, whose type is inferred from it. */
+const configSchema = envSchema.transform((e) => ({
+  port: e.GATEHOUSE_PORT,
+  host: e.GATEHOUSE_HOST,
+  dataDir: resolve(e.GATEHOUSE_DATA_DIR),
+  databaseUrl: e.DATABASE_URL,
+  redisUrl: e.REDIS_URL,
+  publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
+  allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
+  logLevel: e.GATEHOUSE_LOG_LEVEL,
+  bodyLimit: e.GATEHOUSE_BODY_LIMIT,
+  trustProxy: e.GATEHOUSE_TRUST_PROXY || e.GATEHOUSE_TRUSTED_PROXIES !== undefined,
   /** Peers whose X-Forwarded-For is believed: 'all', or these ranges (none: the socket address is the client). */
-  trustedProxies: 'all' | string[];
-  usageFlushMs: number;
-  keyCacheTtlMs: number;
-  workerConcurrency: number;
-  workerPort?: number;
+  trustedProxies: e.GATEHOUSE_TRUSTED_PROXIES !== undefined ? splitList(e.GATEHOUSE_TRUSTED_PROXIES) : e.GATEHOUSE_TRUST_PROXY ? ('all' as const) : [],
+  usageFlushMs: e.GATEHOUSE_USAGE_FLUSH_MS,
+  keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
+  workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
+  workerPort: e.GATEHOUSE_WORKER_PORT,
   /** Where /metrics is served apart from the API, when set. */
-  metricsAddr?: { host: string; port: number };
-  tracing: 'off' | 'otlp';
-  upstreamBreakerResetS: number;
-  shutdownTimeoutMs: number;
-  masterKeys?: string;
-  auditSigningKey?: string;
-  auditTrustedKeys?: string;
-  auditCheckpointFile?: string;
-  auditCheckpointUrl?: string;
-  credentialCacheMs: number;
-  upstreamTimeoutMs: number;
-  callLogRetentionDays: number;
-  monitorIntervalMs: number;
-  syncIntervalMs: number;
-  webhookRetryScheduleS: number[];
-  webhookDisableAfterS: number;
-  webhookSecretOverlapS: number;
-  deliveryConcurrency: number;
-  workspaceDeliveryConcurrency: number;
-  workspaceMaxEndpoints: number;
-  workspaceEventsPerS: number;
-  webhookRetentionDays: number;
-  inboundBodyLimit: number;
-  inboundToleranceS: number;
-  inboundSilentAfterS: number;
-  inboundRetentionDays: number;
-  sessionIdleS: number;
-  sessionMaxS: number;
-  loginLockAfter: number;
-  loginLockS: number;
-  loginIpLimit: number;
-  loginAccountLimit: number;
-  authFailureLimit: number;
-}
+  metricsAddr: e.GATEHOUSE_METRICS_ADDR,
+  tracing: e.GATEHOUSE_TRACING,
+  upstreamBreakerResetS: e.GATEHOUSE_UPSTREAM_BREAKER_RESET_S,
+  shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
+  masterKeys: e.GATEHOUSE_MASTER_KEYS,
+  auditSigningKey: e.GATEHOUSE_AUDIT_SIGNING_KEY,
+  auditTrustedKeys: e.GATEHOUSE_AUDIT_TRUSTED_KEYS,
+  auditCheckpointFile: e.GATEHOUSE_AUDIT_CHECKPOINT_FILE && resolve(e.GATEHOUSE_AUDIT_CHECKPOINT_FILE),
+  auditCheckpointUrl: e.GATEHOUSE_AUDIT_CHECKPOINT_URL,
+  credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,
+  upstreamTimeoutMs: e.GATEHOUSE_UPSTREAM_TIMEOUT_MS,
+  callLogRetentionDays: e.GATEHOUSE_CALL_LOG_RETENTION_DAYS,
+  monitorIntervalMs: e.GATEHOUSE_MONITOR_INTERVAL_MS,
+  syncIntervalMs: e.GATEHOUSE_SYNC_INTERVAL_MS,
+  webhookRetryScheduleS: e.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE?.split(',').map(Number) ?? DEFAULT_RETRY_SCHEDULE_S,
+  webhookDisableAfterS: e.GATEHOUSE_WEBHOOK_DISABLE_AFTER_S,
+  webhookSecretOverlapS: e.GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S,
+  deliveryConcurrency: e.GATEHOUSE_DELIVERY_CONCURRENCY,
+  workspaceDeliveryConcurrency: e.GATEHOUSE_WORKSPACE_DELIVERY_CONCURRENCY ?? Math.max(1, Math.floor(e.GATEHOUSE_DELIVERY_CONCURRENCY / 4)),
+  workspaceMaxEndpoints: e.GATEHOUSE_WORKSPACE_MAX_ENDPOINTS,
+  workspaceEventsPerS: e.GATEHOUSE_WORKSPACE_EVENTS_PER_S,
+  webhookRetentionDays: e.GATEHOUSE_WEBHOOK_RETENTION_DAYS,
+  inboundBodyLimit: e.GATEHOUSE_INBOUND_BODY_LIMIT,
+  inboundToleranceS: e.GATEHOUSE_INBOUND_TOLERANCE_S,
+  inboundSilentAfterS: e.GATEHOUSE_INBOUND_SILENT_AFTER_S,
+  inboundRetentionDays: e.GATEHOUSE_INBOUND_RETENTION_DAYS,
+  sessionIdleS: e.GATEHOUSE_SESSION_IDLE_S,
+  sessionMaxS: e.GATEHOUSE_SESSION_MAX_S,
+  loginLockAfter: e.GATEHOUSE_LOGIN_LOCK_AFTER,
+  loginLockS: e.GATEHOUSE_LOGIN_LOCK_S,
+  loginIpLimit: e.GATEHOUSE_LOGIN_IP_LIMIT,
+  loginAccountLimit: e.GATEHOUSE_LOGIN_ACCOUNT_LIMIT,
+  authFailureLimit: e.GATEHOUSE_AUTH_FAILURE_LIMIT,
+}));
+
+export type Config = z.output<typeof configSchema>;
 
 export class ConfigError extends Error {}
 
@@ -221,62 +217,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter((k) => env[k] !== undefined && env[k] !== '')
       .map((k) => [k, env[k]]),
   );
-  const parsed = envSchema.safeParse(present);
+  const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
       (i) => `  ${i.path.join('.')}: ${i.message} (${envSchema.shape[i.path[0] as keyof typeof envSchema.shape].description})`,
     );
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
-  return {
-    port: e.GATEHOUSE_PORT,
-    host: e.GATEHOUSE_HOST,
-    dataDir: resolve(e.GATEHOUSE_DATA_DIR),
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
-    publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
-    allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
-    logLevel: e.GATEHOUSE_LOG_LEVEL,
-    bodyLimit: e.GATEHOUSE_BODY_LIMIT,
-    trustProxy: e.GATEHOUSE_TRUST_PROXY || e.GATEHOUSE_TRUSTED_PROXIES !== undefined,
-    trustedProxies: e.GATEHOUSE_TRUSTED_PROXIES !== undefined ? splitList(e.GATEHOUSE_TRUSTED_PROXIES) : e.GATEHOUSE_TRUST_PROXY ? 'all' : [],
-    usageFlushMs: e.GATEHOUSE_USAGE_FLUSH_MS,
-    keyCacheTtlMs: e.GATEHOUSE_KEY_CACHE_TTL_MS,
-    workerConcurrency: e.GATEHOUSE_WORKER_CONCURRENCY,
-    workerPort: e.GATEHOUSE_WORKER_PORT,
-    metricsAddr: e.GATEHOUSE_METRICS_ADDR,
-    tracing: e.GATEHOUSE_TRACING,
-    upstreamBreakerResetS: e.GATEHOUSE_UPSTREAM_BREAKER_RESET_S,
-    shutdownTimeoutMs: e.GATEHOUSE_SHUTDOWN_TIMEOUT_MS,
-    masterKeys: e.GATEHOUSE_MASTER_KEYS,
-    auditSigningKey: e.GATEHOUSE_AUDIT_SIGNING_KEY,
-    auditTrustedKeys: e.GATEHOUSE_AUDIT_TRUSTED_KEYS,
-    auditCheckpointFile: e.GATEHOUSE_AUDIT_CHECKPOINT_FILE && resolve(e.GATEHOUSE_AUDIT_CHECKPOINT_FILE),
-    auditCheckpointUrl: e.GATEHOUSE_AUDIT_CHECKPOINT_URL,
-    credentialCacheMs: e.GATEHOUSE_CREDENTIAL_CACHE_MS,
-    upstreamTimeoutMs: e.GATEHOUSE_UPSTREAM_TIMEOUT_MS,
-    callLogRetentionDays: e.GATEHOUSE_CALL_LOG_RETENTION_DAYS,
-    monitorIntervalMs: e.GATEHOUSE_MONITOR_INTERVAL_MS,
-    syncIntervalMs: e.GATEHOUSE_SYNC_INTERVAL_MS,
-    webhookRetryScheduleS: e.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE?.split(',').map(Number) ?? DEFAULT_RETRY_SCHEDULE_S,
-    webhookDisableAfterS: e.GATEHOUSE_WEBHOOK_DISABLE_AFTER_S,
-    webhookSecretOverlapS: e.GATEHOUSE_WEBHOOK_SECRET_OVERLAP_S,
-    deliveryConcurrency: e.GATEHOUSE_DELIVERY_CONCURRENCY,
-    workspaceDeliveryConcurrency: e.GATEHOUSE_WORKSPACE_DELIVERY_CONCURRENCY ?? Math.max(1, Math.floor(e.GATEHOUSE_DELIVERY_CONCURRENCY / 4)),
-    workspaceMaxEndpoints: e.GATEHOUSE_WORKSPACE_MAX_ENDPOINTS,
-    workspaceEventsPerS: e.GATEHOUSE_WORKSPACE_EVENTS_PER_S,
-    webhookRetentionDays: e.GATEHOUSE_WEBHOOK_RETENTION_DAYS,
-    inboundBodyLimit: e.GATEHOUSE_INBOUND_BODY_LIMIT,
-    inboundToleranceS: e.GATEHOUSE_INBOUND_TOLERANCE_S,
-    inboundSilentAfterS: e.GATEHOUSE_INBOUND_SILENT_AFTER_S,
-    inboundRetentionDays: e.GATEHOUSE_INBOUND_RETENTION_DAYS,
-    sessionIdleS: e.GATEHOUSE_SESSION_IDLE_S,
-    sessionMaxS: e.GATEHOUSE_SESSION_MAX_S,
-    loginLockAfter: e.GATEHOUSE_LOGIN_LOCK_AFTER,
-    loginLockS: e.GATEHOUSE_LOGIN_LOCK_S,
-    loginIpLimit: e.GATEHOUSE_LOGIN_IP_LIMIT,
-    loginAccountLimit: e.GATEHOUSE_LOGIN_ACCOUNT_LIMIT,
-    authFailureLimit: e.GATEHOUSE_AUTH_FAILURE_LIMIT,
-  };
+  return parsed.data;
 }
