@@ -100,9 +100,8 @@ require(entry).PGlite.create(dir, { startParams: JSON.parse(params) }).then((pg)
 }
 
 async function connectPostgres(url: string, log: Logger): Promise<Database> {
-  const types = {
-    getTypeParser: (oid: number, format?: any) =>
-      oid === OID_INT8 || oid === OID_DATE ? asText : pg.types.getTypeParser(oid, format),
+  const types: pg.CustomTypesConfig = {
+    getTypeParser: (oid, format) => (oid === OID_INT8 || oid === OID_DATE ? asText : pg.types.getTypeParser(oid, format)),
   };
   const pool = new pg.Pool({ connectionString: url, max: 10, types, connectionTimeoutMillis: 5000 });
   // A client that loses its server emits 'error'; without a listener the process would crash. The

@@ -5,8 +5,8 @@ import { systemActor } from '../http/actor.js';
 import type { Services } from '../services.js';
 import { enqueue, pruneFinishedJobs } from './queue.js';
 import { PRUNE_RUN_BUDGET_MS, pruneInBatches, type PruneBatch, type PruneOutcome } from './retention.js';
-import type { JobHandler, Schedule } from './worker.js';
-import { JOB } from './kinds.js';
+import type { JobHandlers, Schedule } from './worker.js';
+import { JOB, type JobKind, type JobPayloads } from './kinds.js';
 
 export { JOB };
 
@@ -14,7 +14,7 @@ const jobActor = (name: string) => ({ ...systemActor(), id: `job:${name}` });
 const daysAgo = (days: number) => new Date(Date.now() - days * 86400_000);
 
 /** What each job kind does; a handler throws to have its job retried with backoff. */
-export function jobHandlers(services: Services): Record<string, JobHandler> {
+export function jobHandlers(services: Services): JobHandlers<JobPayloads> {
   const { log, config } = services;
   const { db } = services.database;
 
@@ -23,7 +23,7 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
    * keep it), in bounded batches. A run that reaches its budget queues a job for the rest rather than
    * outliving its lease. What it did per table is the job's result.
    */
-  const prune = async (kind: string, tables: Record<string, PruneBatch>) => {
+  const prune = async (kind: JobKind, tables: Record<string, PruneBatch>) => {
     const deadline = Date.now() + PRUNE_RUN_BUDGET_MS;
     const result: Record<string, PruneOutcome> = {};
     for (const [table, deleteBatch] of Object.entries(tables)) {

@@ -2,14 +2,16 @@ import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../db/types.js';
 import { backoffDelayMs, exponential } from '../lib/backoff.js';
 import { reclaimExpired, type QueueTable } from '../queue/table.js';
+import type { PayloadOf } from './kinds.js';
 import * as store from './store.js';
 import type { ClaimedJob } from './store.js';
 
 export const JOBS_CHANNEL = 'gatehouse_jobs';
 
-export interface NewJob {
-  kind: string;
-  payload?: unknown;
+export interface NewJob<Kind extends string = string> {
+  kind: Kind;
+  /** Stored as JSON; none is stored as `{}`. */
+  payload?: PayloadOf<Kind>;
   runAt?: Date;
   maxAttempts?: number;
   /** Jobs sharing a unique key are created once (schedules use the time slot). */
@@ -23,7 +25,7 @@ export type { ClaimedJob } from './store.js';
  * commits, and the NOTIFY (delivered at commit) wakes an idle worker at once.
  */
 /** Returns the new job's id, or null when a job with the same uniqueKey already exists. */
-export async function enqueue(trx: Executor, job: NewJob): Promise<string | null> {
+export async function enqueue<Kind extends string>(trx: Executor, job: NewJob<Kind>): Promise<string | null> {
   const row = { kind: job.kind, payload: JSON.stringify(job.payload ?? {}), runAt: job.runAt ?? new Date(), maxAttempts: job.maxAttempts ?? 10, uniqueKey: job.uniqueKey ?? null };
   return (await store.insertJob(trx, row, JOBS_CHANNEL)) ?? null;
 }

@@ -13,7 +13,10 @@ import { claimDueJobs, completeJob, enqueue, extendLease, failJob, JOBS_CHANNEL,
  * Runs one job; what it returns (if anything) is kept as the job's result. `signal` aborts when the
  * job's lease is lost (another worker may run it now): a long handler should stop at its next step.
  */
-export type JobHandler = (payload: any, job: ClaimedJob, signal?: AbortSignal) => Promise<unknown>;
+export type JobHandler<Payload = unknown> = (payload: Payload, job: ClaimedJob, signal?: AbortSignal) => Promise<unknown>;
+
+/** One handler per kind of a payload map (kind → what its jobs carry), each given its kind's payload. */
+export type JobHandlers<Payloads> = { [K in keyof Payloads]: JobHandler<Payloads[K]> };
 
 export interface Schedule {
   kind: string;
@@ -21,12 +24,12 @@ export interface Schedule {
   payload?: unknown;
 }
 
-interface WorkerOptions {
+interface WorkerOptions<Payloads> {
   database: Database;
   log: Logger;
   metrics: Metrics;
   queueMetrics?: QueueMetrics;
-  handlers: Record<string, JobHandler>;
+  handlers: JobHandlers<Payloads>;
   schedules?: Schedule[];
   concurrency: number;
   pollMs?: number;
@@ -34,17 +37,20 @@ interface WorkerOptions {
 }
 
 /** Claims due jobs and runs them, up to `concurrency` at once; woken by NOTIFY when a job is added. */
-export function createWorker({ database, log, metrics, queueMetrics, handlers, schedules = [], concurrency, pollMs, leaseMs = 60_000 }: WorkerOptions) {
+export function createWorker<Payloads>({ database, log, metrics, queueMetrics, handlers, schedules = [], concurrency, pollMs, leaseMs = 60_000 }: WorkerOptions<Payloads>) {
   const workerId = `${hostname()}:${process.pid}:${newId('req').slice(-6)}`;
   const kinds = Object.keys(handlers);
   const timers: NodeJS.Timeout[] = [];
 
   async function run(job: ClaimedJob) {
-    const handler = handlers[job.kind];
+    // Claimed only among the handlers' kinds, and written by enqueue, which checks a payload against its kind.
+    const kind = job.kind as keyof Payloads;
+    const handler: JobHandler<Payloads[typeof kind]> = handlers[kind];
+    const payload = job.payload as Payloads[typeof kind];
     // The heartbeat keeps the lease while the handler runs, however long it takes.
     const lease = holdLease(() => extendLease(database.db, job.id, workerId, leaseMs), leaseMs, log, { job_id: job.id, kind: job.kind });
     try {
-      const result = await handler(job.payload, job, lease.signal).finally(lease.stop);
+      const result = await handler(payload, job, lease.signal).finally(lease.stop);
       if (lease.signal.aborted) return;
       await completeJob(database.db, job.id, workerId, result);
       metrics.jobsProcessed.inc({ kind: job.kind, outcome: 'done' });

@@ -137,10 +137,10 @@ describe('the periodic checkpoint', () => {
     expect(every).toBeLessThanOrEqual(60_000);
     const run = jobHandlers(t.services)[JOB.auditCheckpoint];
     await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'advance-first' });
-    expect(await run(undefined, undefined as never)).toEqual({ seq: await headSeq(t) });
-    expect(await run(undefined, undefined as never)).toBeNull();
+    expect(await run({}, undefined as never)).toEqual({ seq: await headSeq(t) });
+    expect(await run({}, undefined as never)).toBeNull();
     await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'advance' });
-    expect(await run(undefined, undefined as never)).toEqual({ seq: await headSeq(t) });
+    expect(await run({}, undefined as never)).toEqual({ seq: await headSeq(t) });
   });
 });
 

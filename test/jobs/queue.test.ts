@@ -14,7 +14,7 @@ import type { Database } from '../../src/db/connect.js';
 import type { DB } from '../../src/db/types.js';
 import { JOB, jobHandlers } from '../../src/jobs/handlers.js';
 import { claimDueJobs, completeJob, enqueue, failJob } from '../../src/jobs/queue.js';
-import { createWorker, type JobHandler, type Worker } from '../../src/jobs/worker.js';
+import { createWorker, type JobHandlers, type Worker } from '../../src/jobs/worker.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
 // One app (and so one database) for the file: the queue functions run directly against its
@@ -54,7 +54,7 @@ async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs =
 const jobRow = (id: string) => db().selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const jobsOfKind = (kind: string) => db().selectFrom('jobs').selectAll().where('kind', '=', kind).orderBy('id').execute();
 
-function startWorker(handlers: Record<string, JobHandler>, opts: { pollMs?: number; concurrency?: number; database?: Database } = {}) {
+function startWorker<Payloads>(handlers: JobHandlers<Payloads>, opts: { pollMs?: number; concurrency?: number; database?: Database } = {}) {
   const worker = createWorker({
     database: opts.database ?? database,
     log: quiet,
@@ -293,7 +293,7 @@ describe('the worker', () => {
   test('runs a job promptly when NOTIFY announces it, with polling all but off', async () => {
     const kind = freshKind('notify');
     const calls: unknown[] = [];
-    const worker = startWorker({ [kind]: async (payload) => void calls.push(payload) }, { pollMs: 60_000 });
+    const worker = startWorker({ [kind]: async (payload: unknown) => void calls.push(payload) }, { pollMs: 60_000 });
     await worker.start();
     await sleep(200); // let the first (empty) claim finish: from here only a NOTIFY wakes the worker
     await enqueue(db(), { kind, payload: { hello: 'world' } });
@@ -327,7 +327,7 @@ describe('the worker', () => {
       },
       (_channel, payload) => notified.push(payload),
     );
-    const worker = startWorker({ [kind]: async (payload) => void calls.push(payload) }, { pollMs: 60_000, database: observed });
+    const worker = startWorker({ [kind]: async (payload: unknown) => void calls.push(payload) }, { pollMs: 60_000, database: observed });
     await worker.start();
     await waitFor(() => !armed, 'the first claim');
     await waitFor(() => calls.length === 1, 'the job announced during the claim to run', 5000);
