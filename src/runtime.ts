@@ -122,6 +122,7 @@ export async function startProcess(
       retryScheduleS: config.webhookRetryScheduleS,
       disableAfterS: config.webhookDisableAfterS,
       allowPrivateTargets: config.allowPrivateTargets,
+      clock: services.clock,
     });
     await deliveries.start();
     services.deliveryHandOffs.offer = deliveries.offer;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { RESYNC, type Database } from './db/connect.js';
+import { systemClock, type Clock } from './lib/clock.js';
 import { createMetrics } from './lib/metrics.js';
 import { JOBS_TABLE } from './jobs/queue.js';
 import { createJobService } from './jobs/service.js';
@@ -38,7 +39,7 @@ import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 
 /** Wires each service with the few things it uses; one instance per process (or per test). */
-export async function createServices(config: Config, database: Database, log: Logger) {
+export async function createServices(config: Config, database: Database, log: Logger, clock: Clock = systemClock) {
   const { db } = database;
   const metrics = createMetrics();
   const cache = createKeyCache(config.keyCacheTtlMs);
@@ -46,8 +47,8 @@ export async function createServices(config: Config, database: Database, log: Lo
   const usage = createUsageRecorder();
   const audit = createAuditService({ db, anchor: auditAnchor(config, log) });
   const tenancy = createTenancyService({ db, audit });
-  const apiKeys = createApiKeyService({ db, cache, audit });
-  const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics });
+  const apiKeys = createApiKeyService({ db, cache, audit, clock });
+  const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics, clock });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
   const stopListening = await database.listen(KEYS_CHANNEL, (keyId) => (keyId === RESYNC ? cache.clear() : cache.invalidate(keyId)));
   const ring = loadMasterKeys({ masterKeys: config.masterKeys, dataDir: config.dataDir, log });
@@ -95,6 +96,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     config,
     database,
     log,
+    clock,
     metrics,
     cache,
     limiter,

@@ -12,7 +12,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Issues a key in the seeded workspace (as the platform admin unless `as` is given); expects 201. */
 async function createKey(body: Record<string, unknown> = {}, as = t.adminKey) {
@@ -203,7 +202,7 @@ describe('rotate', () => {
     const res = await t.call(t.adminKey, 'POST', `/v1/api-keys/${old.id}/rotate`, { grace_s: 1 });
     expect(res.status, res.raw).toBe(201);
     expect((await useKey(old.key)).status).toBe(200);
-    await sleep(Date.parse(res.body.previous_key.revoke_at) - Date.now() + 100);
+    t.clock.advance(Date.parse(res.body.previous_key.revoke_at) - t.clock.now() + 100);
     expect((await useKey(old.key)).status).toBe(401);
     expect(await verify(old.key)).toEqual({ valid: false, code: 'revoked' });
     expect(await t.services.apiKeys.revokeDueKeys()).toBeGreaterThanOrEqual(1);
@@ -230,10 +229,10 @@ describe('rotate', () => {
 
 describe('expiry and remaining', () => {
   test('a key stops working when expires_at passes', async () => {
-    const expiresAt = new Date(Date.now() + 1500);
+    const expiresAt = new Date(t.clock.now() + 1500);
     const k = await createKey({ expires_at: expiresAt.toISOString() });
     expect((await useKey(k.key)).status).toBe(200);
-    await sleep(expiresAt.getTime() - Date.now() + 100);
+    t.clock.advance(expiresAt.getTime() - t.clock.now() + 100);
     expect(await verify(k.key)).toEqual({ valid: false, code: 'expired' });
     const denied = await useKey(k.key);
     expect(denied.status).toBe(401);
@@ -345,8 +344,8 @@ describe('POST /v1/keys/verify', () => {
     await verify(limited.key);
     const fenced = await createKey({ ip_allowlist: ['203.0.113.0/24'] });
     const narrow = await createKey({ scopes: ['keys:read'] });
-    const expiring = await createKey({ expires_at: new Date(Date.now() + 1000).toISOString() });
-    await sleep(1100);
+    const expiring = await createKey({ expires_at: new Date(t.clock.now() + 1000).toISOString() });
+    t.clock.advance(1100);
     const cases: [string, string, string?][] = [
       [generateKey(), 'not_found'],
       [revoked.key, 'revoked'],

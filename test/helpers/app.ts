@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createServices, type Services } from '../../src/services.js';
+import { createTestClock, type TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface TestApp {
@@ -12,6 +13,8 @@ export interface TestApp {
   services: Services;
   db: TestDatabase;
   config: Config;
+  /** The services' clock: advance it to pass an expiry or a grace instead of waiting. */
+  clock: TestClock;
   /** The bootstrap platform admin key. */
   adminKey: string;
   /** Every log line the app wrote, as text: tests search it for leaked secrets. */
@@ -41,7 +44,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     },
   });
   const log = createLogger(config.logLevel, sink);
-  const services = await createServices(config, db.database, log);
+  const clock = createTestClock();
+  const services = await createServices(config, db.database, log, clock);
   const app = await buildApp(services);
   await app.ready();
   const adminKey = (await services.apiKeys.bootstrapPlatformKey())!;
@@ -50,6 +54,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     services,
     db,
     config,
+    clock,
     adminKey,
     logs,
     async call(key, method, url, body) {

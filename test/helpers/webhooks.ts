@@ -80,6 +80,7 @@ export async function startDeliveryWorker(t: TestApp, opts: { retryScheduleS?: n
     allowPrivateTargets: opts.allowPrivateTargets ?? t.config.allowPrivateTargets,
     pollMs: opts.pollMs ?? 200,
     leaseMarginMs: opts.leaseMarginMs,
+    clock: t.services.clock,
   });
   await worker.start();
   if (opts.handOff === false) return worker;

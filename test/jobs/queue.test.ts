@@ -38,8 +38,8 @@ let kindCounter = 0;
 /** A job kind of its own per test, so no test claims another's jobs. */
 const freshKind = (label: string) => `test.${label}.${++kindCounter}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Sleeps until every given time has passed (plus a margin): a grace or expiry measured from the server's clock. */
-const sleepUntil = (...isoTimes: string[]) => sleep(Math.max(...isoTimes.map(Date.parse)) + 200 - Date.now());
+/** Moves the app's clock past every given time (a grace or expiry), instead of waiting for it. */
+const advancePast = (...isoTimes: string[]) => t.clock.advance(Math.max(...isoTimes.map(Date.parse)) + 200 - t.clock.now());
 
 async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -479,7 +479,7 @@ describe('key expiry job', () => {
     const expiring = await t.call(t.adminKey, 'POST', `/v1/workspaces/${s.workspace.id}/api-keys`, {
       name: 'short-lived',
       scopes: ['workspaces:read'],
-      expires_at: new Date(Date.now() + 1200).toISOString(),
+      expires_at: new Date(t.clock.now() + 1200).toISOString(),
     });
     expect(expiring.status, expiring.raw).toBe(201);
     const untouched = await t.call(t.adminKey, 'POST', `/v1/workspaces/${s.workspace.id}/api-keys`, { name: 'stays', scopes: ['workspaces:read'] });
@@ -487,7 +487,7 @@ describe('key expiry job', () => {
     expect(rotated.status, rotated.raw).toBe(201);
     expect((await t.call(rotated.body.key, 'GET', `/v1/workspaces/${s.workspace.id}`)).status).toBe(200);
 
-    await sleepUntil(expiring.body.expires_at, rotated.body.previous_key.revoke_at);
+    advancePast(expiring.body.expires_at, rotated.body.previous_key.revoke_at);
     const dueBefore = await db().selectFrom('api_keys').select(['id', 'revoked_at']).where('id', 'in', [s.keyId, expiring.body.id]).execute();
     expect(dueBefore.every((k) => k.revoked_at === null)).toBe(true);
 
@@ -541,7 +541,7 @@ describe('key expiry job', () => {
     const s = await seedWorkspace(t);
     const rotated = await t.call(t.adminKey, 'POST', `/v1/api-keys/${s.keyId}/rotate`, { grace_s: 1 });
     expect(rotated.status).toBe(201);
-    await sleepUntil(rotated.body.previous_key.revoke_at);
+    advancePast(rotated.body.previous_key.revoke_at);
     // Two workers running overlapping revoke-due jobs (a slow run and the next slot's).
     await Promise.all([t.services.apiKeys.revokeDueKeys(), t.services.apiKeys.revokeDueKeys()]);
     const audit = await t.call(t.adminKey, 'GET', `/v1/audit?workspace_id=${s.workspace.id}&action=key.revoked&limit=1000`);

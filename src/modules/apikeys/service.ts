@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { ApiKeyRow, DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, requirePlatformAdmin, requireWithinHeld, systemActor, type Actor } from '../../http/actor.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import { AppError, conflict, invalid, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { AuditService } from '../audit/service.js';
@@ -29,15 +30,15 @@ interface Lineage extends KeyLimits {
 
 export type KeyStatus = 'active' | 'rotating' | 'expired' | 'revoked';
 
-export function keyStatus(row: ApiKeyRow, now = Date.now()): KeyStatus {
+export function keyStatus(row: ApiKeyRow, now: number): KeyStatus {
   if (row.revoked_at) return row.revoked_reason === 'expired' ? 'expired' : 'revoked';
   if (row.expires_at && row.expires_at.getTime() <= now) return 'expired';
   if (row.revoke_at) return row.revoke_at.getTime() <= now ? 'revoked' : 'rotating';
   return 'active';
 }
 
-/** The public view of a key: never the hash, never the key. */
-export function keyView(row: ApiKeyRow) {
+/** The public view of a key at `now`: never the hash, never the key. */
+export function keyView(row: ApiKeyRow, now: number) {
   return {
     id: row.id,
     workspace_id: row.workspace_id,
@@ -45,7 +46,7 @@ export function keyView(row: ApiKeyRow) {
     start: row.start,
     environment: row.environment,
     scopes: row.scopes,
-    status: keyStatus(row),
+    status: keyStatus(row, now),
     platform_admin: row.platform_admin,
     expires_at: row.expires_at?.toISOString() ?? null,
     remaining: row.remaining,
@@ -70,9 +71,11 @@ interface Deps {
   db: Kysely<DB>;
   cache: KeyCache;
   audit: AuditService;
+  clock?: Clock;
 }
 
-export function createApiKeyService({ db, cache, audit }: Deps) {
+export function createApiKeyService({ db, cache, audit, clock = systemClock }: Deps) {
+  const view = (row: ApiKeyRow) => keyView(row, clock.now());
   // A key can hand out only what it holds itself, or a narrow key could mint a `*` key, by
   // creating one or by rotating a wider key and taking the successor. A person holds their role in
   // the key's workspace: admin elsewhere must not let a manager here mint a `*` key.
@@ -84,7 +87,8 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
   async function minterOf(trx: Executor, actor: Actor, workspaceId: string | null, lock = true): Promise<ApiKeyRow | undefined> {
     if (actor.type !== 'key' || actor.platformAdmin) return undefined;
     const minter = await store.getKey(trx, workspaceId, actor.id, lock);
-    if (!minter || keyStatus(minter) === 'revoked' || keyStatus(minter) === 'expired') {
+    const status = minter && keyStatus(minter, clock.now());
+    if (!minter || status === 'revoked' || status === 'expired') {
       throw new AppError('unauthenticated', 'the API key has been revoked', { reason: 'revoked' });
     }
     return minter;
@@ -139,7 +143,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     const unknown = input.scopes.filter((s) => !isKnownScope(s));
     if (unknown.length) throw invalid('unknown scopes', { unknown_scopes: unknown });
     requireGrantable(actor, input.scopes, workspaceId);
-    if (input.expires_at && new Date(input.expires_at).getTime() <= Date.now()) {
+    if (input.expires_at && new Date(input.expires_at).getTime() <= clock.now()) {
       throw invalid('expires_at must be in the future', { field: 'expires_at' });
     }
     if (input.ip_allowlist) {
@@ -174,7 +178,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
       category: 'keys',
       severity: workspaceId === null ? 'critical' : 'info',
       resource: { type: 'api_key', id: row.id },
-      after: keyView(row),
+      after: view(row),
     });
     return { row, key };
   }
@@ -230,13 +234,13 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
         const minter = await minterOf(trx, actor, workspaceId);
         return insert(trx, actor, workspaceId, input, minter && (await underMinter(trx, minter, input)));
       });
-      return { ...keyView(row), key };
+      return { ...view(row), key };
     },
 
     async createPlatformAdminKey(actor: Actor, name: string) {
       requirePlatformAdmin(actor);
       const { row, key } = await db.transaction().execute((trx) => insert(trx, actor, null, { name, scopes: ['*'] }));
-      return { ...keyView(row), key };
+      return { ...view(row), key };
     },
 
     /** First start on an empty database: one platform admin key, created by exactly one process. */
@@ -250,21 +254,21 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     },
 
     async list(workspaceId: string) {
-      return (await store.listKeys(db, workspaceId)).map(keyView);
+      return (await store.listKeys(db, workspaceId)).map(view);
     },
 
     async get(actor: Actor, keyId: string) {
       const workspaceId = await resolveWorkspace(actor, keyId);
       const row = await store.getKey(db, workspaceId, keyId);
       if (!row) throw notFound('api key');
-      return keyView(row);
+      return view(row);
     },
 
     async rotate(actor: Actor, keyId: string, graceS = DEFAULT_GRACE_S) {
       if (graceS < 0 || graceS > MAX_GRACE_S) throw invalid(`grace_s must be between 0 and ${MAX_GRACE_S}`);
       return mutate(actor, keyId, async (trx, old, workspaceId) => {
         requireGrantable(actor, old.scopes, workspaceId);
-        const status = keyStatus(old);
+        const status = keyStatus(old, clock.now());
         if (status !== 'active') throw conflict(`only an active key can be rotated; this one is ${status}`, { status, replaced_by: old.replaced_by });
         await requireRotatable(trx, actor, workspaceId, old);
         // The successor takes the key's place: the same limits, minter and use count (shared, so a
@@ -279,7 +283,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
           uses_key_id: pool,
         });
         await store.reparentChildren(trx, old.id, row.id);
-        const revokeAt = new Date(Date.now() + graceS * 1000);
+        const revokeAt = new Date(clock.now() + graceS * 1000);
         if (graceS === 0) await store.markRevoked(trx, workspaceId, old.id, revokeAt, 'rotated');
         await store.scheduleRevocation(trx, workspaceId, old.id, revokeAt, row.id);
         await audit.append(trx, actor, {
@@ -288,18 +292,18 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
           category: 'keys',
           severity: 'warning',
           resource: { type: 'api_key', id: old.id },
-          before: keyView(old),
+          before: view(old),
           after: { replaced_by: row.id, revoke_at: revokeAt.toISOString(), grace_s: graceS },
         });
-        return { ...keyView(row), key, previous_key: { id: old.id, revoke_at: revokeAt.toISOString() } };
+        return { ...view(row), key, previous_key: { id: old.id, revoke_at: revokeAt.toISOString() } };
       });
     },
 
     async revoke(actor: Actor, keyId: string) {
       let minted: string[] = [];
-      const view = await mutate(actor, keyId, async (trx, old, workspaceId) => {
-        if (old.revoked_at) return keyView(old);
-        const at = new Date();
+      const revoked = await mutate(actor, keyId, async (trx, old, workspaceId) => {
+        if (old.revoked_at) return view(old);
+        const at = new Date(clock.now());
         await store.markRevoked(trx, workspaceId, keyId, at, 'revoked');
         minted = await revokeMinted(trx, actor, keyId, at);
         const row = (await store.getKey(trx, workspaceId, keyId))!;
@@ -309,20 +313,20 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
           category: 'keys',
           severity: 'warning',
           resource: { type: 'api_key', id: keyId },
-          before: keyView(old),
-          after: { ...keyView(row), minted_keys_revoked: minted.length },
+          before: view(old),
+          after: { ...view(row), minted_keys_revoked: minted.length },
         });
-        return keyView(row);
+        return view(row);
       });
       for (const id of minted) cache.invalidate(id);
-      return view;
+      return revoked;
     },
 
     async usage(actor: Actor, keyId: string, days: number) {
       const workspaceId = await resolveWorkspace(actor, keyId);
       const row = await store.getKey(db, workspaceId, keyId);
       if (!row) throw notFound('api key');
-      const since = new Date(Date.now() - (days - 1) * 86400_000).toISOString().slice(0, 10);
+      const since = new Date(clock.now() - (days - 1) * 86400_000).toISOString().slice(0, 10);
       const buckets = await store.usageByDay(db, workspaceId, keyId, since);
       const byDay = new Map(buckets.map((b) => [b.day, Number(b.requests)]));
       const series = Array.from({ length: days }, (_, i) => {
@@ -339,7 +343,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
     },
 
     /** Job: marks keys whose rotation grace or expiry has passed, audits it, and tells every process. */
-    async revokeDueKeys(now = new Date()) {
+    async revokeDueKeys(now = new Date(clock.now())) {
       const due = await store.keysDueForRevocation(db, now, 500);
       for (const key of due) {
         const expired = key.expires_at !== null && key.expires_at <= now && !(key.revoke_at && key.revoke_at <= now);
@@ -357,7 +361,7 @@ export function createApiKeyService({ db, cache, audit }: Deps) {
             after: { reason: expired ? 'expired' : 'rotation_grace_elapsed', at: at.toISOString() },
           });
           // What it minted in its rotation grace (the rest moved to its successor) stops with it.
-          return revokeMinted(trx, systemActor(), key.id, new Date());
+          return revokeMinted(trx, systemActor(), key.id, new Date(clock.now()));
         });
         cache.invalidate(key.id);
         for (const id of minted) cache.invalidate(id);

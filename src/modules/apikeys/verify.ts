@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
 import { scopeGranted } from '../../http/actor.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { toCachedKey, type CachedKey, type KeyCache } from './cache.js';
 import { hashKey, isWellFormedKey } from './format.js';
@@ -51,11 +52,11 @@ interface Deps {
   limiter: RateLimiter;
   usage: UsageRecorder;
   metrics: Metrics;
+  clock?: Clock;
 }
 
 /** Why a known key may not be used now, from what the cache holds; null when it may. */
-function refusal(key: CachedKey, opts: VerifyOptions): Refusal | null {
-  const now = Date.now();
+function refusal(key: CachedKey, opts: VerifyOptions, now: number): Refusal | null {
   if (key.revokedAt !== null && key.revokedAt <= now) return key.revokedReason === 'expired' ? 'expired' : 'revoked';
   if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
   if (key.allowList && !ipAllowed(key.allowList, ipFor(key, opts))) return 'ip_not_allowed';
@@ -67,7 +68,7 @@ function refusal(key: CachedKey, opts: VerifyOptions): Refusal | null {
  * The hot path: a SHA-256 and a cache lookup. The database is reached only on a cache miss and,
  * for usage-limited keys, for the atomic decrement of `remaining`.
  */
-export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) {
+export function createKeyVerifier({ db, cache, limiter, usage, metrics, clock = systemClock }: Deps) {
   /**
    * The answer for a key known to the cache (null: a known miss), or undefined when the key has a
    * rate limit or a use count to reach first. Most verifications end here, with no promise and no
@@ -75,7 +76,7 @@ export function createKeyVerifier({ db, cache, limiter, usage, metrics }: Deps) 
    */
   function judge(key: CachedKey | null, opts: VerifyOptions): Verification | undefined {
     if (key === null) return { code: 'not_found' };
-    const refused = refusal(key, opts);
+    const refused = refusal(key, opts, clock.now());
     if (refused) return { code: refused, key };
     if (key.rateLimit || key.usageLimited) return undefined;
     usage.record(key.id, ipFor(key, opts));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Database } from '../../db/connect.js';
 import { RESYNC } from '../../db/connect.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import { assertPublicUrl, guardedLookup } from '../../lib/ssrf.js';
@@ -46,6 +47,8 @@ export interface DeliveryWorkerOptions {
   batchGapMs?: number;
   /** Deliveries of one workspace this worker makes at once (default: a quarter of `concurrency`, at least 1). */
   workspaceMaxInFlight?: number;
+  /** Reads Retry-After dates and sets retries' due times (default: the system's). */
+  clock?: Clock;
 }
 
 /** The body every attempt of one message sends, byte for byte (signatures cover it). */
@@ -141,10 +144,11 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
       error = describe(err, d.timeout_s);
     }
     const durationMs = Math.round(performance.now() - started);
-    const verdict = verdictOf(status, retryAfter);
+    const now = (o.clock ?? systemClock).now();
+    const verdict = verdictOf(status, retryAfter, now);
     const retriesLeft = d.attempts < d.max_attempts;
     const outcome = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' && retriesLeft ? 'retrying' : 'failed';
-    const nextAttemptAt = outcome === 'retrying' ? new Date(Date.now() + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
+    const nextAttemptAt = outcome === 'retrying' ? new Date(now + retryDelayMs(o.retryScheduleS, d.attempts, verdict.kind === 'retry' ? verdict.retryAfterS : undefined)) : null;
     if (!error && status !== null && outcome !== 'succeeded') error = verdict.kind === 'refused' ? `HTTP ${status}: not retried (the receiver refused it)` : `HTTP ${status}`;
     answered.add(d.id);
     const recorded = recorder.record({

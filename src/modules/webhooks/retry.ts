@@ -22,11 +22,11 @@ export type Verdict =
 
 const RETRYABLE = new Set([408, 425, 429]);
 
-export function verdictOf(status: number | null, retryAfter?: string | null): Verdict {
+export function verdictOf(status: number | null, retryAfter?: string | null, now = Date.now()): Verdict {
   if (status === null) return { kind: 'retry' };
   if (status >= 200 && status < 300) return { kind: 'succeeded' };
   if (status === 410) return { kind: 'gone' };
-  if (status >= 500 || RETRYABLE.has(status)) return { kind: 'retry', retryAfterS: parseRetryAfter(retryAfter) };
+  if (status >= 500 || RETRYABLE.has(status)) return { kind: 'retry', retryAfterS: parseRetryAfter(retryAfter, now) };
   return { kind: 'refused' };
 }
 
