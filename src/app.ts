@@ -155,8 +155,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(upstreamRoutes(services));
       await v1.register(healthRoutes({ ...services, db: services.database.db, silentAfterS: config.inboundSilentAfterS }));
       await v1.register(jobRoutes({ jobs: services.jobs }));
-      await v1.register(webhookRoutes(services));
-      await v1.register(deliveryRoutes({ ...services, db: services.database.db }));
+      await v1.register(webhookRoutes({ endpoints: services.endpoints, events: services.events }));
+      await v1.register(deliveryRoutes({ recovery: services.recovery, analytics: services.webhookAnalytics }));
       await v1.register(inboundRoutes({ ...services, db: services.database.db, silentAfterS: config.inboundSilentAfterS }));
     },
     { prefix: '/v1' },

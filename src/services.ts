@@ -25,10 +25,11 @@ import { createEmailBisonService } from './modules/upstream/emailbison.js';
 import { createUpstreamService } from './modules/upstream/service.js';
 import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
-import type { DeliveryOffer } from './modules/webhooks/publish.js';
+import type { DeliveryOffer } from './modules/webhooks/queue.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
 import { createHealthMetrics } from './modules/health/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
+import { createAnalyticsService } from './modules/webhooks/analytics.js';
 import { createAuthService } from './modules/auth/service.js';
 import { createSessionStore } from './modules/auth/sessions.js';
 import { createFailureSummary } from './modules/auth/failures.js';
@@ -71,6 +72,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const deliveryHandOffs: { offer?: DeliveryOffer } = {};
   const events = createEventService({ db, dbKind: database.kind, audit, tenancy, endpoints, limiter, eventsPerS: config.workspaceEventsPerS, handOffs: deliveryHandOffs });
   const recovery = createRecoveryService({ db, audit, tenancy, endpoints });
+  const webhookAnalytics = createAnalyticsService({ db, tenancy, endpoints });
   const webhookMetrics = createWebhookMetrics(metrics.registry, db);
   // Queue depths are read from the tables, so any process scraped (API or worker) reports them.
   const queueMetrics = createQueueMetrics(metrics.registry);
@@ -116,6 +118,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     endpoints,
     events,
     recovery,
+    webhookAnalytics,
     webhookMetrics,
     queueMetrics,
     deliveryHandOffs,

@@ -71,11 +71,6 @@ const stillToMove = new Set<string>([
   'src/modules/tenancy/service.ts',
   'src/modules/vault/sealed.ts',
   'src/modules/vault/service.ts',
-  'src/modules/webhooks/analytics.ts',
-  'src/modules/webhooks/publish.ts',
-  'src/modules/webhooks/queue.ts',
-  'src/modules/webhooks/record.ts',
-  'src/modules/webhooks/recovery.ts',
 ]);
 // sync_runs: upstream writes it, health reads it until health's views move to reporting.
 const stillShared = new Set<string>(['users', 'workspaces', 'credentials', 'sync_runs']);

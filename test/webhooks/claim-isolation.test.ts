@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DB } from '../../src/db/types.js';
-import { anyDeliveryDue, claimDeliveries, type ClaimedDelivery } from '../../src/modules/webhooks/queue.js';
+import type { ClaimedDelivery } from '../../src/modules/webhooks/queue.js';
+import { anyDeliveryDue, claimDeliveries } from '../../src/modules/webhooks/store-deliveries.js';
 import { createTestDatabase, TEST_DB, type TestDatabase } from '../helpers/db.js';
 
 // A claim behind another endpoint's backlog reads only its own rows. Endpoint A has 50,000 due

@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { claimDeliveries } from '../../src/modules/webhooks/queue.js';
+import { claimDeliveries } from '../../src/modules/webhooks/store-deliveries.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { startDeliveryWorker, startReceiver, type Receiver } from '../helpers/webhooks.js';
 

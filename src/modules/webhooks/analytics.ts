@@ -1,6 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
+import type { Actor } from '../../http/actor.js';
+import type { TenancyService } from '../tenancy/service.js';
+import type { EndpointService } from './endpoints.js';
 import { LATENCY_BOUNDS_MS } from './record.js';
+import * as store from './store-analytics.js';
 
 export const WINDOWS = {
   '1h': { seconds: 3600, step: '5 minutes' },
@@ -31,12 +35,7 @@ export function percentileOf(counts: number[], q: number): number | null {
   return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1];
 }
 
-interface Sums {
-  attempts: number;
-  succeeded: number;
-  failed: number;
-  latency_sum_ms: number;
-}
+type Sums = store.StatSums;
 const figures = (s: Sums) => ({
   total: s.attempts,
   succeeded: s.succeeded,
@@ -49,45 +48,29 @@ const figures = (s: Sums) => ({
  * Attempts in the window, from the 5-minute roll-ups only (never the attempts table): totals,
  * success rate, average and p95 latency, a time series, and one row per endpoint.
  */
-export async function analytics(db: Kysely<DB>, workspaceId: string, window: Window, webhookId?: string) {
+async function analytics(db: Kysely<DB>, workspaceId: string, window: Window, webhookId?: string) {
   const { seconds, step } = WINDOWS[window];
   const since = new Date(Date.now() - seconds * 1000);
-  const scope = sql`workspace_id = ${workspaceId} and period >= date_bin('5 minutes', ${since}::timestamptz, timestamptz '2000-01-01')
-    ${webhookId ? sql`and endpoint_id = ${webhookId}` : sql``}`;
-  const sums = sql`sum(attempts)::float8 as attempts, sum(succeeded)::float8 as succeeded, sum(failed)::float8 as failed, sum(latency_sum_ms)::float8 as latency_sum_ms`;
-
-  const [series, perEndpoint, buckets] = await Promise.all([
-    sql<Sums & { t: Date }>`
-      select date_bin(${step}::interval, period, timestamptz '2000-01-01') as t, ${sums}
-      from webhook_stats where ${scope} group by 1 order by 1`.execute(db),
-    sql<Sums & { endpoint_id: string }>`
-      select endpoint_id, ${sums} from webhook_stats where ${scope} group by 1`.execute(db),
-    sql<{ endpoint_id: string; i: number; n: number }>`
-      select s.endpoint_id, u.i::int as i, sum(u.v)::float8 as n
-      from webhook_stats s, unnest(s.latency_buckets) with ordinality as u(v, i)
-      where ${scope} group by 1, 2`.execute(db),
-  ]);
+  const { series, perEndpoint, buckets } = await store.readStats(db, workspaceId, since, step, webhookId);
 
   const histogram = (endpointId?: string) => {
     const counts = new Array(LATENCY_BOUNDS_MS.length + 1).fill(0);
-    for (const b of buckets.rows) if (!endpointId || b.endpoint_id === endpointId) counts[b.i - 1] += b.n;
+    for (const b of buckets) if (!endpointId || b.endpoint_id === endpointId) counts[b.i - 1] += b.n;
     return counts;
   };
-  const total = perEndpoint.rows.reduce<Sums>(
+  const total = perEndpoint.reduce<Sums>(
     (a, r) => ({ attempts: a.attempts + r.attempts, succeeded: a.succeeded + r.succeeded, failed: a.failed + r.failed, latency_sum_ms: a.latency_sum_ms + r.latency_sum_ms }),
     { attempts: 0, succeeded: 0, failed: 0, latency_sum_ms: 0 },
   );
-  const names = perEndpoint.rows.length
-    ? await db.selectFrom('webhook_endpoints').select(['id', 'name', 'url']).where('id', 'in', perEndpoint.rows.map((r) => r.endpoint_id)).execute()
-    : [];
+  const names = await store.endpointLabels(db, workspaceId, perEndpoint.map((r) => r.endpoint_id));
   return {
     window,
     since: since.toISOString(),
     bucket: step,
     ...figures(total),
     p95_latency_ms: percentileOf(histogram(), 0.95),
-    series: series.rows.map((r) => ({ t: new Date(r.t).toISOString(), ...figures(r) })),
-    endpoints: perEndpoint.rows
+    series: series.map((r) => ({ t: new Date(r.t).toISOString(), ...figures(r) })),
+    endpoints: perEndpoint
       .map((r) => {
         const n = names.find((x) => x.id === r.endpoint_id);
         return { webhook_id: r.endpoint_id, name: n?.name ?? null, url: n?.url ?? null, ...figures(r), p95_latency_ms: percentileOf(histogram(r.endpoint_id), 0.95) };
@@ -95,3 +78,15 @@ export async function analytics(db: Kysely<DB>, workspaceId: string, window: Win
       .sort((a, b) => b.total - a.total),
   };
 }
+
+/** A workspace's delivery figures (of one of its endpoints, or all) for whoever may read them. */
+export function createAnalyticsService({ db, tenancy, endpoints }: { db: Kysely<DB>; tenancy: TenancyService; endpoints: EndpointService }) {
+  return {
+    async forWorkspace(actor: Actor, workspaceId: string, window: Window, webhookId?: string) {
+      await tenancy.requireWorkspace(actor, workspaceId);
+      if (webhookId) await endpoints.locate(actor, webhookId);
+      return analytics(db, workspaceId, window, webhookId);
+    },
+  };
+}
+export type AnalyticsService = ReturnType<typeof createAnalyticsService>;

@@ -14,7 +14,7 @@ import { endpointSecrets } from './secrets.js';
 import { generateSecret, isValidSecret } from './signing.js';
 import * as store from './store.js';
 import type { Endpoint } from './store.js';
-import { wakeDeliveryWorkers } from './publish.js';
+import { wakeDeliveryWorkers } from './store-deliveries.js';
 
 export interface EndpointInput {
   url?: string;

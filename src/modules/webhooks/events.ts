@@ -10,7 +10,8 @@ import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { isKnownType, isReserved, listTypes } from './catalog.js';
 import type { EndpointService } from './endpoints.js';
-import { publish, publishMany, type DeliveryOffer, type WorkspaceEvent } from './publish.js';
+import { publish, publishMany, type WorkspaceEvent } from './publish.js';
+import type { DeliveryOffer } from './queue.js';
 import { currentTraceParent, inSpan } from '../../lib/tracing.js';
 import * as store from './store.js';
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
-import { deadLetterCount, queueDepth } from './queue.js';
+import { deadLetterCount, queueDepth } from './store-recovery.js';
 
 /** Delivery metrics on the app's registry; the queue gauges are read from the database on scrape. */
 export function createWebhookMetrics(registry: Registry, db: Kysely<DB>) {

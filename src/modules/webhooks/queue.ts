@@ -1,7 +1,9 @@
-import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
 import type { QueueTable } from '../../queue/table.js';
+
+export const DELIVERIES_CHANNEL = 'gatehouse_deliveries';
+
+// What the queue's watchers outside this module read: its depth (/metrics) and retention (the prune job).
+export { pruneFinishedDeliveries, pruneUnreferencedEvents, queueDepth } from './store-recovery.js';
 
 /** A claimed delivery with what one attempt needs. */
 export interface ClaimedDelivery {
@@ -36,143 +38,21 @@ export const DELIVERIES_TABLE: QueueTable = {
 };
 
 /**
- * Anything due for an enabled endpoint? One index lookup per endpoint, so an idle worker's poll
- * (every second, every 10 s on the embedded database) costs next to nothing.
+ * A delivery worker's offer to take new deliveries as they are written, already leased to it, so
+ * their first attempt needs no claim (a statement, a plan and a round trip per batch) and no wake-up.
+ * It takes at most `slots`, and of one workspace at most `cap` minus what it `held` already; an
+ * endpoint still gets no more than its max_in_flight of open requests, counted across workers.
+ * What it cannot take is written pending, for any worker to claim as usual.
  */
-export async function anyDeliveryDue(db: Kysely<DB>): Promise<boolean> {
-  // Endpoint by endpoint through the (endpoint, due time) index, whatever the statistics say: as
-  // an EXISTS, a plan made while one endpoint's backlog filled the sample scanned every pending
-  // delivery, and a statement without parameters keeps its first plan on a connection.
-  const due = await sql`/* prepared */ select 1 from webhook_endpoints e cross join lateral (
-    select 1 from webhook_deliveries d where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now() limit 1) d
-    where e.enabled limit 1`.execute(db);
-  return due.rows.length > 0;
+export interface HandOff {
+  workerId: string;
+  slots: number;
+  cap: number;
+  held: Record<string, number>;
+  leaseMarginMs: number;
+  /** This worker's answered, unrecorded deliveries: not open requests (see claimDeliveries). */
+  answered: string[];
 }
 
-/**
- * Claims up to `limit` due deliveries with a lease, in one statement. Fairness: every enabled
- * endpoint gets at most its free slots (max_in_flight minus the requests open to it now, from any
- * worker), oldest due first, so a slow endpoint's backlog occupies only its own slots and never
- * starves the others. A lease lasts the endpoint's own timeout plus a margin: a killed worker's
- * deliveries to a 5 s endpoint come back within seconds, not after the longest timeout any
- * endpoint may have.
- *
- * Between workspaces (`workspaces`): each gets its share, `cap` minus what this worker already
- * holds of it, so one workspace's hanging endpoints can take only its share of this worker's slots;
- * and the claim takes turns, every workspace's first due delivery before anyone's second, and within
- * a workspace each endpoint's first before any endpoint's second. Beyond its share a workspace may
- * use idle slots, up to `borrowCap`, as long as `cap` slots stay free for any workspace under its
- * share: a tenant alone is not held to its share, and another's first delivery still finds a slot.
- *
- * A delivery stays leased until its attempt is recorded, but `answered` (ids of this worker's
- * deliveries answered and not yet recorded) are no longer requests to the endpoint: they do not take
- * its slots, so its next requests need not wait for the previous ones' commit. By id, not by count:
- * one recorded meanwhile is not 'delivering' any more and must not be taken off twice.
- */
-export async function claimDeliveries(db: Kysely<DB>, workerId: string, limit: number, leaseMarginMs: number, opts: { workspaces?: WorkspaceShares; answered?: Iterable<string> } = {}): Promise<ClaimedDelivery[]> {
-  if (limit <= 0) return [];
-  // The share and the borrowing cap count what a workspace holds as well, so they are not cut to
-  // the free slots (a workspace holding 6 of a share of 8 still gets 2 of 3 free slots).
-  const cap = opts.workspaces?.cap ?? limit;
-  const borrowCap = Math.max(cap, opts.workspaces?.borrowCap ?? cap);
-  const held = opts.workspaces?.held ?? new Map<string, number>();
-  const full = [...held].filter(([, n]) => n >= borrowCap).map(([ws]) => ws);
-  // Every step reaches rows by key, never by a plan's choice: each endpoint's due deliveries through
-  // its (endpoint, due time) index, each picked id locked by its own primary-key probe, the update by
-  // the locked rows' ctid (nobody can move a row this statement holds locked), and each delivery's
-  // event, endpoint and workspace by primary key. Joins left to the planner scanned every pending
-  // delivery once a queue outgrew the statistics the plan was made from.
-  const result = await sql<ClaimedDelivery>`/* prepared */
-    with busy as (
-      select endpoint_id, count(*)::int as n from webhook_deliveries
-      where status = 'delivering' and id <> all(${[...(opts.answered ?? [])]}::text[]) group by endpoint_id
-    ),
-    candidates as (
-      select d.id, d.next_attempt_at, d.n, e.workspace_id from webhook_endpoints e
-      left join busy b on b.endpoint_id = e.id
-      cross join lateral (
-        select id, next_attempt_at, row_number() over (order by next_attempt_at) as n from webhook_deliveries
-        where endpoint_id = e.id and status = 'pending' and next_attempt_at <= now()
-        order by next_attempt_at
-        limit greatest(least(e.max_in_flight - coalesce(b.n, 0), ${Math.min(borrowCap, limit)}::int), 0)
-      ) d
-      where e.enabled and e.workspace_id <> all(${full}::text[])
-    ),
-    turns as (
-      select id, next_attempt_at,
-        coalesce((${JSON.stringify(Object.fromEntries(held))}::jsonb ->> workspace_id)::int, 0)
-          + row_number() over (partition by workspace_id order by n, next_attempt_at) as turn
-      from candidates
-    ),
-    within as (
-      select id from turns where turn <= ${cap}::int order by turn, next_attempt_at limit ${limit}
-    ),
-    beyond as (
-      select id from turns where turn > ${cap}::int and turn <= ${borrowCap}::int order by turn, next_attempt_at
-      limit greatest(0, ${limit - cap}::int - (select count(*) from within))
-    ),
-    locked as (
-      select x.ctid from (select id from within union all select id from beyond) p cross join lateral (
-        select ctid from webhook_deliveries where id = p.id and status = 'pending' for update skip locked
-      ) x
-    ),
-    claimed as (
-      update webhook_deliveries d
-      set status = 'delivering', locked_by = ${workerId}, attempts = d.attempts + 1,
-        locked_until = now() + make_interval(secs => (select timeout_s from webhook_endpoints where id = d.endpoint_id) + ${leaseMarginMs / 1000})
-      where d.ctid = any(array(select ctid from locked))
-      returning d.id, d.workspace_id, d.endpoint_id, d.event_id, d.attempts, d.max_attempts
-    )
-    select c.*, ev.type as event_type, ev.payload as event_payload, ev.created_at as event_created_at, ev.trace_parent as event_trace_parent,
-      e.url, e.timeout_s, e.headers
-    from claimed c
-    cross join lateral (select type, payload, created_at, trace_parent from events where id = c.event_id) ev
-    cross join lateral (select url, timeout_s, headers from webhook_endpoints where id = c.endpoint_id) e
-    -- The statement is its own transaction: asynchronous commit, see ASYNC_COMMIT in record.ts.
-    where set_config('synchronous_commit', 'off', true) is not null`.execute(db);
-  return result.rows;
-}
-
-/**
- * Deliveries due now that no worker holds, and how long the oldest has waited (for /metrics). A
- * disabled endpoint's deliveries wait for it to be enabled again; they are not backlog.
- */
-export async function queueDepth(db: Kysely<DB>) {
-  // Endpoint by endpoint, so each count reads that endpoint's due deliveries through its index.
-  const r = await sql<{ depth: number; oldest_s: number | null }>`
-    select coalesce(sum(x.n), 0)::int as depth, extract(epoch from now() - min(x.oldest))::float8 as oldest_s
-    from webhook_endpoints e cross join lateral (
-      select count(*) as n, min(d.next_attempt_at) as oldest from webhook_deliveries d
-      where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now()
-    ) x
-    where e.enabled`.execute(db);
-  return { depth: r.rows[0]?.depth ?? 0, oldestS: r.rows[0]?.oldest_s ?? 0 };
-}
-
-export async function deadLetterCount(db: Kysely<DB>): Promise<number> {
-  const r = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where status = 'dead'`.execute(db);
-  return r.rows[0]?.n ?? 0;
-}
-
-/**
- * Retention, one batch: up to `limit` finished deliveries older than `olderThan`, oldest first (their
- * attempts go with them by cascade, at most max_attempts each). Roll-ups stay.
- */
-export async function pruneFinishedDeliveries(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
-  const r = await sql`delete from webhook_deliveries where id in (
-    select id from webhook_deliveries where status in ('succeeded', 'dead') and finished_at < ${olderThan}
-    order by finished_at limit ${limit})`.execute(db);
-  return Number(r.numAffectedRows ?? 0);
-}
-
-/**
- * Retention, one batch: events older than `olderThan` that no delivery refers to any more (prune
- * the deliveries first). An event whose delivery still waits stays with it.
- */
-export async function pruneUnreferencedEvents(db: Kysely<DB>, olderThan: Date, limit: number): Promise<number> {
-  const r = await sql`delete from events where id in (
-    select e.id from events e where e.created_at < ${olderThan}
-      and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
-    order by e.created_at limit ${limit})`.execute(db);
-  return Number(r.numAffectedRows ?? 0);
-}
+/** A worker's offer of its idle slots for one write (see HandOff); `take` runs what was leased to it. */
+export type DeliveryOffer = () => { handOff: HandOff; take(leased: ClaimedDelivery[]): void } | null;

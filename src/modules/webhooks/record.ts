@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { publish } from './publish.js';
 import { createGroupCommit } from '../../lib/group-commit.js';
+import { disableEndpoint, recordAttempts, type AttemptRow } from './store-deliveries.js';
 
 /** Upper bounds (ms) of the latency histogram kept per endpoint and period; the last bucket is open. */
 export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000];
@@ -90,7 +91,7 @@ async function recordBatch(db: Kysely<DB>, workerId: string, all: AttemptRecord[
  */
 async function writeBatch(db: Executor, workerId: string, all: AttemptRecord[], sums: Map<string, EndpointSums>, disableAfterS: number) {
   const now = new Date().toISOString();
-  const attempts = all.map((r) => ({
+  const attempts = all.map((r): AttemptRow => ({
     delivery_id: r.deliveryId,
     endpoint_id: r.endpointId,
     workspace_id: r.workspaceId,
@@ -107,75 +108,12 @@ async function writeBatch(db: Executor, workerId: string, all: AttemptRecord[], 
     next_at: r.nextAttemptAt?.toISOString() ?? now,
     finished_at: r.outcome === 'retrying' ? null : now,
   }));
-  // An endpoint deleted while its delivery was in flight takes the delivery with it: that attempt
-  // has nothing left to be recorded against, and must not fail the batch for the others. The rest
-  // are locked against deletion until this commits, so every delivery the update finds was logged.
-  // Each id is looked up by its own primary-key probe, and the update takes the ids again as an
-  // array: a join on the recordset (estimated at 100 rows) may become a scan of every delivery, and
-  // a join on a CTE's rows compares every row with every other (a batch of 400 spent 14 ms so).
   const ids = all.map((r) => r.deliveryId);
   const rows = [...sums].map(([endpointId, s]) => ({
     endpoint_id: endpointId, workspace_id: s.workspaceId, total: s.total, succeeded: s.succeeded, duration_sum: s.durationSum,
     buckets: s.buckets, last_ok: s.lastOk, any_ok: s.anyOk,
   }));
-  // Endpoint rows are locked in id order, so two workers' batches never wait on each other in a
-  // cycle; the roll-up reads the counters' RETURNING, so it runs after them, under those locks.
-  const counted = await sql<{ id: string; enabled: boolean; failing_too_long: boolean }>`/* prepared */
-    with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(attempts)}::jsonb) as x(delivery_id text, endpoint_id text, workspace_id text,
-        attempt int, url text, request_headers jsonb, response_status int, response_body text, duration_ms int, error text, outcome text,
-        next_attempt_at timestamptz, status text, next_at timestamptz, finished_at timestamptz)
-    ),
-    present as (
-      select x.id from unnest(${ids}::text[]) as u(id)
-      cross join lateral (select id from webhook_deliveries where id = u.id for key share) x
-    ),
-    logged as (
-      insert into webhook_attempts (delivery_id, endpoint_id, workspace_id, attempt, worker_id, url, request_headers, response_status,
-        response_body, duration_ms, error, outcome, next_attempt_at)
-      select i.delivery_id, i.endpoint_id, i.workspace_id, i.attempt, ${workerId}, i.url, i.request_headers, i.response_status,
-        i.response_body, i.duration_ms, i.error, i.outcome, i.next_attempt_at
-      from input i join present p on p.id = i.delivery_id
-      returning delivery_id
-    ),
-    moved as (
-      update webhook_deliveries d set status = i.status, next_attempt_at = i.next_at, finished_at = i.finished_at,
-        locked_by = null, locked_until = null, last_status = i.response_status, last_error = i.error
-      from input i where d.id = any(${ids}::text[]) and d.id = i.delivery_id and d.locked_by = ${workerId}
-        -- Read from logged so that it runs first: its share lock skips a row this update already changed.
-        and d.id in (select delivery_id from logged)
-    ),
-    sums as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(endpoint_id text, workspace_id text, total int, succeeded int,
-        duration_sum bigint, buckets bigint[], last_ok boolean, any_ok boolean)
-    ),
-    locked as (select id from webhook_endpoints where id = any(${[...sums.keys()]}::text[]) order by id for no key update),
-    counted as (
-      update webhook_endpoints e set total = e.total + s.total, succeeded = e.succeeded + s.succeeded,
-        failed = e.failed + (s.total - s.succeeded), last_called_at = now(),
-        -- Failing since the first failure after the last success; a success ends the run.
-        failing_since = case when s.last_ok then null when s.any_ok then now() else coalesce(e.failing_since, now()) end
-      from sums s where e.id = s.endpoint_id and e.id in (select id from locked)
-      returning e.id, e.enabled, e.failing_since < now() - make_interval(secs => ${disableAfterS}) as failing_too_long
-    ),
-    rolled as (
-      insert into webhook_stats (workspace_id, endpoint_id, period, attempts, succeeded, failed, latency_sum_ms, latency_buckets)
-      select s.workspace_id, s.endpoint_id, date_bin('5 minutes', now(), timestamptz '2000-01-01'), s.total, s.succeeded,
-        s.total - s.succeeded, s.duration_sum, s.buckets
-      from sums s join counted c on c.id = s.endpoint_id
-      order by s.endpoint_id
-      on conflict (workspace_id, endpoint_id, period) do update set
-        attempts = webhook_stats.attempts + excluded.attempts,
-        succeeded = webhook_stats.succeeded + excluded.succeeded,
-        failed = webhook_stats.failed + excluded.failed,
-        latency_sum_ms = webhook_stats.latency_sum_ms + excluded.latency_sum_ms,
-        latency_buckets = (select array_agg(a + b order by i) from unnest(webhook_stats.latency_buckets, excluded.latency_buckets) with ordinality as u(a, b, i))
-    )
-    select id, enabled, failing_too_long from counted
-    -- Asynchronous commit (its own transaction when alone): see ASYNC_COMMIT.
-    where set_config('synchronous_commit', 'off', true) is not null
-    order by id`.execute(db);
-  return counted.rows;
+  return recordAttempts(db, workerId, attempts, ids, rows, [...sums.keys()], disableAfterS);
 }
 
 /** Disables, with its `gatehouse.endpoint.disabled` event, each enabled endpoint that answered 410 or failed too long. */
@@ -186,9 +124,7 @@ async function disableWhereDue(trx: Executor, sums: Map<string, EndpointSums>, c
     const reason = s.gone ?? (endpoint.failing_too_long ? `failing continuously for more than ${formatSpan(disableAfterS)}` : null);
     if (!reason || !endpoint.enabled) continue;
     // Still enabled now? (another worker's batch may have disabled it since the counters were read)
-    const turnedOff = await trx.updateTable('webhook_endpoints').set({ enabled: false, disabled_reason: reason, updated_at: new Date() })
-      .where('id', '=', endpoint.id).where('enabled', '=', true).executeTakeFirst();
-    if (turnedOff.numUpdatedRows === 0n) continue;
+    if (!(await disableEndpoint(trx, endpoint.id, reason))) continue;
     await publish(trx, s.workspaceId, {
       type: 'gatehouse.endpoint.disabled',
       payload: { endpoint_id: endpoint.id, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },

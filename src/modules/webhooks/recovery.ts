@@ -1,14 +1,15 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
-import type { DB, DeliveryStatus } from '../../db/types.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import { notFound } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import type { EndpointService } from './endpoints.js';
-import { wakeDeliveryWorkers } from './publish.js';
+import { wakeDeliveryWorkers } from './store-deliveries.js';
+import * as store from './store-recovery.js';
+import type { Attempt, Delivery, DeliveryFilter } from './store-recovery.js';
 
-type Delivery = Selectable<DB['webhook_deliveries']>;
-type Attempt = Selectable<DB['webhook_attempts']>;
+export type { DeliveryFilter } from './store-recovery.js';
 
 export const deliveryView = (d: Delivery & { event_type?: string }) => ({
   id: d.id,
@@ -41,16 +42,6 @@ export const attemptView = (a: Attempt) => ({
   created_at: a.created_at.toISOString(),
 });
 
-export interface DeliveryFilter {
-  status?: DeliveryStatus;
-  eventType?: string;
-  webhookId?: string;
-  since?: Date;
-  until?: Date;
-  /** The previous page's next_cursor: continue below this delivery id. */
-  cursor?: string;
-}
-
 interface Deps {
   db: Kysely<DB>;
   audit: AuditService;
@@ -61,31 +52,13 @@ interface Deps {
 /** Reading deliveries and their attempts, and sending them again: one, since a time, or the dead letters. */
 export function createRecoveryService({ db, audit, tenancy, endpoints }: Deps) {
   async function list(workspaceId: string, f: DeliveryFilter, limit: number) {
-    let q = db
-      .selectFrom('webhook_deliveries as d')
-      .innerJoin('events as ev', 'ev.id', 'd.event_id')
-      .selectAll('d')
-      .select('ev.type as event_type')
-      .where('d.workspace_id', '=', workspaceId);
-    if (f.status) q = q.where('d.status', '=', f.status);
-    if (f.webhookId) q = q.where('d.endpoint_id', '=', f.webhookId);
-    if (f.eventType) q = q.where('ev.type', '=', f.eventType);
-    if (f.since) q = q.where('d.created_at', '>=', f.since);
-    if (f.until) q = q.where('d.created_at', '<', f.until);
-    if (f.cursor) q = q.where('d.id', '<', f.cursor);
-    const rows = await q.orderBy('d.id', 'desc').limit(limit + 1).execute();
+    const rows = await store.listDeliveries(db, workspaceId, f, limit);
     const page = rows.slice(0, limit);
     return { data: page.map(deliveryView), next_cursor: rows.length > limit ? page[page.length - 1].id : null };
   }
 
   async function locateDelivery(actor: Actor, id: string) {
-    const row = await db
-      .selectFrom('webhook_deliveries as d')
-      .innerJoin('events as ev', 'ev.id', 'd.event_id')
-      .selectAll('d')
-      .select(['ev.type as event_type', 'ev.payload as event_payload'])
-      .where('d.id', '=', id)
-      .executeTakeFirst();
+    const row = await store.getDelivery(db, null, id);
     if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('delivery');
     return row;
   }
@@ -96,18 +69,7 @@ export function createRecoveryService({ db, audit, tenancy, endpoints }: Deps) {
    */
   async function requeue(actor: Actor, workspaceId: string, where: { ids?: string[]; endpointId?: string; since?: Date; onlyDead?: boolean }, action: string) {
     return db.transaction().execute(async (trx) => {
-      const result = await sql<{ id: string }>`
-        update webhook_deliveries d
-        set status = 'pending', next_attempt_at = now(), finished_at = null, locked_by = null, locked_until = null,
-            max_attempts = d.attempts + e.max_retries + 1
-        from webhook_endpoints e
-        where e.id = d.endpoint_id and d.workspace_id = ${workspaceId} and d.status in ('succeeded', 'dead')
-          ${where.ids ? sql`and d.id = any(${where.ids}::text[])` : sql``}
-          ${where.endpointId ? sql`and d.endpoint_id = ${where.endpointId}` : sql``}
-          ${where.since ? sql`and d.created_at >= ${where.since}` : sql``}
-          ${where.onlyDead ? sql`and d.status = 'dead'` : sql``}
-        returning d.id`.execute(trx);
-      const count = result.rows.length;
+      const count = (await store.requeueDeliveries(trx, workspaceId, where)).length;
       if (count > 0) await wakeDeliveryWorkers(trx);
       await audit.append(trx, actor, {
         workspaceId,
@@ -134,7 +96,7 @@ export function createRecoveryService({ db, audit, tenancy, endpoints }: Deps) {
     /** A delivery with its message and every attempt, oldest first. */
     async get(actor: Actor, id: string) {
       const d = await locateDelivery(actor, id);
-      const attempts = await db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', id).orderBy('id').execute();
+      const attempts = await store.listAttempts(db, d.workspace_id, id);
       return { ...deliveryView(d), payload: d.event_payload, attempt_log: attempts.map(attemptView) };
     },
 

@@ -1,11 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
 import { bearer, errors, IdParam, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
-import type { TenancyService } from '../tenancy/service.js';
-import { analytics, WINDOWS, type Window } from './analytics.js';
-import type { EndpointService } from './endpoints.js';
+import { WINDOWS, type AnalyticsService, type Window } from './analytics.js';
 import type { DeliveryFilter, RecoveryService } from './recovery.js';
 
 const tags = ['webhooks'];
@@ -60,7 +56,7 @@ const filterOf = (q: { event_type?: string; since?: string; until?: string; curs
 });
 
 export const deliveryRoutes =
-  ({ db, recovery, endpoints, tenancy }: { db: Kysely<DB>; recovery: RecoveryService; endpoints: EndpointService; tenancy: TenancyService }): FastifyPluginAsyncTypebox =>
+  ({ recovery, analytics }: { recovery: RecoveryService; analytics: AnalyticsService }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get('/webhooks/:id/deliveries', {
       config: { scope: 'webhooks:read' },
@@ -120,9 +116,5 @@ export const deliveryRoutes =
         }),
         response: { 200: Type.Unknown(), ...errors() },
       },
-    }, async (req) => {
-      await tenancy.requireWorkspace(req.actor, req.params.id);
-      if (req.query.webhook_id) await endpoints.locate(req.actor, req.query.webhook_id);
-      return analytics(db, req.params.id, (req.query.window ?? '24h') as Window, req.query.webhook_id);
-    });
+    }, async (req) => analytics.forWorkspace(req.actor, req.params.id, (req.query.window ?? '24h') as Window, req.query.webhook_id));
   };
