@@ -232,7 +232,7 @@ program
     if (!opts.check) {
       if (!file) fail('name the backup archive, or pass --check');
       if (cfg.databaseUrl) fail(`restore unpacks an embedded database; for PostgreSQL:\n${PG_DUMP_RECIPE}`);
-      const { movedAside, hasKeyFile, auditKeyRestored } = await restoreEmbedded(file!, cfg.dataDir, { keyFile: opts.key, force: opts.force }).catch(refused);
+      const { movedAside, hasKeyFile, auditKeyRestored } = await restoreEmbedded(file, cfg.dataDir, { keyFile: opts.key, force: opts.force }).catch(refused);
       if (movedAside) console.log(`the database that was there is now ${movedAside}`);
       if (auditKeyRestored) console.log('audit signing key restored beside the database');
       // Without a key the first open would make a new one, and no restored secret would ever open.
@@ -269,11 +269,12 @@ audit
     ).catch((err: Error) => fail(err.message));
     process.stderr.write('\n');
     const { verified, last_seq: last } = result.checkpoints;
-    if (result.ok) {
+    // A result names its first bad entry exactly when it is not ok.
+    const bad = result.first_bad;
+    if (!bad) {
       console.log(`ok ${result.entries} entries`);
       console.log(last === null ? 'no signed checkpoints yet' : `${verified} signed checkpoints hold; the newest is at seq ${last}`);
     } else {
-      const bad = result.first_bad!;
       console.log(`bad entry seq=${bad.seq}${bad.id ? ` id=${bad.id}` : ''}: ${bad.reason}: ${bad.detail} (${result.entries} entries before it are intact)`);
       process.exitCode = 1;
     }
@@ -284,7 +285,7 @@ audit
   .action(async () => {
     const cp = await withServices((s) => s.audit.checkpoints.create());
     if (!cp) fail('the audit log is empty: there is nothing to checkpoint yet');
-    console.log(`checkpoint seq=${cp!.seq} hash=${cp!.hash} at=${cp!.at} key=${cp!.key_id}`);
+    console.log(`checkpoint seq=${cp.seq} hash=${cp.hash} at=${cp.at} key=${cp.key_id}`);
   });
 
 await program.parseAsync(process.argv);

@@ -43,6 +43,12 @@ export class AppError extends Error {
   }
 }
 
+/** A row the caller's own transaction has just written or locked: its absence is a bug (a 500), not the client's error. */
+export function present<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`${what} is missing where it must exist`);
+  return value;
+}
+
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const forbidden = (message: string) => new AppError('forbidden', message);
 export const conflict = (message: string, details?: Record<string, unknown>) =>

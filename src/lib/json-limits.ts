@@ -33,8 +33,9 @@ function walk(value: unknown, maxDepth: number, trackPaths: boolean): JsonLimitP
   const frames: Array<Frame | null> = [null];
   while (values.length > 0) {
     const v = values.pop();
+    // Parallel stacks (no object per entry on this hot path), pushed with `values`: never empty here.
     const depth = depths.pop()!;
-    const frame = trackPaths ? frames.pop()! : null;
+    const frame = trackPaths ? (frames.pop() ?? null) : null;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) {
         return { reason: 'number_out_of_range', message: 'the JSON body holds a number out of range (only finite numbers are accepted)', path: pathOf(frame) };

@@ -57,8 +57,9 @@ export function limitsUnder(minter: ApiKeyRow, asked: AskedLimits): { limits: Ke
     if (limits.expires_at === null) limits.expires_at = ceiling;
     else if (Date.parse(limits.expires_at) > minter.expires_at.getTime()) beyond.expires_at = `after the minting key expires (${ceiling})`;
   }
-  if (minter.ip_allowlist?.length) {
-    const outside = limits.ip_allowlist?.filter((entry) => !allowListCovers(minter.ip_allowlist!, entry)) ?? [];
+  const minterList = minter.ip_allowlist;
+  if (minterList?.length) {
+    const outside = limits.ip_allowlist?.filter((entry) => !allowListCovers(minterList, entry)) ?? [];
     if (limits.ip_allowlist === null) limits.ip_allowlist = minter.ip_allowlist;
     else if (outside.length) beyond.ip_allowlist = `outside the minting key's allow-list: ${outside.join(', ')}`;
   }

@@ -32,7 +32,7 @@ export function parseAllowList(entries: readonly string[]): { list: BlockList; i
     const family = isIP(address);
     const prefix = bits === undefined ? undefined : Number(bits);
     const maxBits = family === 4 ? 32 : 128;
-    if (!family || extra !== undefined || (prefix !== undefined && (!/^\d+$/.test(bits!) || prefix > maxBits))) {
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
       invalid.push(entry);
       continue;
     }

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ApiKeyRow, DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, requirePlatformAdmin, requireWithinHeld, systemActor, type Actor } from '../../http/actor.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
-import { AppError, conflict, invalid, notFound } from '../../lib/errors.js';
+import { AppError, conflict, invalid, notFound, present } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import type { AuditService } from '../audit/service.js';
 import type { KeyCache } from './cache.js';
@@ -50,7 +50,7 @@ export function keyView(row: ApiKeyRow, now: number) {
     platform_admin: row.platform_admin,
     expires_at: row.expires_at?.toISOString() ?? null,
     remaining: row.remaining,
-    rate_limit: row.rate_limit ? { limit: row.rate_limit, window_s: row.rate_window_s! } : null,
+    rate_limit: row.rate_limit && row.rate_window_s !== null ? { limit: row.rate_limit, window_s: row.rate_window_s } : null,
     ip_allowlist: row.ip_allowlist,
     created_at: row.created_at.toISOString(),
     created_by: row.created_by,
@@ -128,7 +128,7 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
     const { beyond } = limitsUnder(rotator, {
       expires_at: old.expires_at?.toISOString() ?? '9999-12-31T00:00:00.000Z',
       ip_allowlist: old.ip_allowlist?.length ? old.ip_allowlist : ['0.0.0.0/0', '::/0'],
-      rate_limit: old.rate_limit !== null ? { limit: old.rate_limit, window_s: old.rate_window_s! } : { limit: Number.MAX_SAFE_INTEGER, window_s: 1 },
+      rate_limit: old.rate_limit !== null && old.rate_window_s !== null ? { limit: old.rate_limit, window_s: old.rate_window_s } : { limit: Number.MAX_SAFE_INTEGER, window_s: 1 },
     });
     const rotatorPool = usePool(rotator);
     const oldPool = usePool(old);
@@ -277,7 +277,7 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
         const { row, key } = await insert(trx, actor, workspaceId, { name: old.name, scopes: old.scopes, environment: old.environment }, {
           expires_at: old.expires_at?.toISOString() ?? null,
           ip_allowlist: old.ip_allowlist?.length ? old.ip_allowlist : null,
-          rate_limit: old.rate_limit !== null ? { limit: old.rate_limit, window_s: old.rate_window_s! } : null,
+          rate_limit: old.rate_limit !== null && old.rate_window_s !== null ? { limit: old.rate_limit, window_s: old.rate_window_s } : null,
           remaining: null,
           parent_key_id: old.parent_key_id,
           uses_key_id: pool,
@@ -306,7 +306,7 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
         const at = new Date(clock.now());
         await store.markRevoked(trx, workspaceId, keyId, at, 'revoked');
         minted = await revokeMinted(trx, actor, keyId, at);
-        const row = (await store.getKey(trx, workspaceId, keyId))!;
+        const row = present(await store.getKey(trx, workspaceId, keyId), 'the revoked key');
         await audit.append(trx, actor, {
           workspaceId,
           action: 'key.revoked',
@@ -347,7 +347,7 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
       const due = await store.keysDueForRevocation(db, now, 500);
       for (const key of due) {
         const expired = key.expires_at !== null && key.expires_at <= now && !(key.revoke_at && key.revoke_at <= now);
-        const at = expired ? key.expires_at! : key.revoke_at!;
+        const at = present(expired ? key.expires_at : key.revoke_at, "a due key's time");
         const minted = await db.transaction().execute(async (trx) => {
           // Two overlapping runs both list the key; only the one whose update took effect audits it.
           if (!(await store.markRevoked(trx, key.workspace_id, key.id, at, expired ? 'expired' : 'rotated'))) return [];

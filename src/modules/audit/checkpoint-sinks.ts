@@ -39,12 +39,12 @@ export interface SinkOptions {
 export function createCheckpointSinks(o: SinkOptions) {
   const agent = o.url ? new Agent({ connect: { lookup: guardedLookup(o.allowPrivateTargets) } }) : undefined;
 
-  async function toFile(cp: CheckpointView) {
-    await appendFile(o.file!, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
+  async function toFile(file: string, cp: CheckpointView) {
+    await appendFile(file, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
   }
 
-  async function toUrl(cp: CheckpointView) {
-    const url = new URL(o.url!);
+  async function toUrl(target: string, cp: CheckpointView) {
+    const url = new URL(target);
     // An IP literal is connected to without a lookup, so the connect-time guard cannot see it.
     assertPublicUrl(url, o.allowPrivateTargets, 'GATEHOUSE_AUDIT_CHECKPOINT_URL');
     const body = JSON.stringify(cp);
@@ -74,7 +74,7 @@ export function createCheckpointSinks(o: SinkOptions) {
     configured: Boolean(o.file || o.url),
     /** Pushes to every configured sink; never throws (the checkpoint row is already committed). */
     async push(cp: CheckpointView): Promise<void> {
-      const pushes = [o.file && toFile(cp), o.url && toUrl(cp)].filter((p): p is Promise<void> => Boolean(p));
+      const pushes = [o.file && toFile(o.file, cp), o.url && toUrl(o.url, cp)].filter((p): p is Promise<void> => Boolean(p));
       const results = await Promise.allSettled(pushes);
       for (const r of results) {
         if (r.status === 'rejected') o.log.warn({ seq: cp.seq, err: (r.reason as Error).message }, 'could not push an audit checkpoint to its sink');

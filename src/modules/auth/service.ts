@@ -6,7 +6,7 @@ import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { limitedSource } from '../../http/client-ip.js';
 import { decryptSecret, encryptSecret, type MasterKeyRing } from '../../lib/envelope.js';
-import { AppError, invalid, notFound } from '../../lib/errors.js';
+import { AppError, invalid, notFound, present } from '../../lib/errors.js';
 import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from '../../lib/password.js';
 import type { RateLimiter } from '../apikeys/ratelimit.js';
 import type { AuditService } from '../audit/service.js';
@@ -85,10 +85,11 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
     const ip = await limiter.consume(`login:ip:${limitedSource(actor.ip)}`, limits.perIp, 60);
     // The account's counter is keyed by a digest: addresses do not sit in Redis in clear.
     const account = ip.allowed ? await limiter.consume(`login:acct:${createHash('sha256').update(email).digest('hex')}`, limits.perAccount, 60) : null;
-    if (ip.allowed && account!.allowed) return;
-    const reason = ip.allowed ? 'account_attempts' : 'address_attempts';
+    const refused = !ip.allowed ? ip : account && !account.allowed ? account : null;
+    if (!refused) return;
+    const reason = refused === ip ? 'address_attempts' : 'account_attempts';
     failures.note(actor, { reason, route: LOGIN_ROUTE, limited: true });
-    throw tooMany(reason, (ip.allowed ? account! : ip).reset, 'too many sign-in attempts: wait a moment and try again');
+    throw tooMany(reason, refused.reset, 'too many sign-in attempts: wait a moment and try again');
   }
 
   /** A wrong password or code for a known person: counted, the lock decided, audited in the chain. */
@@ -113,14 +114,15 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
   async function checkPassword(actor: Actor, email: string, password: string): Promise<User> {
     await admit(actor, email.toLowerCase());
     const user = await store.userByEmail(db, email);
-    const locked = !!user?.locked_until && user.locked_until > new Date();
+    const lockedUntil = user?.locked_until && user.locked_until > new Date() ? user.locked_until : null;
+    const locked = lockedUntil !== null;
     const stored = user && !locked && user.password_hash ? user.password_hash : DUMMY_HASH;
     derivations.inc();
     const ok = await verifyPassword(password, stored);
     if (locked) {
       // Not counted and not audited one by one: it neither extends the lock nor tells anything new.
       failures.note(actor, { reason: 'locked', route: LOGIN_ROUTE });
-      throw tooMany('locked', user!.locked_until!.getTime(), 'too many failed sign-ins: the account is locked for a while');
+      throw tooMany('locked', lockedUntil.getTime(), 'too many failed sign-ins: the account is locked for a while');
     }
     if (!user || !user.password_hash) {
       failures.note(actor, { reason: 'unknown_email', route: LOGIN_ROUTE });
@@ -155,7 +157,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       await store.clearFailures(db, user.id);
       const { token, csrfToken } = await sessions.open(user.id, actor.ip, actor.userAgent);
       await audit.record({ ...actor, type: 'user', id: user.id }, { workspaceId: null, action: 'auth.login', category: 'auth', resource: { type: 'user', id: user.id } });
-      const session = (await sessions.read(token))!;
+      const session = present(await sessions.read(token), 'the session just opened');
       return { token, body: { user: userView(session), csrf_token: csrfToken } };
     },
 

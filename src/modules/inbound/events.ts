@@ -66,7 +66,8 @@ export function createInboundEventService({ db, audit, tenancy }: { db: Kysely<D
       let q = base().select(COLUMNS).where('e.workspace_id', '=', workspaceId);
       if (f.source_id) q = q.where('e.source_id', '=', f.source_id);
       if (f.status) q = q.where('e.status', '=', f.status as Row['status']);
-      if (f.type) q = q.where((eb) => eb.or([eb('e.provider_type', '=', f.type!), eb(eb.val(f.type!), '=', eb.fn.any('e.event_types'))]));
+      const type = f.type;
+      if (type) q = q.where((eb) => eb.or([eb('e.provider_type', '=', type), eb(eb.val(type), '=', eb.fn.any('e.event_types'))]));
       if (f.from) q = q.where('e.received_at', '>=', f.from);
       if (f.to) q = q.where('e.received_at', '<', f.to);
       if (f.cursor) q = q.where('e.id', '<', f.cursor);

@@ -100,6 +100,10 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
       if (kind.secret === 'required') throw invalid(`secret is required for ${provider} sources: the ${kind.secretName}`, { field: 'secret' });
       return kind.secret === 'generated' ? { value: pickSecret(provider), generated: true } : null;
     }
+    return givenSecret(provider, secret);
+  }
+
+  function givenSecret(provider: InboundProvider, secret: string) {
     const problem = secretProblem(provider, secret);
     if (problem) throw invalid(problem, { field: 'secret' });
     return { value: secret, generated: false };
@@ -221,7 +225,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
         if (input.secret === undefined && kind.secret === 'required') {
           throw invalid(`give the new ${kind.secretName} as secret: for ${provider} sources the provider chooses it`, { field: 'secret' });
         }
-        const secret = input.secret === undefined ? { value: pickSecret(provider), generated: true } : checkSecret(provider, input.secret)!;
+        const secret = input.secret === undefined ? { value: pickSecret(provider), generated: true } : givenSecret(provider, input.secret);
         const overlapS = input.overlap_s ?? secretOverlapS;
         await sourceSecrets.retire(trx, id, overlapS > 0 ? new Date(Date.now() + overlapS * 1000) : null);
         await sourceSecrets.put(trx, ring, id, 'signing', secret.value);

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, requireWithinHeld, type Actor } from '../../http/actor.js';
 import { ROLE_SCOPES } from '../apikeys/scopes.js';
-import { AppError, conflict, notFound } from '../../lib/errors.js';
+import { AppError, conflict, notFound, present } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
@@ -235,7 +235,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       return db.transaction().execute(async (trx) => {
         const ws = await requireWorkspace(actor, workspaceId, trx);
         requireRoleWithin(actor, workspaceId, input.role);
-        const org = (await store.getOrganization(trx, ws.organization_id, true))!;
+        const org = present(await store.getOrganization(trx, ws.organization_id, true), "the workspace's organization");
         await requireInOrganization(trx, actor, org.id, input.user_id);
         const user = await store.getUser(trx, input.user_id);
         if (!user) throw notFound('user');
@@ -273,8 +273,8 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
         const before = await store.getMember(trx, workspaceId, userId);
         if (!before) throw notFound('member');
         requireRoleWithin(actor, workspaceId, before.role);
-        const member = (await store.updateMemberRole(trx, workspaceId, userId, role))!;
-        const user = (await store.getUser(trx, userId))!;
+        const member = present(await store.updateMemberRole(trx, workspaceId, userId, role), 'the member just read');
+        const user = present(await store.getUser(trx, userId), 'the member\'s person');
         await audit.append(trx, actor, {
           workspaceId,
           action: 'member.role_changed',
