@@ -26,6 +26,7 @@ import { providerRoutes } from './modules/providers/routes.js';
 import { upstreamRoutes } from './modules/upstream/routes.js';
 import { vaultRoutes } from './modules/vault/routes.js';
 import { deliveryRoutes } from './modules/webhooks/routes-deliveries.js';
+import { catalogWebhooks } from './modules/webhooks/catalog.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
@@ -106,6 +107,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         version: '0.1.0',
         description: 'API keys, provider credentials, upstream calls, webhooks and audit for a multi-tenant SaaS.',
       },
+      // What endpoints are sent, per event type (OpenAPI 3.1 webhooks): the SDK's event types come from here.
+      webhooks: catalogWebhooks(),
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'gate_live_… or gate_test_… key' },

@@ -1,19 +1,11 @@
 /** The API as the portal calls it: the session cookie goes along, and the CSRF token on every change. */
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { paths } from './api-schema';
+// The SDK's generated types and error model: one copy for both.
+import { ApiError, apiErrorOf, unwrap } from '../../sdk/src/errors';
+import type { paths } from '../../sdk/src/schema';
 
 export type { paths };
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
+export { ApiError, unwrap };
 
 let csrfToken: string | null = null;
 export const setCsrfToken = (token: string | null) => {
@@ -29,23 +21,10 @@ const csrf: Middleware = {
 
 /**
  * Typed calls, with paths, parameters, bodies and answers from the server's OpenAPI document
- * (web/src/api-schema.d.ts): `unwrap(client.GET('/v1/workspaces/{id}', { params: { path: { id } } }))`.
+ * (sdk/src/schema.ts): `unwrap(client.GET('/v1/workspaces/{id}', { params: { path: { id } } }))`.
  */
 export const client = createClient<paths>({ baseUrl: '', credentials: 'same-origin' });
 client.use(csrf);
-
-/** The answer's data, or an ApiError carrying the server's `{error: {code, message}}`. */
-export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (!response.ok) throw toApiError(response.status, error);
-  return data as T;
-}
-
-function toApiError(status: number, body: unknown): ApiError {
-  // Not Gatehouse's answer (a proxy's error page, say): report the status, not a parse error.
-  const e = (body && typeof body === 'object' && 'error' in body ? (body as { error: any }).error : {}) ?? {};
-  return new ApiError(status, e.code ?? 'error', e.message ?? `the server answered ${status}`, e.details);
-}
 
 /** An untyped call, for the few answers the OpenAPI document leaves open. */
 export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
@@ -60,7 +39,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   } catch {
     json = undefined;
   }
-  if (!res.ok) throw toApiError(res.status, json);
+  if (!res.ok) throw apiErrorOf(res.status, json);
   return json as T;
 }
 

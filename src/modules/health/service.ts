@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
+import { ownEvent } from '../webhooks/catalog.js';
 import { publish } from '../webhooks/publish.js';
 import { PROVIDER_IDS } from '../providers/types.js';
 import * as store from './store.js';
@@ -20,8 +21,8 @@ export const worstStatus = (statuses: HealthStatus[]): HealthStatus =>
 const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 1000) / 10);
 
 /** Gatehouse's own event, in the transaction that caused it; outbound webhooks deliver it. */
-export async function emitEvent(trx: Executor, workspaceId: string, type: string, payload: unknown) {
-  await publish(trx, workspaceId, { type, payload });
+export async function emitEvent(trx: Executor, workspaceId: string, event: ReturnType<typeof ownEvent>) {
+  await publish(trx, workspaceId, event);
 }
 
 export function createHealthService({ db }: { db: Kysely<DB> }) {
@@ -39,8 +40,8 @@ export function createHealthService({ db }: { db: Kysely<DB> }) {
         if (!counted) await alongside(trx).execute();
         const { before, after } = await store.recordOutcome(trx, outcome, { counted });
         const payload = { workspace_id: outcome.workspaceId, provider: outcome.provider, consecutive_failures: after, status_code: outcome.statusCode, error: outcome.message };
-        if (before < FAILING_AFTER && after >= FAILING_AFTER) await emitEvent(trx, outcome.workspaceId, 'gatehouse.credential.failing', payload);
-        if (before >= FAILING_AFTER && after === 0) await emitEvent(trx, outcome.workspaceId, 'gatehouse.credential.recovered', payload);
+        if (before < FAILING_AFTER && after >= FAILING_AFTER) await emitEvent(trx, outcome.workspaceId, ownEvent('gatehouse.credential.failing', payload));
+        if (before >= FAILING_AFTER && after === 0) await emitEvent(trx, outcome.workspaceId, ownEvent('gatehouse.credential.recovered', payload));
       });
     },
 

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
+import { ownEvent } from '../webhooks/catalog.js';
 import { publish } from '../webhooks/publish.js';
 
 /** A source "usually receives" when it received on at least this many of the last 7 days. */
@@ -53,7 +54,7 @@ export async function alertSilentSources(db: Kysely<DB>, defaultSilentAfterS: nu
   for (const s of silent.rows) {
     await db.transaction().execute(async (trx) => {
       const payload = { source: { id: s.id, provider: s.provider, name: s.name }, last_received_at: s.last.toISOString(), silent_for_s: Math.round((Date.now() - s.last.getTime()) / 1000), silent_after_s: s.after_s };
-      await publish(trx, s.workspace_id, { type: 'gatehouse.inbound.silent', payload, idempotencyKey: `inbound-silent:${s.id}:${s.last.toISOString()}` });
+      await publish(trx, s.workspace_id, { ...ownEvent('gatehouse.inbound.silent', payload), idempotencyKey: `inbound-silent:${s.id}:${s.last.toISOString()}` });
       await trx.updateTable('inbound_sources').set({ silent_alerted_at: new Date() }).where('id', '=', s.id).execute();
     });
   }

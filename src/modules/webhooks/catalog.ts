@@ -1,5 +1,33 @@
+import { Type, type Static, type TSchema } from 'typebox';
 import type { Executor } from '../../db/types.js';
 import * as store from './store.js';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const CredentialHealth = Type.Object({
+  workspace_id: Type.String(), provider: Type.String(), consecutive_failures: Type.Integer(),
+  status_code: Nullable(Type.Integer()), error: Nullable(Type.String()),
+});
+
+/**
+ * The `data` of the events Gatehouse itself emits: emitters build them through `ownEvent`, and
+ * /openapi.json documents them (its `webhooks`), which the SDK's types are generated from.
+ */
+export const OWN_EVENT_PAYLOADS = {
+  'gatehouse.credential.failing': CredentialHealth,
+  'gatehouse.credential.recovered': CredentialHealth,
+  'gatehouse.endpoint.disabled': Type.Object({
+    endpoint_id: Type.String(), url: Type.String(), reason: Type.String(),
+    last_status: Nullable(Type.Integer()), last_error: Nullable(Type.String()),
+  }),
+  'gatehouse.inbound.silent': Type.Object({
+    source: Type.Object({ id: Type.String(), provider: Type.String(), name: Type.String() }),
+    last_received_at: Type.String({ format: 'date-time' }), silent_for_s: Type.Integer(), silent_after_s: Type.Integer(),
+  }),
+} as const;
+type OwnEventType = keyof typeof OWN_EVENT_PAYLOADS;
+
+/** One of Gatehouse's own events, its payload checked against the catalog by the compiler. */
+export const ownEvent = <T extends OwnEventType>(type: T, payload: Static<(typeof OWN_EVENT_PAYLOADS)[T]>) => ({ type, payload });
 
 /** Built-in event types: what an outreach platform and Gatehouse itself emit. */
 export const BUILT_IN_EVENT_TYPES: ReadonlyArray<{ name: string; description: string }> = [
@@ -36,6 +64,23 @@ export const BUILT_IN_EVENT_TYPES: ReadonlyArray<{ name: string; description: st
   { name: 'gatehouse.webhook.test', description: 'a test message sent from POST /v1/webhooks/:id/test' },
 ];
 const BUILT_IN = new Set(BUILT_IN_EVENT_TYPES.map((t) => t.name));
+
+/** What a receiver is sent, per built-in type: the OpenAPI 3.1 `webhooks` of /openapi.json. */
+export function catalogWebhooks() {
+  return Object.fromEntries(BUILT_IN_EVENT_TYPES.map(({ name, description }) => {
+    const data = OWN_EVENT_PAYLOADS[name as OwnEventType] ?? Type.Unknown({ description: 'the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?}' });
+    // Plain JSON, as the document is served (a TypeBox schema's type is not OpenAPI's).
+    const schema = JSON.parse(JSON.stringify(Type.Object({ type: Type.Literal(name), timestamp: Type.String({ format: 'date-time' }), data })));
+    return [name, {
+      post: {
+        summary: description,
+        description: 'Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.',
+        requestBody: { required: true, content: { 'application/json': { schema } } },
+        responses: { '200': { description: 'any 2xx: received' } },
+      },
+    }];
+  }));
+}
 
 /** Gatehouse's own namespace: only Gatehouse emits these. */
 export const isReserved = (type: string) => type.startsWith('gatehouse.');

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
+import { ownEvent } from './catalog.js';
 import { publish } from './publish.js';
 import { createGroupCommit } from '../../lib/group-commit.js';
 import { disableEndpoint, recordAttempts, type AttemptRow } from './store-deliveries.js';
@@ -125,10 +126,8 @@ async function disableWhereDue(trx: Executor, sums: Map<string, EndpointSums>, c
     if (!reason || !endpoint.enabled) continue;
     // Still enabled now? (another worker's batch may have disabled it since the counters were read)
     if (!(await disableEndpoint(trx, endpoint.id, reason))) continue;
-    await publish(trx, s.workspaceId, {
-      type: 'gatehouse.endpoint.disabled',
-      payload: { endpoint_id: endpoint.id, url: s.url, reason, last_status: s.last.status, last_error: s.last.error },
-    });
+    await publish(trx, s.workspaceId, ownEvent('gatehouse.endpoint.disabled',
+      { endpoint_id: endpoint.id, url: s.url, reason, last_status: s.last.status, last_error: s.last.error }));
     disabled.set(endpoint.id, reason);
   }
   return disabled;

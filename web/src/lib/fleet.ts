@@ -1,5 +1,5 @@
 /** The fleet of workspaces as the Workspaces and Overview pages read it: filters, colours, what needs attention. */
-import type { paths } from '../api-schema';
+import type { paths } from '../api';
 import { WARNING_COLOR } from './colors';
 
 export type WorkspaceSummary = paths['/v1/health/workspaces']['get']['responses'][200]['content']['application/json']['data'][number];

@@ -8649,7 +8649,1520 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "campaign.sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a campaign started sending
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "campaign.sent";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "campaign.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a campaign finished
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "campaign.completed";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "campaign.paused": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a campaign was paused
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "campaign.paused";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead was added
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.created";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead's data changed
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.updated";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.replied": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead replied
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.replied";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.unsubscribed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead unsubscribed
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.unsubscribed";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.interested": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead was marked interested
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.interested";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.booked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a meeting was booked
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "meeting.booked";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a meeting took place
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "meeting.completed";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a meeting was cancelled
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "meeting.cancelled";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email.sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * an email was sent
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email.sent";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email.opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * an email was opened
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email.opened";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email.clicked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a link in an email was clicked
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email.clicked";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email.bounced": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * an email bounced
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email.bounced";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "lead.contacted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a lead was contacted for the first time
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "lead.contacted";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email_account.added": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a sending account was added
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email_account.added";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email_account.removed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a sending account was removed
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email_account.removed";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email_account.disconnected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a sending account lost its connection
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email_account.disconnected";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "email_account.reconnected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a sending account is connected again
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "email_account.reconnected";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sms.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * an SMS arrived (Twilio, Vonage)
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "sms.received";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a message arrived on a messaging channel (WhatsApp, Vonage Messages)
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "message.received";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "message.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a sent message's status changed (queued, sent, delivered, read, failed…)
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "message.status";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a call's status changed
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "call.status";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a call ended, with its report
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "call.ended";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.key.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a Gatehouse API key was revoked
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.key.revoked";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.credential.failing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a workspace's provider credential failed 3 times in a row
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.credential.failing";
+                        /** Format: date-time */
+                        timestamp: string;
+                        data: {
+                            workspace_id: string;
+                            provider: string;
+                            consecutive_failures: number;
+                            status_code: number | null;
+                            error: string | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.credential.recovered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a failing credential works again
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.credential.recovered";
+                        /** Format: date-time */
+                        timestamp: string;
+                        data: {
+                            workspace_id: string;
+                            provider: string;
+                            consecutive_failures: number;
+                            status_code: number | null;
+                            error: string | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.endpoint.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a webhook endpoint was disabled (410 Gone, or failing too long)
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.endpoint.disabled";
+                        /** Format: date-time */
+                        timestamp: string;
+                        data: {
+                            endpoint_id: string;
+                            url: string;
+                            reason: string;
+                            last_status: number | null;
+                            last_error: string | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.inbound.silent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * an inbound source that usually receives has been silent too long
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.inbound.silent";
+                        /** Format: date-time */
+                        timestamp: string;
+                        data: {
+                            source: {
+                                id: string;
+                                provider: string;
+                                name: string;
+                            };
+                            /** Format: date-time */
+                            last_received_at: string;
+                            silent_for_s: number;
+                            silent_after_s: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "gatehouse.webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * a test message sent from POST /v1/webhooks/:id/test
+         * @description Signed with Standard Webhooks: webhook-id (the same for every attempt), webhook-timestamp, webhook-signature.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        type: "gatehouse.webhook.test";
+                        /** Format: date-time */
+                        timestamp: string;
+                        /** @description the payload the event was sent with, or, from an inbound source, {inbound_event_id, source, provider_type, received_at, data, context?} */
+                        data: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description any 2xx: received */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description Every non-2xx response */
