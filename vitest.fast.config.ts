@@ -17,6 +17,7 @@ export default mergeConfig(base, defineConfig({
       'test/system/degradation.test.ts',
       'test/system/retention.test.ts', // 100k rows pruned under load
       'test/webhooks/workers.test.ts',
+      'test/sdk/package.test.ts', // imports the built sdk/dist
     ],
   },
 }));
