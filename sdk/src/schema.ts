@@ -849,7 +849,11 @@ export interface paths {
         /** Organizations this caller can see */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -875,6 +879,7 @@ export interface paths {
                                 /** Format: date-time */
                                 created_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };
@@ -1675,7 +1680,11 @@ export interface paths {
         /** Every user (platform admin) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1698,6 +1707,7 @@ export interface paths {
                                 /** Format: date-time */
                                 created_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };
@@ -1875,7 +1885,11 @@ export interface paths {
         };
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -1900,6 +1914,7 @@ export interface paths {
                                 /** Format: date-time */
                                 created_at: string;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };
@@ -2256,9 +2271,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Keys of a workspace, newest first */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -2304,6 +2324,7 @@ export interface paths {
                                 last_used_at: string | null;
                                 last_used_ip: string | null;
                             }[];
+                            next_cursor: string | null;
                         };
                     };
                 };

@@ -117,7 +117,7 @@ describe('organizations', () => {
 
   test('a caller bound to no workspace sees no organization', async () => {
     const seeded = await seedWorkspace(t);
-    expect(await t.services.tenancy.listOrganizations(unboundActor())).toEqual([]);
+    expect(await t.services.tenancy.listOrganizations(unboundActor(), { limit: 10 })).toEqual({ data: [], next_cursor: null });
     await expect(t.services.tenancy.getOrganization(unboundActor(), seeded.org.id)).rejects.toMatchObject({ code: 'not_found' });
   });
 

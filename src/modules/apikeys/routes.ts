@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf, NullableTimestamp, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, NullableTimestamp, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
+import { pageRequest } from '../../lib/paging.js';
 import type { TenancyService } from '../tenancy/service.js';
 import type { ApiKeyService } from './service.js';
 import type { KeyVerifier } from './verify.js';
@@ -69,10 +70,10 @@ export const apiKeyRoutes =
 
     app.get('/workspaces/:id/api-keys', {
       config: { scope: 'keys:read' },
-      schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(ApiKey), ...errors() } },
+      schema: { tags, security: bearer, params: IdParam, summary: 'Keys of a workspace, newest first', querystring: Type.Object(PageQuery), response: { 200: PageOf(ApiKey), ...errors() } },
     }, async (req) => {
       await tenancy.requireWorkspace(req.actor, req.params.id);
-      return { data: await apiKeys.list(req.params.id) };
+      return apiKeys.list(req.params.id, pageRequest(req.query));
     });
 
     app.get('/api-keys/:id', {

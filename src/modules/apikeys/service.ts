@@ -1,9 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { ApiKeyRow, DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, requirePlatformAdmin, requireWithinHeld, systemActor, type Actor } from '../../http/actor.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { AppError, conflict, invalid, notFound, present } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import { toPage, type PageRequest } from '../../lib/paging.js';
 import type { AuditService } from '../audit/service.js';
 import type { KeyCache } from './cache.js';
 import { limitsUnder, type KeyLimits } from './ceiling.js';
@@ -246,15 +247,15 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
     /** First start on an empty database: one platform admin key, created by exactly one process. */
     async bootstrapPlatformKey(): Promise<string | null> {
       return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(7243002)`.execute(trx);
+        await store.lockBootstrap(trx);
         if ((await store.countPlatformAdmins(trx)) > 0) return null;
         const { key } = await insert(trx, systemActor(), null, { name: 'bootstrap platform admin', scopes: ['*'] });
         return key;
       });
     },
 
-    async list(workspaceId: string) {
-      return (await store.listKeys(db, workspaceId)).map(view);
+    async list(workspaceId: string, page: PageRequest) {
+      return toPage(await store.listKeys(db, workspaceId, page), page, view);
     },
 
     async get(actor: Actor, keyId: string) {
@@ -374,7 +375,7 @@ export function createApiKeyService({ db, cache, audit, clock = systemClock }: D
         // Usage counts are already batched in memory (a crash loses up to one interval of them), so
         // their commit need not wait for the WAL flush: on the embedded database that flush is a
         // synchronous fsync that would stall every request being served for several milliseconds.
-        await sql`set local synchronous_commit = off`.execute(trx);
+        await store.commitAsynchronously(trx);
         await store.applyUsage(trx, entries);
       });
     },

@@ -1,5 +1,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { ApiKeyRow, DB, Executor, NewApiKey } from '../../db/types.js';
+import { pageAfter } from '../../db/paging.js';
+import type { PageRequest } from '../../lib/paging.js';
 
 export const KEYS_CHANNEL = 'gatehouse_keys';
 
@@ -38,8 +40,18 @@ export async function getKey(db: Executor, workspaceId: string | null, keyId: st
   return q.executeTakeFirst();
 }
 
-export async function listKeys(db: Executor, workspaceId: string) {
-  return db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at', 'desc').execute();
+export async function listKeys(db: Executor, workspaceId: string, page: PageRequest) {
+  return pageAfter(db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId), 'api_keys', page, { order: 'desc', within: { workspace_id: workspaceId } }).execute();
+}
+
+/** Held to the end of the transaction: one process at a time decides whether a bootstrap key is needed. */
+export async function lockBootstrap(trx: Executor) {
+  await sql`select pg_advisory_xact_lock(7243002)`.execute(trx);
+}
+
+/** This transaction's commit does not wait for the disk: losing it loses only usage counts. */
+export async function commitAsynchronously(trx: Executor) {
+  await sql`set local synchronous_commit = off`.execute(trx);
 }
 
 /** True when this call revoked the key; false when it already was revoked (by someone else, maybe just now). */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, ListOf, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
 import { pageRequest } from '../../lib/paging.js';
 import type { TenancyService } from './service.js';
 
@@ -45,8 +45,8 @@ export const tenancyRoutes =
 
     app.get('/organizations', {
       config: { scope: 'organizations:read' },
-      schema: { tags, security: bearer, summary: 'Organizations this caller can see', response: { 200: ListOf(Organization), ...errors() } },
-    }, async (req) => ({ data: await tenancy.listOrganizations(req.actor) }));
+      schema: { tags, security: bearer, summary: 'Organizations this caller can see', querystring: Type.Object(PageQuery), response: { 200: PageOf(Organization), ...errors() } },
+    }, async (req) => tenancy.listOrganizations(req.actor, pageRequest(req.query)));
 
     app.get('/organizations/:id', {
       config: { scope: 'organizations:read' },
@@ -107,8 +107,8 @@ export const tenancyRoutes =
     }, async (req, reply) => reply.status(201).send(await tenancy.createUser(req.actor, req.body)));
 
     app.get('/users', {
-      schema: { tags, security: bearer, summary: 'Every user (platform admin)', response: { 200: ListOf(User), ...errors() } },
-    }, async (req) => ({ data: await tenancy.listUsers(req.actor) }));
+      schema: { tags, security: bearer, summary: 'Every user (platform admin)', querystring: Type.Object(PageQuery), response: { 200: PageOf(User), ...errors() } },
+    }, async (req) => tenancy.listUsers(req.actor, pageRequest(req.query)));
 
     app.post('/workspaces/:id/members', {
       config: { scope: 'members:write' },
@@ -121,8 +121,8 @@ export const tenancyRoutes =
 
     app.get('/workspaces/:id/members', {
       config: { scope: 'members:read' },
-      schema: { tags, security: bearer, params: IdParam, response: { 200: ListOf(Member), ...errors() } },
-    }, async (req) => ({ data: await tenancy.listMembers(req.actor, req.params.id) }));
+      schema: { tags, security: bearer, params: IdParam, querystring: Type.Object(PageQuery), response: { 200: PageOf(Member), ...errors() } },
+    }, async (req) => tenancy.listMembers(req.actor, req.params.id, pageRequest(req.query)));
   
     app.patch('/workspaces/:id/members/:user_id', {
       config: { scope: 'members:write' },

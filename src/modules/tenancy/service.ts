@@ -59,9 +59,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
   async function visibleOrganizationIds(actor: Actor): Promise<string[] | undefined> {
     const workspaces = visibleWorkspaceIds(actor);
     if (workspaces === undefined) return undefined;
-    if (workspaces.length === 0) return [];
-    const rows = await db.selectFrom('workspaces').select('organization_id').distinct().where('id', 'in', workspaces).execute();
-    return rows.map((r) => r.organization_id);
+    return store.organizationIdsOf(db, workspaces);
   }
 
   /**
@@ -114,7 +112,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       return db.transaction().execute(async (trx) => {
         const before = await store.getOrganization(trx, id);
         if (!before) throw notFound('organization');
-        const after = await trx.updateTable('organizations').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        const after = await store.updateOrganization(trx, id, patch);
         await audit.append(trx, actor, {
           workspaceId: null,
           action: 'organization.updated',
@@ -128,10 +126,10 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       });
     },
 
-    async listOrganizations(actor: Actor) {
-      const orgs = await store.listOrganizations(db, await visibleOrganizationIds(actor));
+    async listOrganizations(actor: Actor, page: PageRequest) {
+      const orgs = await store.listOrganizations(db, await visibleOrganizationIds(actor), page);
       const used = await store.seatsUsedByOrganization(db, orgs.map((o) => o.id));
-      return orgs.map((o) => ({ ...orgView(o), seats_used: used.get(o.id) ?? 0 }));
+      return toPage(orgs, page, (o) => ({ ...orgView(o), seats_used: used.get(o.id) ?? 0 }));
     },
 
     async getOrganization(actor: Actor, id: string) {
@@ -225,9 +223,9 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     /** Every person who can sign in (platform admin): no password hash, no secret, only who they are. */
-    async listUsers(actor: Actor) {
+    async listUsers(actor: Actor, page: PageRequest) {
       requirePlatformAdmin(actor);
-      return (await store.listUsers(db)).map(userView);
+      return toPage(await store.listUsers(db, page), page, userView);
     },
 
     /** Adds or re-roles a member; the organization row is locked so two adds cannot both take the last seat. */
@@ -307,10 +305,18 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
       });
     },
 
-    async listMembers(actor: Actor, workspaceId: string) {
+    /** Who a signed-in person is and where they are a member (with the organization's two-factor rule): their session's view. */
+    async personOf(userId: string) {
+      const [user, memberships] = await Promise.all([store.getUser(db, userId), store.membershipsOf(db, userId)]);
+      if (!user) return undefined;
+      return { email: user.email, name: user.name, platform_admin: user.platform_admin, mfa_enabled: user.mfa_enabled, memberships };
+    },
+
+    async listMembers(actor: Actor, workspaceId: string, page: PageRequest) {
       await requireWorkspace(actor, workspaceId);
-      const rows = await store.listMembers(db, workspaceId);
-      return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString() }));
+      const rows = await store.listMembers(db, workspaceId, page);
+      // A member's cursor is its user: one person is a member of a workspace once.
+      return toPage(rows.map((r) => ({ ...r, id: r.user_id })), page, ({ id: _, ...r }) => ({ ...r, created_at: r.created_at.toISOString() }));
     },
   };
 }

@@ -16,13 +16,24 @@ export async function getOrganization(db: Executor, id: string, forUpdate = fals
 }
 
 /** `onlyIds` undefined: every organization; [] (a caller bound to none) matches nothing. */
-export async function listOrganizations(db: Executor, onlyIds?: readonly string[]) {
-  let q = db.selectFrom('organizations').selectAll().orderBy('created_at', 'asc');
+export async function listOrganizations(db: Executor, onlyIds: readonly string[] | undefined, page: PageRequest) {
+  let q = pageAfter(db.selectFrom('organizations').selectAll(), 'organizations', page);
   if (onlyIds !== undefined) {
     if (onlyIds.length === 0) return [];
     q = q.where('id', 'in', onlyIds);
   }
   return q.execute();
+}
+
+export async function updateOrganization(trx: Executor, id: string, patch: { name?: string; plan?: DB['organizations']['plan']; seat_limit?: number | null; mfa_required?: boolean }) {
+  return trx.updateTable('organizations').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+/** The organizations these workspaces belong to. */
+export async function organizationIdsOf(db: Executor, workspaceIds: readonly string[]) {
+  if (workspaceIds.length === 0) return [];
+  const rows = await db.selectFrom('workspaces').select('organization_id').distinct().where('id', 'in', workspaceIds).execute();
+  return rows.map((r) => r.organization_id);
 }
 
 export async function insertWorkspace(trx: Executor, ws: Insertable<DB['workspaces']>) {
@@ -60,6 +71,17 @@ export async function getUser(db: Executor, userId: string) {
   return db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
 }
 
+/** Where a person is a member, with each workspace's organization's two-factor rule. */
+export async function membershipsOf(db: Executor, userId: string) {
+  return db
+    .selectFrom('members as m')
+    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
+    .innerJoin('organizations as o', 'o.id', 'w.organization_id')
+    .select(['m.workspace_id', 'm.role', 'o.mfa_required'])
+    .where('m.user_id', '=', userId)
+    .execute();
+}
+
 export async function findUserByEmail(db: Executor, email: string) {
   return db.selectFrom('users').selectAll().where(sql`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
 }
@@ -73,8 +95,8 @@ export async function upsertMember(trx: Executor, workspaceId: string, userId: s
     .executeTakeFirstOrThrow();
 }
 
-export async function listUsers(db: Executor) {
-  return db.selectFrom('users').selectAll().orderBy('created_at', 'asc').execute();
+export async function listUsers(db: Executor, page: PageRequest) {
+  return pageAfter(db.selectFrom('users').selectAll(), 'users', page).execute();
 }
 
 export async function updateMemberRole(trx: Executor, workspaceId: string, userId: string, role: DB['members']['role']) {
@@ -89,14 +111,13 @@ export async function getMember(db: Executor, workspaceId: string, userId: strin
   return db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
 }
 
-export async function listMembers(db: Executor, workspaceId: string) {
-  return db
+export async function listMembers(db: Executor, workspaceId: string, page: PageRequest) {
+  const q = db
     .selectFrom('members as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
     .select(['m.workspace_id', 'm.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name'])
-    .where('m.workspace_id', '=', workspaceId)
-    .orderBy('m.created_at', 'asc')
-    .execute();
+    .where('m.workspace_id', '=', workspaceId);
+  return pageAfter(q, 'members', page, { as: 'm', id: 'user_id', within: { workspace_id: workspaceId } }).execute();
 }
 
 /** Seats are people: a user in three workspaces of one organization takes one seat. */

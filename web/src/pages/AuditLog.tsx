@@ -7,6 +7,7 @@ import { actorFilterValue, actorLabel, auditParams, type AuditFilters } from '..
 import { AuditDiffDialog, type AuditEntry } from './AuditDiff';
 import { formatWhen } from '../lib/time';
 import { workspacesQuery } from '../lib/workspaces';
+import { fetchAllPages, PAGE_LIMIT } from '../lib/paging';
 import { Loaded } from './common';
 import { ResponsiveTable } from './ResponsiveTable';
 
@@ -27,7 +28,7 @@ export function AuditLog({ me }: { me: Me }) {
   const workspaces = useQuery(workspacesQuery);
   const members = useQuery({
     queryKey: ['members', workspace],
-    queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspace! } } })),
+    queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspace! }, query: { cursor, limit: PAGE_LIMIT } } }))),
     enabled: workspace !== null,
   });
   // The page names people by email where it knows them: you, and the workspace's members.

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { client, unwrap } from '../../api';
 import { ROLE_LABELS, ROLES, type Role } from '../../lib/settings';
 import { workspacesQuery } from '../../lib/workspaces';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { useMe } from '../../session';
 import { DataTable, Loaded } from '../common';
 import { ConfirmAction } from '../../components/dialogs';
@@ -43,7 +44,7 @@ function WorkspaceMembers({ workspaceId }: { workspaceId: string }) {
   const queries = useQueryClient();
   const key = ['members', workspaceId];
   const path = { params: { path: { id: workspaceId } } };
-  const members = useQuery({ queryKey: key, queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/members', path)) });
+  const members = useQuery({ queryKey: key, queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } }))) });
   // Only the platform admin can list people; a workspace admin adds someone by their user id.
   const users = useQuery({ ...usersQuery, enabled: me.user.platform_admin });
   const refresh = () => queries.invalidateQueries({ queryKey: ['organizations'] }).then(() => queries.invalidateQueries({ queryKey: key }));

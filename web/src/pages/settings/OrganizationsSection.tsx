@@ -6,6 +6,7 @@ import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
 import { client, unwrap } from '../../api';
 import { PLANS, seatsText } from '../../lib/settings';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
 
@@ -21,7 +22,7 @@ const NewWorkspace = z.object({ name: z.string().trim().min(1, 'Give it a name')
 /** Organizations: plan, seats, whether two-factor sign-in is required, and their workspaces (platform admin). */
 export function OrganizationsSection() {
   const queries = useQueryClient();
-  const orgs = useQuery({ queryKey: ['organizations'], queryFn: () => unwrap(client.GET('/v1/organizations')) });
+  const orgs = useQuery({ queryKey: ['organizations'], queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/organizations', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) });
   const form = useForm({ resolver: zodResolver(NewOrg), defaultValues: { name: '', plan: 'free' as const } });
   const create = useMutation({
     mutationFn: (body: z.infer<typeof NewOrg>) => unwrap(client.POST('/v1/organizations', { body })),

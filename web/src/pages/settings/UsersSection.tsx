@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useForm } from 'react-hook-form';
 import { z } from 'zod';
 import { client, unwrap } from '../../api';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
 
@@ -15,7 +16,7 @@ const NewUser = z.object({
   platform_admin: z.boolean(),
 });
 
-export const usersQuery = { queryKey: ['users'], queryFn: () => unwrap(client.GET('/v1/users')) };
+export const usersQuery = { queryKey: ['users'], queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/users', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) };
 
 /** Everyone who can sign in, and a form to add a person (platform admin). */
 export function UsersSection() {

@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { client, unwrap } from '../../api';
 import { formatRateLimit, formatRemaining, formatWhen, maskedKey, STATUS_COLORS } from '../../lib/apiKeys';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { useCanWrite } from '../../session';
 import { Loaded } from '../common';
 import { ResponsiveTable } from '../ResponsiveTable';
@@ -16,7 +17,7 @@ export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
   const queries = useQueryClient();
   const keys = useQuery({
     queryKey: ['api-keys', workspaceId],
-    queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/api-keys', { params: { path: { id: workspaceId } } })),
+    queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/api-keys', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } }))),
   });
   const [creating, setCreating] = useState(false);
   const [rotating, setRotating] = useState<ApiKey | null>(null);
