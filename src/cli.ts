@@ -4,6 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { importCredentials } from './modules/vault/import.js';
 import { checkSecrets, rewrapDataKeys } from './modules/vault/rewrap.js';
+import { sealedColumnsOf } from './sealed.js';
 import { auditKeyCopyOf, backupEmbedded, BackupRefused, PG_DUMP_RECIPE, restoreEmbedded } from './db/backup.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { describeMigration, pendingMigrations } from './db/migrate.js';
@@ -147,7 +148,7 @@ vault
       // (cron, CI, a container's log), so an operator would see no progress; there it prints a line every few seconds.
       const bar = new SingleBar({ format: 'rewrap [{bar}] {value}/{total} secrets', stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
       bar.start(0, 0);
-      const r = await rewrapDataKeys(s.database.db, s.ring, (done, total) => {
+      const r = await rewrapDataKeys(sealedColumnsOf(s.database.db), s.ring, (done, total) => {
         bar.setTotal(total);
         bar.update(done);
       });
@@ -178,7 +179,7 @@ program
       const bar = new SingleBar({ format: 'import [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true }, Presets.shades_classic);
       bar.start(1, 0);
       try {
-        return await importCredentials({ db: s.database.db, vault: s.vault, tenancy: s.tenancy }, systemActor(), csv, {
+        return await importCredentials({ vault: s.vault, tenancy: s.tenancy }, systemActor(), csv, {
           dryRun: opts.dryRun,
           onProgress: (done, total) => {
             bar.setTotal(total);
@@ -239,7 +240,7 @@ program
       if (!hasKeyFile && !cfg.masterKeys) fail('restored the database, but there is no master key: pass --key FILE, or set GATEHOUSE_MASTER_KEYS');
       console.log(`restored ${file} into ${cfg.dataDir}`);
     }
-    const { chain, secrets } = await withServices(async (s) => ({ chain: await s.audit.verify(), secrets: await checkSecrets(s.database.db, s.ring) }));
+    const { chain, secrets } = await withServices(async (s) => ({ chain: await s.audit.verify(), secrets: await checkSecrets(sealedColumnsOf(s.database.db), s.ring) }));
     console.log(chain.ok ? `audit chain: ok ${chain.entries} entries` : `audit chain: BROKEN at entry ${chain.first_bad?.seq}${chain.first_bad?.id ? ` (${chain.first_bad.id})` : ''}: ${chain.first_bad?.reason}: ${chain.first_bad?.detail}`);
     console.log(`secrets: ${secrets.opened} of ${secrets.total} open with the master key`);
     for (const f of secrets.failures.slice(0, 20)) console.log(`  does not open: ${f.table} ${Object.values(f.id).join(' ')}: ${f.reason}`);

@@ -19,7 +19,7 @@ import { auditAnchor } from './modules/audit/checkpoints.js';
 import { createAuditService } from './modules/audit/service.js';
 import { createTenancyService } from './modules/tenancy/service.js';
 import { createHealthService } from './modules/health/service.js';
-import { createOnboardingService } from './modules/health/onboarding.js';
+import { createReportingService } from './modules/reporting/service.js';
 import { createInstanceService } from './modules/providers/instances.js';
 import { createEmailBisonService } from './modules/upstream/emailbison.js';
 import { createUpstreamService } from './modules/upstream/service.js';
@@ -27,7 +27,7 @@ import { createEndpointService } from './modules/webhooks/endpoints.js';
 import { createEventService } from './modules/webhooks/events.js';
 import type { DeliveryOffer } from './modules/webhooks/queue.js';
 import { createWebhookMetrics } from './modules/webhooks/metrics.js';
-import { createHealthMetrics } from './modules/health/metrics.js';
+import { createHealthMetrics } from './modules/reporting/metrics.js';
 import { createRecoveryService } from './modules/webhooks/recovery.js';
 import { createAnalyticsService } from './modules/webhooks/analytics.js';
 import { createAuthService } from './modules/auth/service.js';
@@ -61,7 +61,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const upstream = createUpstreamService({ db, vault, tenancy, health, timeoutMs: config.upstreamTimeoutMs, allowPrivateTargets: config.allowPrivateTargets, breakerResetMs: config.upstreamBreakerResetS * 1000, log });
   const emailbison = createEmailBisonService({ db, vault, upstream, instances, tenancy });
   const jobs = createJobService({ db });
-  const onboarding = createOnboardingService({ db });
+  const reporting = createReportingService({ db, silentAfterS: config.inboundSilentAfterS });
   const endpoints = createEndpointService({
     db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
     maxEndpoints: config.workspaceMaxEndpoints,
@@ -80,7 +80,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   queueMetrics.watch('deliveries', () => queueDepth(db));
   queueMetrics.watch('inbound', () => depthOf(db, inboundTable(INBOUND_RETRY_SCHEDULE_S.length + 1)));
   createHealthMetrics(metrics.registry, db);
-  const sessions = createSessionStore(db, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
+  const sessions = createSessionStore(db, tenancy, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
     db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry,
@@ -114,7 +114,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     upstream,
     emailbison,
     jobs,
-    onboarding,
+    reporting,
     endpoints,
     events,
     recovery,

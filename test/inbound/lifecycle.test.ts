@@ -7,6 +7,7 @@ import { parseMasterKeys } from '../../src/lib/envelope.js';
 import { pruneInboundEvents, pruneInboundRejections } from '../../src/modules/inbound/health.js';
 import { openSourceSecrets } from '../../src/modules/inbound/secrets.js';
 import { rewrapDataKeys } from '../../src/modules/vault/rewrap.js';
+import { sealedColumnsOf } from '../../src/sealed.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
 // What happens to sources and their events over time: master-key rotation, and retention.
@@ -33,7 +34,7 @@ test('rewrap moves inbound source secrets (current, previous, verify token) to t
   expect(rotated.status, rotated.raw).toBe(200);
   const wa = await createSource({ provider: 'whatsapp', name: 'rewrap-wa', secret: 'meta-app-secret-0123' });
 
-  const report = await rewrapDataKeys(t.db.database.db, parseMasterKeys(`v2:${v2},v1:${v1}`));
+  const report = await rewrapDataKeys(sealedColumnsOf(t.db.database.db), parseMasterKeys(`v2:${v2},v1:${v1}`));
   expect(report.failures).toEqual([]);
   expect(report.remaining).toBe(0);
   expect(report.rewrapped).toBeGreaterThanOrEqual(4);

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import type { ProviderId } from '../../src/modules/providers/types.js';
 import { loadMasterKeys, MASTER_KEY_FILE } from '../../src/modules/vault/master-keys.js';
 import { rewrapDataKeys } from '../../src/modules/vault/rewrap.js';
+import { sealedColumnsOf } from '../../src/sealed.js';
 import { adminBinding, workspaceBinding } from '../../src/modules/vault/service.js';
 import { createServices, type Services } from '../../src/services.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
@@ -586,7 +587,7 @@ describe('vault rewrap', () => {
       opened.push(both);
       await expectAllReadable(both, fixture); // v1 rows still read during the rollout
       const progress: Array<[number, number]> = [];
-      const report = await rewrapDataKeys(database.db, both.ring, (done, total) => progress.push([done, total]));
+      const report = await rewrapDataKeys(sealedColumnsOf(database.db), both.ring, (done, total) => progress.push([done, total]));
       expect(report).toEqual({ active: 'v2', total: fixture.rows, rewrapped: fixture.rows, failures: [], remaining: 0 });
       expect(progress[0]).toEqual([0, fixture.rows]);
       expect(progress.at(-1)).toEqual([fixture.rows, fixture.rows]);
@@ -612,7 +613,7 @@ describe('vault rewrap', () => {
       await expect(onlyOld.vault.resolveInstanceAdminCredential(fixture.admin.instanceId)).rejects.toThrow(/v2 is not configured/);
 
       // Run again: nothing left to do.
-      expect(await rewrapDataKeys(database.db, both.ring)).toEqual({ active: 'v2', total: 0, rewrapped: 0, failures: [], remaining: 0 });
+      expect(await rewrapDataKeys(sealedColumnsOf(database.db), both.ring)).toEqual({ active: 'v2', total: 0, rewrapped: 0, failures: [], remaining: 0 });
     } finally {
       for (const s of opened) await s.close();
       await app.close();
@@ -629,14 +630,14 @@ describe('vault rewrap', () => {
       opened.push(both);
       const crash = new Error('interrupted');
       await expect(
-        rewrapDataKeys(db, both.ring, (done) => {
+        rewrapDataKeys(sealedColumnsOf(db), both.ring, (done) => {
           if (done >= 2) throw crash;
         }),
       ).rejects.toBe(crash);
       expect(await versions(db)).toEqual({ v1: fixture.rows - 2, v2: 2 });
       await expectAllReadable(both, fixture); // mid-way, with both keys, everything reads
 
-      const resumed = await rewrapDataKeys(db, both.ring);
+      const resumed = await rewrapDataKeys(sealedColumnsOf(db), both.ring);
       expect(resumed).toEqual({ active: 'v2', total: fixture.rows - 2, rewrapped: fixture.rows - 2, failures: [], remaining: 0 });
       expect(await versions(db)).toEqual({ v2: fixture.rows });
       const onlyNew = await servicesOn(app.db.database, `v2:${K2}`);
@@ -662,7 +663,7 @@ describe('vault rewrap', () => {
 
       const both = await servicesOn(app.db.database, `v2:${K2},v1:${K1}`);
       opened.push(both);
-      const report = await rewrapDataKeys(db, both.ring);
+      const report = await rewrapDataKeys(sealedColumnsOf(db), both.ring);
       expect(report.total).toBe(fixture.rows);
       expect(report.rewrapped).toBe(fixture.rows - 2);
       expect(report.remaining).toBe(2);
@@ -676,7 +677,7 @@ describe('vault rewrap', () => {
       opened.push(onlyNew);
       for (const c of fixture.creds.filter((x) => x !== victim)) expect((await onlyNew.vault.resolveWorkspaceCredential(c.ws, c.provider)).secrets).toEqual(c.secrets);
       // A re-run reports the same two and changes nothing else.
-      const again = await rewrapDataKeys(db, both.ring);
+      const again = await rewrapDataKeys(sealedColumnsOf(db), both.ring);
       expect(again).toMatchObject({ total: 2, rewrapped: 0, remaining: 2 });
       expect(again.failures).toHaveLength(2);
     } finally {
@@ -704,7 +705,7 @@ describe('vault rewrap', () => {
       for (const f of bad) await flipByte(db, 'cred_bulk', f, 'wrapped_key');
 
       const ring21 = parseMasterKeys(`v2:${K2},v1:${K1}`);
-      const report = await rewrapDataKeys(db, ring21);
+      const report = await rewrapDataKeys(sealedColumnsOf(db), ring21);
       expect(report.total).toBe(N);
       expect(report.rewrapped).toBe(N - bad.length);
       expect(report.failures.map((f) => f.id.field).sort()).toEqual(bad);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseMasterKeys } from '../../src/lib/envelope.js';
 import { rewrapDataKeys } from '../../src/modules/vault/rewrap.js';
+import { sealedColumnsOf } from '../../src/sealed.js';
 import { createSecretReader } from '../../src/modules/webhooks/secrets.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
@@ -28,7 +29,7 @@ test('rewrap moves webhook signing secrets, bearer tokens and custom header valu
   expect(rotated.status, rotated.raw).toBe(200);
 
   const both = parseMasterKeys(`v2:${v2},v1:${v1}`);
-  const report = await rewrapDataKeys(t.db.database.db, both);
+  const report = await rewrapDataKeys(sealedColumnsOf(t.db.database.db), both);
   expect(report.failures).toEqual([]);
   expect(report.remaining).toBe(0);
   // signing, signing_previous, auth_token and the headers of this endpoint, at least

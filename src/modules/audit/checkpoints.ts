@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { Executor } from '../../db/types.js';
-import { chainHead, insertCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointRow } from './checkpoint-store.js';
+import { chainHead, insertCheckpoint, latestCheckpoint, listCheckpoints, type CheckpointRow } from './store-checkpoints.js';
 import { createCheckpointSinks, type CheckpointSinks, type CheckpointView } from './checkpoint-sinks.js';
 import { loadAuditKeys, signCheckpoint, type AuditKeys } from './signing-key.js';
 

@@ -1,6 +1,6 @@
 import type { Executor } from '../../db/types.js';
 import { GENESIS_HASH, entryHash, fieldsOf } from './chain.js';
-import { checkpointPage, entryHashes, gaplessAfter } from './checkpoint-store.js';
+import { checkpointPage, entryHashes, gaplessAfter } from './store-checkpoints.js';
 import { readCheckpointFile, type CheckpointView } from './checkpoint-sinks.js';
 import { signatureProblem, type AuditKeys } from './signing-key.js';
 import { chainPage } from './store.js';

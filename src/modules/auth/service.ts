@@ -69,7 +69,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
   });
 
   async function openTotp(userId: string, email: string, purpose: 'totp' | 'totp_pending') {
-    const row = await db.selectFrom('user_secrets').selectAll().where('user_id', '=', userId).where('purpose', '=', purpose).executeTakeFirst();
+    const row = await store.getUserSecret(db, userId, purpose);
     return row ? totpFor(email, Secret.fromBase32(decryptSecret(ring, row, userBinding(userId)))) : null;
   }
 
@@ -190,9 +190,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       }
       const secret = new Secret({ size: 20 });
       const sealed = encryptSecret(ring, secret.base32, userBinding(session.userId));
-      // No mask: the secret is shown once, as the QR code, and never again in any form.
-      const row = { user_id: session.userId, purpose: 'totp_pending' as const, ...sealed, mask: null, updated_at: new Date() };
-      await db.insertInto('user_secrets').values(row).onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...sealed, mask: null, updated_at: row.updated_at })).execute();
+      await store.putPendingTotp(db, session.userId, sealed);
       await audit.record(actor, { workspaceId: null, action: 'auth.mfa_enrolment_started', category: 'auth', resource: { type: 'user', id: session.userId } });
       return { otpauth_url: totpFor(session.email, secret).toString() };
     },
@@ -203,9 +201,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       const step = stepOf(pending, code);
       if (step === null) throw invalid('the code is not valid for the enrolled secret', { field: 'code' });
       await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('user_secrets').where('user_id', '=', session.userId).where('purpose', '=', 'totp').execute();
-        await trx.updateTable('user_secrets').set({ purpose: 'totp' }).where('user_id', '=', session.userId).where('purpose', '=', 'totp_pending').execute();
-        await trx.updateTable('users').set({ mfa_enabled: true }).where('id', '=', session.userId).execute();
+        await store.confirmPendingTotp(trx, session.userId);
         await audit.append(trx, actor, { workspaceId: null, action: 'auth.mfa_enabled', category: 'auth', resource: { type: 'user', id: session.userId } });
       });
       // The confirming code is spent: it cannot sign in afterwards.

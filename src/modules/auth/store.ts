@@ -1,5 +1,7 @@
-import { sql, type Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
+import { sql } from 'kysely';
+import type { Executor } from '../../db/types.js';
+import type { Sealed } from '../../lib/envelope.js';
+import type { SealedTable } from '../../db/sealed.js';
 import { exponential } from '../../lib/backoff.js';
 
 export interface LoginPolicy {
@@ -12,7 +14,7 @@ export interface LoginPolicy {
 /** The first lock lasts lockS; each failure after a lock has run out doubles it, a day at most. */
 export const loginLockBackoff = (policy: LoginPolicy) => exponential({ firstMs: policy.lockS * 1000, capMs: 86_400_000 });
 
-export const userByEmail = (db: Kysely<DB>, email: string) =>
+export const userByEmail = (db: Executor, email: string) =>
   db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
 
 /**
@@ -20,7 +22,7 @@ export const userByEmail = (db: Kysely<DB>, email: string) =>
  * failure while the account is locked matches no row: it neither counts nor extends the lock.
  * Returns undefined in that case.
  */
-export async function recordFailure(db: Kysely<DB>, userId: string, policy: LoginPolicy) {
+export async function recordFailure(db: Executor, userId: string, policy: LoginPolicy) {
   // The lock is decided in the statement that counts the failure, so its length is computed in
   // SQL, from the numbers of the one backoff policy (lib/backoff.ts: lock n lasts first·2^(n−1)).
   const lock = loginLockBackoff(policy);
@@ -35,7 +37,7 @@ export async function recordFailure(db: Kysely<DB>, userId: string, policy: Logi
   return rows[0];
 }
 
-export async function clearFailures(db: Kysely<DB>, userId: string) {
+export async function clearFailures(db: Executor, userId: string) {
   await db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', userId).where('failed_logins', '>', 0).execute();
 }
 
@@ -43,7 +45,7 @@ export async function clearFailures(db: Kysely<DB>, userId: string) {
  * Marks a TOTP step as used, only if no equal or later step was used before: of two requests
  * carrying one code, exactly one gets true.
  */
-export async function consumeTotpStep(db: Kysely<DB>, userId: string, step: number): Promise<boolean> {
+export async function consumeTotpStep(db: Executor, userId: string, step: number): Promise<boolean> {
   const { rows } = await sql`
     update users set totp_last_step = ${step}
     where id = ${userId} and (totp_last_step is null or totp_last_step < ${step})
@@ -52,11 +54,33 @@ export async function consumeTotpStep(db: Kysely<DB>, userId: string, step: numb
 }
 
 /** Records a step as seen without refusing anything (a new authenticator's confirming code). */
-export async function markTotpStep(db: Kysely<DB>, userId: string, step: number) {
+export async function markTotpStep(db: Executor, userId: string, step: number) {
   await sql`update users set totp_last_step = greatest(coalesce(totp_last_step, ${step}), ${step}) where id = ${userId}`.execute(db);
 }
 
 /** A stronger hash of the same password; left alone if the password changed meanwhile. */
-export async function replaceHash(db: Kysely<DB>, userId: string, previous: string, next: string) {
+export async function replaceHash(db: Executor, userId: string, previous: string, next: string) {
   await db.updateTable('users').set({ password_hash: next }).where('id', '=', userId).where('password_hash', '=', previous).execute();
 }
+
+export type TotpPurpose = 'totp' | 'totp_pending';
+
+export async function getUserSecret(db: Executor, userId: string, purpose: TotpPurpose) {
+  return db.selectFrom('user_secrets').selectAll().where('user_id', '=', userId).where('purpose', '=', purpose).executeTakeFirst();
+}
+
+/** No mask: the secret is shown once, as the QR code, and never again in any form. */
+export async function putPendingTotp(db: Executor, userId: string, sealed: Sealed) {
+  const row = { user_id: userId, purpose: 'totp_pending' as const, ...sealed, mask: null, updated_at: new Date() };
+  await db.insertInto('user_secrets').values(row).onConflict((oc) => oc.columns(['user_id', 'purpose']).doUpdateSet({ ...sealed, mask: null, updated_at: row.updated_at })).execute();
+}
+
+/** The pending authenticator replaces the confirmed one, and the person has two-factor from now on. */
+export async function confirmPendingTotp(trx: Executor, userId: string) {
+  await trx.deleteFrom('user_secrets').where('user_id', '=', userId).where('purpose', '=', 'totp').execute();
+  await trx.updateTable('user_secrets').set({ purpose: 'totp' }).where('user_id', '=', userId).where('purpose', '=', 'totp_pending').execute();
+  await trx.updateTable('users').set({ mfa_enabled: true }).where('id', '=', userId).execute();
+}
+
+/** People's authenticator secrets, confirmed and pending. */
+export const USER_SECRETS: SealedTable = { table: 'user_secrets', keys: ['user_id', 'purpose'], from: sql`user_secrets s`, extra: sql`null as none` };

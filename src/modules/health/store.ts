@@ -133,32 +133,3 @@ export async function recordOutcome(trx: Executor, o: Outcome, opts: { counted?:
     .executeTakeFirstOrThrow();
   return { before: prev?.consecutive_failures ?? 0, after: row.consecutive_failures };
 }
-
-export async function healthRows(db: Executor, workspaceId: string) {
-  return db.selectFrom('credential_health').selectAll().where('workspace_id', '=', workspaceId).execute();
-}
-
-export async function dailyRows(db: Executor, workspaceId: string, since: string) {
-  return db
-    .selectFrom('credential_health_daily')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('day', '>=', since)
-    .orderBy('day')
-    .execute();
-}
-
-/** Every active workspace with, per provider it has a credential for, its consecutive failures. */
-export async function fleet(db: Executor) {
-  return db
-    .selectFrom('workspaces as w')
-    .leftJoin('credentials as c', 'c.workspace_id', 'w.id')
-    .leftJoin('credential_health as h', (j) => j.onRef('h.workspace_id', '=', 'w.id').onRef('h.provider', '=', 'c.provider'))
-    .select(['w.id as workspace_id', 'w.name', 'c.provider', 'c.instance_id', 'h.consecutive_failures'])
-    .where('w.status', '=', 'active')
-    .execute();
-}
-
-export async function latestSync(db: Executor, workspaceId: string) {
-  return db.selectFrom('sync_runs').selectAll().where('workspace_id', '=', workspaceId).orderBy('started_at', 'desc').limit(1).executeTakeFirst();
-}

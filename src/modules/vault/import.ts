@@ -1,6 +1,4 @@
 import { parse } from 'csv-parse/sync';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { AppError, invalid } from '../../lib/errors.js';
 import type { TenancyService } from '../tenancy/service.js';
@@ -50,7 +48,7 @@ function parseRows(text: string): Array<{ line: number; record: Record<string, s
  * file changes nothing and a good one lands whole.
  */
 export async function importCredentials(
-  deps: { db: Kysely<DB>; vault: VaultService; tenancy: TenancyService },
+  deps: { vault: VaultService; tenancy: TenancyService },
   actor: Actor,
   csv: string,
   opts: { dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {},
@@ -69,7 +67,7 @@ export async function importCredentials(
       if (seen.has(pair)) throw invalid('the same workspace and provider appear on an earlier row');
       seen.add(pair);
       await deps.tenancy.requireWorkspace(actor, workspace_id);
-      prepared.push({ p: await deps.vault.prepare(deps.db, workspace_id, provider, input), name: name || undefined, report: entry });
+      prepared.push({ p: await deps.vault.prepare(workspace_id, provider, input), name: name || undefined, report: entry });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       entry.status = 'invalid';
@@ -81,13 +79,10 @@ export async function importCredentials(
   const ok = report.every((r) => r.status === 'valid');
   if (!ok || opts.dryRun) return { ok, dry_run: !!opts.dryRun, imported: 0, rows: report };
 
-  await deps.db.transaction().execute(async (trx) => {
-    for (const [i, item] of prepared.entries()) {
-      await deps.vault.write(trx, actor, item.p, item.name);
-      item.report.status = item.p.existing ? 'updated' : 'created';
-      opts.onProgress?.(rows.length + i + 1, rows.length * 2);
-    }
+  await deps.vault.writeAll(actor, prepared, (i) => {
+    const item = prepared[i]!;
+    item.report.status = item.p.existing ? 'updated' : 'created';
+    opts.onProgress?.(rows.length + i + 1, rows.length * 2);
   });
-  for (const item of prepared) deps.vault.forget(item.p.workspaceId, item.p.provider.id);
   return { ok: true, dry_run: false, imported: prepared.length, rows: report };
 }

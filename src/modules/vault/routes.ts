@@ -3,8 +3,6 @@ import { Type } from 'typebox';
 import { bearer, errors, IdParam, ListOf } from '../../http/schemas.js';
 import type { TenancyService } from '../tenancy/service.js';
 import type { UpstreamService } from '../upstream/service.js';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
 import { invalid } from '../../lib/errors.js';
 import { importCredentials } from './import.js';
 import { MaskedCredential } from './schemas.js';
@@ -14,7 +12,7 @@ const tags = ['credentials'];
 const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), provider: Type.String({ minLength: 1, maxLength: 32 }) });
 
 export const vaultRoutes =
-  ({ db, vault, tenancy, upstream }: { db: Kysely<DB>; vault: VaultService; tenancy: TenancyService; upstream: UpstreamService }): FastifyPluginAsyncTypebox =>
+  ({ vault, tenancy, upstream }: { vault: VaultService; tenancy: TenancyService; upstream: Pick<UpstreamService, 'test'> }): FastifyPluginAsyncTypebox =>
   async (app) => {
     // The import also takes the file itself (`content-type: text/csv`), as `curl --data-binary @file.csv` sends it.
     app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, { csv: body }));
@@ -65,7 +63,7 @@ export const vaultRoutes =
         },
       },
     }, async (req, reply) => {
-      const report = await importCredentials({ db, vault, tenancy }, req.actor, req.body.csv, { dryRun: req.body.dry_run });
+      const report = await importCredentials({ vault, tenancy }, req.actor, req.body.csv, { dryRun: req.body.dry_run });
       // A rejected file is the caller's to fix: 400, with the per-row report as details.
       if (!report.ok) throw invalid('the file has invalid rows; nothing was imported', { rows: report.rows });
       return reply.send(report);

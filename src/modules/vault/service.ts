@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { RESYNC, type Database } from '../../db/connect.js';
 import type { DB, Executor } from '../../db/types.js';
 import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
@@ -9,6 +9,7 @@ import type { AuditService } from '../audit/service.js';
 import { providerById } from '../providers/catalog.js';
 import type { InstanceService } from '../providers/instances.js';
 import type { CredentialMaterial, ProviderDef, ProviderId } from '../providers/types.js';
+import { sealedColumns } from './sealed.js';
 import * as store from './store.js';
 
 declare const workspaceScoped: unique symbol;
@@ -41,6 +42,10 @@ export const CREDENTIALS_CHANNEL = 'gatehouse_credentials';
 export const workspaceBinding = (workspaceId: string, provider: string, field: string) => `ws:${workspaceId}|${provider}|${field}`;
 export const adminBinding = (instanceId: string, provider: string) => `instance:${instanceId}|${provider}|api_key`;
 
+/** The credentials' sealed columns, for `vault rewrap` and the restore check. */
+export const credentialSealedColumns = (db: Kysely<DB>) =>
+  sealedColumns(db, store.CREDENTIAL_SECRETS, (r) => workspaceBinding(r.workspace_id ?? '', r.provider ?? '', r.field ?? ''));
+
 export type CredentialInput = Record<string, string | undefined>;
 
 export interface Prepared {
@@ -66,7 +71,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
   const forget = (workspaceId: string, provider: string) => cache.delete(`${workspaceId}|${provider}`);
 
   async function maskedView(workspaceId: string, credentialId: string) {
-    const row = await db.selectFrom('credentials').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', credentialId).executeTakeFirstOrThrow();
+    const row = await store.getCredentialById(db, workspaceId, credentialId);
     const secrets = await store.secretsOf(db, workspaceId, credentialId);
     const instance = row.instance_id ? await instances.find(row.instance_id) : null;
     return {
@@ -83,8 +88,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
   }
 
   // Every process drops its decrypted copy when the credential changes anywhere.
-  const notifyChanged = (trx: Executor, workspaceId: string, provider: string) =>
-    sql`select pg_notify(${CREDENTIALS_CHANNEL}, ${`${workspaceId}|${provider}`})`.execute(trx);
+  const notifyChanged = (trx: Executor, workspaceId: string, provider: string) => store.notifyCredentialChanged(trx, CREDENTIALS_CHANNEL, `${workspaceId}|${provider}`);
 
   /** Checks an input against the provider's fields and the stored credential; writes nothing. */
   async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput): Promise<Prepared> {
@@ -167,8 +171,19 @@ export function createVaultService({ db, database, ring, audit, instances, cache
       return database.listen(CREDENTIALS_CHANNEL, (payload) => (payload === RESYNC ? cache.clear() : cache.delete(payload)));
     },
 
-    prepare,
-    write,
+    /** Checks an input against the provider's fields and the stored credential; writes nothing. */
+    prepare: (workspaceId: string, providerId: string, input: CredentialInput) => prepare(db, workspaceId, providerId, input),
+
+    /** Writes prepared credentials in one transaction, all or none (a bulk import), then drops cached copies. */
+    async writeAll(actor: Actor, items: ReadonlyArray<{ p: Prepared; name?: string }>, onWritten?: (index: number) => void) {
+      await db.transaction().execute(async (trx) => {
+        for (const [i, item] of items.entries()) {
+          await write(trx, actor, item.p, item.name);
+          onWritten?.(i);
+        }
+      });
+      for (const item of items) forget(item.p.workspaceId, item.p.provider.id);
+    },
 
     /**
      * Creates or updates a workspace's credential for one provider. A secret field left blank keeps

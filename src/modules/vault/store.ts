@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { SealedTable } from '../../db/sealed.js';
 import type { Executor } from '../../db/types.js';
 import type { Sealed } from '../../lib/envelope.js';
 
@@ -6,6 +7,15 @@ export type SealedWithMask = Sealed & { mask: string };
 
 export async function getCredential(db: Executor, workspaceId: string, provider: string) {
   return db.selectFrom('credentials').selectAll().where('workspace_id', '=', workspaceId).where('provider', '=', provider).executeTakeFirst();
+}
+
+export async function getCredentialById(db: Executor, workspaceId: string, credentialId: string) {
+  return db.selectFrom('credentials').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', credentialId).executeTakeFirstOrThrow();
+}
+
+/** Every process drops its opened copy of the credential; delivered at commit. */
+export async function notifyCredentialChanged(trx: Executor, channel: string, payload: string) {
+  await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
 }
 
 export async function listCredentials(db: Executor, workspaceId: string) {
@@ -84,3 +94,9 @@ export async function otherHolderOfField(db: Executor, workspaceId: string, prov
     .where(sql<string>`fields->>${field}`, '=', value)
     .executeTakeFirst();
 }
+
+/** The credentials' secrets, with what their binding is built from. */
+export const CREDENTIAL_SECRETS: SealedTable = {
+  table: 'credential_secrets', keys: ['credential_id', 'field'],
+  from: sql`credential_secrets s join credentials c on c.id = s.credential_id`, extra: sql`c.workspace_id, c.provider`,
+};

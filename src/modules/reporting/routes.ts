@@ -1,13 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearer, errors, IdParam, Nullable } from '../../http/schemas.js';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
 import type { TenancyService } from '../tenancy/service.js';
-import { workspaceSummaries } from './fleet.js';
 import type { UpstreamService } from '../upstream/service.js';
-import type { OnboardingService } from './onboarding.js';
-import type { HealthService } from './service.js';
+import type { ReportingService } from './service.js';
 import { visibleWorkspaceIds } from '../../http/actor.js';
 
 const tags = ['health'];
@@ -27,8 +23,8 @@ const WorkspaceSummary = Type.Object({
 });
 const Counts = Type.Object({ healthy: Type.Number(), degraded: Type.Number(), failing: Type.Number(), no_key: Type.Number() });
 
-export const healthRoutes =
-  ({ health, tenancy, onboarding, upstream, db, silentAfterS }: { health: HealthService; tenancy: TenancyService; onboarding: OnboardingService; upstream: UpstreamService; db: Kysely<DB>; silentAfterS: number }): FastifyPluginAsyncTypebox =>
+export const reportingRoutes =
+  ({ reporting, tenancy, upstream }: { reporting: ReportingService; tenancy: TenancyService; upstream: Pick<UpstreamService, 'settled'> }): FastifyPluginAsyncTypebox =>
   async (app) => {
     // Calls are recorded just after they are answered: every read here first waits for this
     // process's records in flight, so a caller always sees the calls it has made.
@@ -58,7 +54,7 @@ export const healthRoutes =
       },
     }, async (req) => {
       await tenancy.requireWorkspace(req.actor, req.params.id);
-      return health.workspace(req.params.id);
+      return reporting.workspaceHealth(req.params.id);
     });
 
     app.get('/health/summary', {
@@ -67,7 +63,7 @@ export const healthRoutes =
         tags, security: bearer, summary: 'Active workspaces per health status, with percentages (a workspace key sees its own)',
         response: { 200: Type.Object({ total: Type.Integer(), counts: Counts, percentages: Counts }), ...errors() },
       },
-    }, async (req) => health.summary(visibleWorkspaceIds(req.actor)));
+    }, async (req) => reporting.summary(visibleWorkspaceIds(req.actor)));
 
     app.get('/health/workspaces', {
       config: { scope: 'credentials:read' },
@@ -75,7 +71,7 @@ export const healthRoutes =
         tags, security: bearer, summary: 'Every workspace this caller can see, with its credentials, key, calls today, webhooks and inbound sources at a glance',
         response: { 200: Type.Object({ data: Type.Array(WorkspaceSummary) }), ...errors() },
       },
-    }, async (req) => ({ data: await workspaceSummaries(db, visibleWorkspaceIds(req.actor), silentAfterS) }));
+    }, async (req) => ({ data: await reporting.workspaces(visibleWorkspaceIds(req.actor)) }));
 
     app.get('/coverage', {
       config: { scope: 'credentials:read' },
@@ -92,7 +88,7 @@ export const healthRoutes =
           ...errors(),
         },
       },
-    }, async (req) => health.coverage(visibleWorkspaceIds(req.actor)));
+    }, async (req) => reporting.coverage(visibleWorkspaceIds(req.actor)));
 
     app.get('/workspaces/:id/onboarding', {
       config: { scope: 'workspaces:read' },
@@ -110,6 +106,6 @@ export const healthRoutes =
       },
     }, async (req) => {
       await tenancy.requireWorkspace(req.actor, req.params.id);
-      return onboarding.checklist(req.params.id);
+      return reporting.onboarding(req.params.id);
     });
   };
