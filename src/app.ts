@@ -151,7 +151,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       registerAuth(v1, services);
       await v1.register(authRoutes({ auth: services.auth, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(tenancyRoutes(services.tenancy));
-      await v1.register(apiKeyRoutes(services));
+      await v1.register(apiKeyRoutes({ apiKeys: services.apiKeys, tenancy: services.tenancy, verifier: services.verifier }));
       await v1.register(auditRoutes(services.audit));
       await v1.register(providerRoutes(services));
       await v1.register(vaultRoutes({ vault: services.vault, tenancy: services.tenancy, upstream: services.upstream }));
