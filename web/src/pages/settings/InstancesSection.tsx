@@ -4,6 +4,7 @@ import { useDisclosure } from '@mantine/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
+import { instancesQuery } from '../../lib/instances';
 import { client, unwrap } from '../../api';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
@@ -20,7 +21,7 @@ type Instance = { id: string; name: string; provider: string; base_url: string; 
 /** Self-hosted provider deployments and their instance-admin credential (platform admin). */
 export function InstancesSection() {
   const queries = useQueryClient();
-  const instances = useQuery({ queryKey: ['instances'], queryFn: () => unwrap(client.GET('/v1/instances')) });
+  const instances = useQuery(instancesQuery);
   const providers = useQuery({ queryKey: ['providers'], queryFn: () => unwrap(client.GET('/v1/providers')) });
   const choices = (providers.data?.data ?? []).filter((p) => p.uses_instance).map((p) => ({ value: p.id, label: p.name }));
   const form = useForm({ resolver: zodResolver(NewInstance), defaultValues: { provider: '', name: '', base_url: '' } });

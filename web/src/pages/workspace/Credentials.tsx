@@ -1,6 +1,7 @@
 import { Badge, Group, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
+import { instancesQuery } from '../../lib/instances';
 import { client, unwrap } from '../../api';
 import { credentialStatus, sections, STATUS_COLORS, type CatalogProvider, type StoredCredential } from '../../lib/credentials';
 import { Loaded } from '../common';
@@ -19,7 +20,7 @@ export function CredentialsTab({ workspaceId }: { workspaceId: string }) {
   const catalog = useQuery({ queryKey: ['providers'], queryFn: () => unwrap(client.GET('/v1/providers')), staleTime: 5 * 60_000 });
   const stored = useQuery({ queryKey: credentialKeys.list(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/credentials', path)) });
   const health = useQuery({ queryKey: credentialKeys.health(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/health', path)) });
-  const instances = useQuery({ queryKey: ['instances'], queryFn: () => unwrap(client.GET('/v1/instances')) });
+  const instances = useQuery(instancesQuery);
 
   return (
     <Loaded query={catalog}>

@@ -1,0 +1,8 @@
+/** The provider instances the signed-in person can see, every page of them, under one query key. */
+import { client, unwrap } from '../api';
+import { fetchAllPages, PAGE_LIMIT } from './paging';
+
+export const instancesQuery = {
+  queryKey: ['instances'],
+  queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/instances', { params: { query: { cursor, limit: PAGE_LIMIT } } }))),
+};
