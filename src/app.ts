@@ -142,7 +142,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     }
   });
 
-  systemRoutes(app as unknown as FastifyInstance, services, { metrics: !config.metricsAddr });
+  systemRoutes(app as unknown as FastifyInstance, { system: services.system, metrics }, { metrics: !config.metricsAddr });
   // Providers call /hooks without an API key: the unguessable source id and the signature authenticate them.
   await app.register(services.receiver.routes());
 
@@ -153,14 +153,14 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(tenancyRoutes(services.tenancy));
       await v1.register(apiKeyRoutes({ apiKeys: services.apiKeys, tenancy: services.tenancy, verifier: services.verifier }));
       await v1.register(auditRoutes(services.audit));
-      await v1.register(providerRoutes(services));
+      await v1.register(providerRoutes({ instances: services.instances, vault: services.vault }));
       await v1.register(vaultRoutes({ vault: services.vault, tenancy: services.tenancy, upstream: services.upstream }));
-      await v1.register(upstreamRoutes(services));
+      await v1.register(upstreamRoutes({ upstream: services.upstream, tenancy: services.tenancy, emailbison: services.emailbison }));
       await v1.register(reportingRoutes({ reporting: services.reporting, tenancy: services.tenancy, upstream: services.upstream }));
       await v1.register(jobRoutes({ jobs: services.jobs }));
       await v1.register(webhookRoutes({ endpoints: services.endpoints, events: services.events }));
       await v1.register(deliveryRoutes({ recovery: services.recovery, analytics: services.webhookAnalytics }));
-      await v1.register(inboundRoutes({ ...services, db: services.database.db, silentAfterS: config.inboundSilentAfterS }));
+      await v1.register(inboundRoutes({ sources: services.sources, inboundEvents: services.inboundEvents }));
     },
     { prefix: '/v1' },
   );

@@ -130,7 +130,7 @@ export async function startProcess(
     await inbound.start();
     // A worker-only process has no API; it still answers probes and Prometheus when asked to.
     if (!opts.api && config.workerPort !== undefined) {
-      app = await listenApart(services, 'ops', { port: config.workerPort, host: config.host }, (ops) => opsRoutes(ops, services, { metrics: !config.metricsAddr }));
+      app = await listenApart(services, 'ops', { port: config.workerPort, host: config.host }, (ops) => opsRoutes(ops, { system: services.system, metrics: services.metrics }, { metrics: !config.metricsAddr }));
     }
   }
   return {

@@ -18,6 +18,7 @@ import { createKeyVerifier } from './modules/apikeys/verify.js';
 import { auditAnchor } from './modules/audit/checkpoints.js';
 import { createAuditService } from './modules/audit/service.js';
 import { createTenancyService } from './modules/tenancy/service.js';
+import { createSystemService } from './modules/system/service.js';
 import { createHealthService } from './modules/health/service.js';
 import { createReportingService } from './modules/reporting/service.js';
 import { createInstanceService } from './modules/providers/instances.js';
@@ -62,6 +63,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const emailbison = createEmailBisonService({ db, vault, upstream, instances, tenancy });
   const jobs = createJobService({ db });
   const reporting = createReportingService({ db, silentAfterS: config.inboundSilentAfterS });
+  const system = createSystemService({ database });
   const endpoints = createEndpointService({
     db, ring, audit, tenancy, allowPrivateTargets: config.allowPrivateTargets, secretOverlapS: config.webhookSecretOverlapS,
     maxEndpoints: config.workspaceMaxEndpoints,
@@ -88,7 +90,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     limits: { perIp: config.loginIpLimit, perAccount: config.loginAccountLimit },
   });
   const sources = createSourceService({
-    db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, onChanged: (id) => receiver.evict(id),
+    db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, silentAfterS: config.inboundSilentAfterS, onChanged: (id) => receiver.evict(id),
   });
   const inboundEvents = createInboundEventService({ db, audit, tenancy });
   const receiver = await createReceiver({
@@ -115,6 +117,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     emailbison,
     jobs,
     reporting,
+    system,
     endpoints,
     events,
     recovery,

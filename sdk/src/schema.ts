@@ -7616,7 +7616,11 @@ export interface paths {
         };
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -7662,6 +7666,7 @@ export interface paths {
                                 /** @description requests refused by verification in the last 24 hours */
                                 verification_failures_24h: number;
                             })[];
+                            next_cursor: string | null;
                         };
                     };
                 };

@@ -75,3 +75,29 @@ test('retention prunes finished events and rejections past the cutoff in batches
   const rejections = await db.selectFrom('inbound_rejections').select('id').where('source_id', '=', src.id).execute();
   expect(rejections).toHaveLength(1);
 });
+
+test('the source list pages by cursor, oldest first, every source exactly once, each with its figures', async () => {
+  const { workspace } = await seedWorkspace(t);
+  const made: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await t.call(t.adminKey, 'POST', `/v1/workspaces/${workspace.id}/inbound-sources`, { provider: 'standard', name: `paged-${i}` });
+    expect(res.status, res.raw).toBe(201);
+    made.push(res.body.id);
+  }
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res = await t.call(t.adminKey, 'GET', `/v1/workspaces/${workspace.id}/inbound-sources?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(res.status, res.raw).toBe(200);
+    for (const s of res.body.data) expect(s).toMatchObject({ last_received_at: null, verification_failures_24h: 0 });
+    seen.push(...(res.body.data as { id: string }[]).map((s) => s.id));
+    cursor = res.body.next_cursor as string | null;
+    pages++;
+  } while (cursor);
+  expect(seen).toEqual(made);
+  expect(pages).toBe(3);
+  const bad = await t.call(t.adminKey, 'GET', `/v1/workspaces/${workspace.id}/inbound-sources?cursor=bm90LWEtY3Vyc29y`);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.code).toBe('validation_failed');
+});

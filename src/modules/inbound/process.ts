@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/connect.js';
 import type { Executor } from '../../db/types.js';
@@ -8,26 +7,14 @@ import { createQueueRunner } from '../../queue/runner.js';
 import { anyDue, reclaimExpired, type QueueTable } from '../../queue/table.js';
 import { isKnownType, isReserved } from '../webhooks/catalog.js';
 import { publishMany } from '../webhooks/publish.js';
-import { INBOUND_CHANNEL, type InboundProvider } from './kinds.js';
+import { INBOUND_CHANNEL } from './kinds.js';
 import { normalize } from './normalize.js';
+import * as queueStore from './store-queue.js';
+import type { Due } from './store-queue.js';
 
 /** Delays before each retry of a failed processing; the last failure marks the event failed. */
 export const INBOUND_RETRY_SCHEDULE_S = [5, 30, 120, 600, 3600];
 const BATCH_GAP_MS = 100;
-
-interface Due {
-  id: string;
-  workspace_id: string;
-  source_id: string;
-  body: Uint8Array;
-  content_type: string | null;
-  attempts: number;
-  replays: number;
-  received_at: Date;
-  provider: InboundProvider;
-  name: string;
-  events: string[] | null;
-}
 
 /** The inbound events table as the queue sees it: after `maxAttempts` failures an event has failed. */
 export const inboundTable = (maxAttempts: number): QueueTable => ({
@@ -73,17 +60,6 @@ export function createInboundWorker(o: InboundWorkerOptions) {
   // steady stream is processed in batches rather than one small transaction after another.
   let lastPartial = 0;
 
-  /** Due events, locked for this transaction; `only` narrows it to one event. */
-  async function takeDue(trx: Executor, limit: number, only?: string) {
-    const r = await sql<Due>`
-      select e.id, e.workspace_id, e.source_id, e.body, e.content_type, e.attempts, e.replays, e.received_at, s.provider, s.name, s.events
-      from inbound_events e join inbound_sources s on s.id = e.source_id
-      where e.status = 'pending' and e.next_attempt_at <= now() ${only ? sql`and e.id = ${only}` : sql``}
-      order by e.next_attempt_at limit ${limit}
-      for update of e skip locked`.execute(trx);
-    return r.rows;
-  }
-
   /** What an event becomes: its provider type and the Gatehouse events to publish (catalogued, within the source's filter). */
   async function prepare(trx: Executor, ev: Due, known: Map<string, boolean>) {
     const n = normalize(ev.provider, Buffer.from(ev.body), ev.content_type);
@@ -113,17 +89,13 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     );
     const ids = (await publishMany(trx, events)).map((p) => p.eventId);
     let next = 0;
-    const rows = batch.map(({ ev, providerType, items, unmapped, refused }) => {
+    const outcomes = batch.map(({ ev, providerType, items, unmapped, refused }) => {
       const published = ids.slice(next, (next += items.length));
       const note = refused ?? (unmapped ? 'no Gatehouse event type for this payload' : null);
       const status = refused ? 'failed' : items.length ? 'processed' : 'ignored';
-      return sql`(${ev.id}, ${status}, ${providerType}, ${items.map((it) => it.type)}::text[], ${published}::text[], ${note})`;
+      return { id: ev.id, status, providerType, eventTypes: items.map((it) => it.type), published, note } as const;
     });
-    await sql`
-      update inbound_events e set status = x.status, provider_type = x.provider_type, event_types = x.event_types, published = x.published,
-        last_error = x.note, attempts = e.attempts + 1, processed_at = now()
-      from (values ${sql.join(rows)}) as x(id, status, provider_type, event_types, published, note)
-      where e.id = x.id`.execute(trx);
+    await queueStore.markProcessed(trx, outcomes);
   }
 
   /** One transaction: take up to `limit` due events, publish, mark done. The ids it took, for a retry one by one. */
@@ -131,7 +103,7 @@ export function createInboundWorker(o: InboundWorkerOptions) {
     const taken: string[] = [];
     if (!only) lastPartial = 0;
     await db.transaction().execute(async (trx) => {
-      const due = await takeDue(trx, limit, only);
+      const due = await queueStore.takeDue(trx, limit, only);
       taken.push(...due.map((d) => d.id));
       if (!only && due.length < limit) lastPartial = Date.now();
       if (due.length === 0) return;
@@ -147,14 +119,9 @@ export function createInboundWorker(o: InboundWorkerOptions) {
 
   async function failed(id: string, err: unknown) {
     const message = (err as Error).message.slice(0, 1000);
-    const r = await sql<{ attempts: number; status: string; next_attempt_at: Date }>`
-      update inbound_events set attempts = attempts + 1, last_error = ${message},
-        status = case when attempts + 1 >= ${maxAttempts} then 'failed' else 'pending' end,
-        next_attempt_at = now() + make_interval(secs => (${JSON.stringify(stepsS)}::jsonb ->> least(attempts, ${stepsS.length - 1}))::float8)
-      where id = ${id} and status = 'pending'
-      returning attempts, status, next_attempt_at`.execute(db);
-    const attempts = r.rows[0]?.attempts ?? 0;
-    if (r.rows[0]?.status === 'pending') loop.wakeAt(new Date(r.rows[0].next_attempt_at).getTime());
+    const row = await queueStore.markFailed(db, id, message, maxAttempts, stepsS);
+    const attempts = row?.attempts ?? 0;
+    if (row?.status === 'pending') loop.wakeAt(new Date(row.next_attempt_at).getTime());
     o.log.warn({ inbound_event_id: id, attempt: attempts, err: message }, attempts >= maxAttempts ? 'inbound event failed for good' : 'inbound event processing failed; will retry');
   }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -10,13 +10,14 @@ import type { MasterKeyRing } from '../../lib/envelope.js';
 import { AppError, invalid, notFound } from '../../lib/errors.js';
 import { createGroupCommit, groupCommitWriters } from '../../lib/group-commit.js';
 import { newId } from '../../lib/ids.js';
-import { INBOUND_CHANNEL, KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
+import { KINDS, SOURCE_ID, type InboundProvider } from './kinds.js';
 import { readJsonPayload, readsJson } from './normalize.js';
 import { storedHeader } from '../../lib/stored-header.js';
 import { openSourceSecrets, SOURCES_CHANNEL, type OpenedSecrets } from './secrets.js';
 import { metaHandshake, verify, type InboundRequest, type SourceSettings } from './verify.js';
+import { getSource, type SourceRow as Source } from './store.js';
+import { insertReceived, insertRejection, notifyWorkers, type Received } from './store-queue.js';
 
-type Source = Selectable<DB['inbound_sources']>;
 interface Entry {
   source: Source | null;
   secrets: OpenedSecrets | null;
@@ -59,7 +60,7 @@ export async function createReceiver(o: ReceiverOptions) {
   async function lookup(id: string): Promise<Entry> {
     const hit = cache.get(id);
     if (hit) return hit;
-    const source = (await db.selectFrom('inbound_sources').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+    const source = (await getSource(db, id)) ?? null;
     const secrets = source ? await openSourceSecrets(db, o.ring, id) : null;
     const entry = { source, secrets };
     cache.set(id, entry, { ttl: Math.max(1, Math.min(cacheMs, (secrets?.validUntil ?? Infinity) - Date.now())) });
@@ -100,9 +101,7 @@ export async function createReceiver(o: ReceiverOptions) {
     }
     if (!verdict.ok) {
       rejected.inc({ provider, reason: verdict.reason });
-      await db.insertInto('inbound_rejections')
-        .values({ workspace_id: source.workspace_id, source_id: source.id, reason: verdict.reason, source_ip: req.ip, user_agent: storedHeader(req.headers['user-agent']) })
-        .execute();
+      await insertRejection(db, source.workspace_id, { source_id: source.id, reason: verdict.reason, source_ip: req.ip, user_agent: storedHeader(req.headers['user-agent']) });
       throw new AppError('unauthenticated', `the request did not verify as coming from ${provider} (${verdict.reason})`, { reason: verdict.reason });
     }
     const headers = Object.fromEntries(KEPT_HEADERS.filter((h) => typeof req.headers[h] === 'string').map((h) => [h, storedHeader(req.headers[h])]));
@@ -146,42 +145,6 @@ export async function createReceiver(o: ReceiverOptions) {
 }
 export type Receiver = Awaited<ReturnType<typeof createReceiver>>;
 
-interface Received {
-  id: string;
-  workspaceId: string;
-  sourceId: string;
-  dedupKey: string;
-  signature: 'verified' | 'token' | 'unsigned';
-  contentType: string | null;
-  headers: string;
-  ip: string;
-  userAgent: string | null;
-  body: Buffer;
-}
-
-/**
- * One statement for a batch of received events; a repeat (the same source and dedup key, earlier or
- * in this very batch) inserts nothing and gets the first event's id.
- */
-async function insertReceived(db: Kysely<DB>, rows: Received[]): Promise<Array<{ id: string; duplicate: boolean }>> {
-  const values = rows.map((r) => sql`(${r.id}, ${r.workspaceId}, ${r.sourceId}, ${r.dedupKey}, ${r.signature}, ${r.contentType}, ${r.headers}::jsonb, ${r.ip}, ${r.userAgent}, ${r.body})`);
-  const inserted = await sql<{ id: string }>`
-    insert into inbound_events (id, workspace_id, source_id, dedup_key, signature, content_type, headers, source_ip, user_agent, body)
-    values ${sql.join(values)}
-    on conflict (source_id, dedup_key) do nothing
-    returning id`.execute(db);
-  const fresh = new Set(inserted.rows.map((r) => r.id));
-  const repeats = rows.filter((r) => !fresh.has(r.id));
-  const firsts = new Map<string, string>();
-  if (repeats.length > 0) {
-    const keys = repeats.map((r) => sql`(${r.sourceId}, ${r.dedupKey})`);
-    const found = await sql<{ id: string; source_id: string; dedup_key: string }>`
-      select id, source_id, dedup_key from inbound_events where (source_id, dedup_key) in (${sql.join(keys)})`.execute(db);
-    for (const f of found.rows) firsts.set(`${f.source_id}|${f.dedup_key}`, f.id);
-  }
-  return rows.map((r) => (fresh.has(r.id) ? { id: r.id, duplicate: false } : { id: firsts.get(`${r.sourceId}|${r.dedupKey}`) ?? '', duplicate: true }));
-}
-
 /**
  * Wakes the processing workers (this process's too): at once when they were last woken a while
  * ago, else once at the end of the interval, so a burst costs a few NOTIFYs, not one per event, and
@@ -194,7 +157,7 @@ function createWaker(db: Kysely<DB>, log: Logger, everyMs = 200) {
   const notify = () => {
     last = Date.now();
     timer = undefined;
-    sql`select pg_notify(${INBOUND_CHANNEL}, '')`.execute(db).catch((err) => log.warn({ err: (err as Error).message }, 'could not notify the inbound workers; they find the work on their next poll'));
+    notifyWorkers(db).catch((err) => log.warn({ err: (err as Error).message }, 'could not notify the inbound workers; they find the work on their next poll'));
   };
   return () => {
     if (timer) return;

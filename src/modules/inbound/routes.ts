@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
-import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, Nullable, NullableTimestamp, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
 import { invalid } from '../../lib/errors.js';
+import { pageRequest } from '../../lib/paging.js';
 import { attachment, exportStream } from '../../lib/export.js';
 import { FILTER_PATTERN } from '../webhooks/catalog.js';
 import { CSV_COLUMNS, csvRow, inboundEventView, type InboundEventRow, type InboundEventService } from './events.js';
-import { sourceHealth } from './health.js';
 import { INBOUND_PROVIDERS } from './kinds.js';
 import type { SourceService } from './sources.js';
 
@@ -69,7 +67,7 @@ const date = (v: string | undefined, field: string) => {
 };
 
 export const inboundRoutes =
-  ({ sources, inboundEvents, db, silentAfterS }: { sources: SourceService; inboundEvents: InboundEventService; db: Kysely<DB>; silentAfterS: number }): FastifyPluginAsyncTypebox =>
+  ({ sources, inboundEvents }: { sources: SourceService; inboundEvents: InboundEventService }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.post('/workspaces/:id/inbound-sources', {
       config: { scope: 'inbound:write' },
@@ -87,10 +85,10 @@ export const inboundRoutes =
     app.get('/workspaces/:id/inbound-sources', {
       config: { scope: 'inbound:read' },
       schema: {
-        tags, security: bearer, params: IdParam,
-        response: { 200: ListOf(Type.Intersect([Source, Type.Object({ last_received_at: NullableTimestamp, verification_failures_24h: Type.Integer({ description: 'requests refused by verification in the last 24 hours' }) })])), ...errors() },
+        tags, security: bearer, params: IdParam, querystring: Type.Object(PageQuery),
+        response: { 200: PageOf(Type.Intersect([Source, Type.Object({ last_received_at: NullableTimestamp, verification_failures_24h: Type.Integer({ description: 'requests refused by verification in the last 24 hours' }) })])), ...errors() },
       },
-    }, async (req) => ({ data: await sources.list(req.actor, req.params.id) }));
+    }, async (req) => sources.list(req.actor, req.params.id, pageRequest(req.query)));
 
     app.get('/inbound-sources/:id', {
       config: { scope: 'inbound:read' },
@@ -127,10 +125,7 @@ export const inboundRoutes =
     app.get('/inbound-sources/:id/health', {
       config: { scope: 'inbound:read' },
       schema: { tags, security: bearer, params: IdParam, summary: 'Last received, counts per day (30 days), verification failures by reason, silence' },
-    }, async (req) => {
-      const s = await sources.locate(req.actor, req.params.id);
-      return sourceHealth(db, s.id, s.silent_after_s ?? silentAfterS);
-    });
+    }, async (req) => sources.health(req.actor, req.params.id));
 
     app.get('/workspaces/:id/inbound-events', {
       config: { scope: 'inbound:read' },

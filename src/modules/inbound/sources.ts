@@ -1,16 +1,19 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
 import { canSeeWorkspace, type Actor } from '../../http/actor.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
 import { conflict, invalid, notFound } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
+import { toPage, type PageRequest } from '../../lib/paging.js';
 import type { AuditService } from '../audit/service.js';
 import type { TenancyService } from '../tenancy/service.js';
 import { KINDS, newSourceId, pickSecret, secretProblem, type InboundProvider } from './kinds.js';
 import { secretMasks, sourceSecrets } from './secrets.js';
 import type { HmacSettings, SourceSettings } from './verify.js';
+import { sourceHealth } from './health.js';
+import * as store from './store.js';
 
-type Source = Selectable<DB['inbound_sources']>;
+type Source = store.SourceRow;
 
 export interface SourceInput {
   provider?: InboundProvider;
@@ -59,6 +62,8 @@ interface Deps {
   tenancy: TenancyService;
   publicUrl: string;
   secretOverlapS: number;
+  /** How long a source may be silent before it is reported, unless it sets its own. */
+  silentAfterS: number;
   /** Called after a change commits: this process's receiver forgets the source at once (others hear the NOTIFY). */
   onChanged?: (sourceId: string) => void;
 }
@@ -79,9 +84,9 @@ function settingsOf(provider: InboundProvider, input: SourceInput, current: Sour
   return JSON.parse(JSON.stringify(next)) as SourceSettings;
 }
 
-export function createSourceService({ db, ring, audit, tenancy, publicUrl, secretOverlapS, onChanged = () => {} }: Deps) {
+export function createSourceService({ db, ring, audit, tenancy, publicUrl, secretOverlapS, silentAfterS, onChanged = () => {} }: Deps) {
   async function locate(actor: Actor, id: string, trx: Executor = db): Promise<Source> {
-    const row = await trx.selectFrom('inbound_sources').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await store.getSource(trx, id);
     if (!row || !canSeeWorkspace(actor, row.workspace_id)) throw notFound('inbound source');
     return row;
   }
@@ -121,20 +126,15 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
       const verifyToken = provider === 'whatsapp' ? { value: input.verify_token ?? pickSecret(provider), generated: input.verify_token === undefined } : null;
       try {
         return await db.transaction().execute(async (trx) => {
-          const row = await trx
-            .insertInto('inbound_sources')
-            .values({
-              id: newSourceId(),
-              workspace_id: workspaceId,
-              provider,
-              name: input.name,
-              enabled: input.enabled ?? true,
-              events: input.events ?? null,
-              settings: JSON.stringify(settings),
-              silent_after_s: input.silent_after_s ?? null,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const row = await store.insertSource(trx, workspaceId, {
+            id: newSourceId(),
+            provider,
+            name: input.name,
+            enabled: input.enabled ?? true,
+            events: input.events ?? null,
+            settings: JSON.stringify(settings),
+            silent_after_s: input.silent_after_s ?? null,
+          });
           if (secret) await sourceSecrets.put(trx, ring, row.id, 'signing', secret.value);
           if (verifyToken) await sourceSecrets.put(trx, ring, row.id, 'verify_token', verifyToken.value);
           const v = await view(trx, row);
@@ -152,20 +152,24 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
       }
     },
 
-    async list(actor: Actor, workspaceId: string) {
+    async list(actor: Actor, workspaceId: string, page: PageRequest) {
       await tenancy.requireWorkspace(actor, workspaceId);
-      const rows = await db.selectFrom('inbound_sources').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').execute();
+      const shown = toPage(await store.listSources(db, workspaceId, page), page, (r) => r);
       // What a list of sources is read for: when each last heard from its provider, and who failed to prove it was the provider.
-      const stats = await sql<{ id: string; last: Date | null; failures: number }>`
-        select s.id, (select max(received_at) from inbound_events e where e.source_id = s.id) as last,
-          (select count(*)::int from inbound_rejections r where r.source_id = s.id and r.received_at > now() - interval '24 hours') as failures
-        from inbound_sources s where s.workspace_id = ${workspaceId}`.execute(db);
-      const statsOf = new Map(stats.rows.map((r) => [r.id, r]));
-      return Promise.all(rows.map(async (r) => ({
+      const stats = await store.sourceStats(db, workspaceId, shown.data.map((r) => r.id));
+      const statsOf = new Map(stats.map((r) => [r.id, r]));
+      const data = await Promise.all(shown.data.map(async (r) => ({
         ...(await view(db, r)),
         last_received_at: statsOf.get(r.id)?.last?.toISOString() ?? null,
         verification_failures_24h: statsOf.get(r.id)?.failures ?? 0,
       })));
+      return { data, next_cursor: shown.next_cursor };
+    },
+
+    /** Last received, counts per day, refusals by reason, and whether it has gone silent. */
+    async health(actor: Actor, id: string) {
+      const s = await locate(actor, id);
+      return sourceHealth(db, s.id, s.silent_after_s ?? silentAfterS);
     },
 
     async get(actor: Actor, id: string) {
@@ -178,19 +182,14 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
           const before = await locate(actor, id, trx);
           const provider = before.provider as InboundProvider;
           const settings = settingsOf(provider, input, before.settings as SourceSettings);
-          const row = await trx
-            .updateTable('inbound_sources')
-            .set({
-              ...(input.name !== undefined ? { name: input.name } : {}),
-              ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
-              ...(input.events !== undefined ? { events: input.events } : {}),
-              ...(input.silent_after_s !== undefined ? { silent_after_s: input.silent_after_s } : {}),
-              settings: JSON.stringify(settings),
-              updated_at: new Date(),
-            })
-            .where('id', '=', id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const row = await store.updateSource(trx, before.workspace_id, id, {
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+            ...(input.events !== undefined ? { events: input.events } : {}),
+            ...(input.silent_after_s !== undefined ? { silent_after_s: input.silent_after_s } : {}),
+            settings: JSON.stringify(settings),
+            updated_at: new Date(),
+          });
           if (input.verify_token !== undefined) {
             if (provider !== 'whatsapp') throw invalid('verify_token applies to whatsapp sources only', { field: 'verify_token' });
             await sourceSecrets.put(trx, ring, id, 'verify_token', input.verify_token);
@@ -210,7 +209,7 @@ export function createSourceService({ db, ring, audit, tenancy, publicUrl, secre
       await committed(id, async (trx) => {
         const before = await locate(actor, id, trx);
         const v = await view(trx, before);
-        await trx.deleteFrom('inbound_sources').where('id', '=', id).execute();
+        await store.deleteSource(trx, before.workspace_id, id);
         await sourceSecrets.notifyChanged(trx, id);
         await audit.append(trx, actor, { ...auditOf(before, 'inbound_source.deleted'), before: v });
       });

@@ -1,19 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Database } from '../../db/connect.js';
-import { AppError } from '../../lib/errors.js';
 import type { Metrics } from '../../lib/metrics.js';
+import type { SystemService } from './service.js';
 
 const tags = ['service'];
 
 /** Liveness, readiness, metrics (unless served apart) and the OpenAPI document: open, and never audited. */
-export function systemRoutes(app: FastifyInstance, deps: { database: Database; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
+export function systemRoutes(app: FastifyInstance, deps: { system: SystemService; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
   opsRoutes(app, deps, opts);
   app.get('/openapi.json', { schema: { tags, hide: true } }, async () => app.swagger());
 }
 
 /** What an orchestrator and Prometheus need from any process, the API's or a worker's. */
-export function opsRoutes(app: FastifyInstance, { database, metrics }: { database: Database; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
+export function opsRoutes(app: FastifyInstance, { system, metrics }: { system: SystemService; metrics: Metrics }, opts: { metrics: boolean } = { metrics: true }) {
   app.get('/healthz', { schema: { tags, summary: 'The process is up' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
@@ -21,15 +20,7 @@ export function opsRoutes(app: FastifyInstance, { database, metrics }: { databas
       tags, summary: 'The database answers',
       response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), 503: Type.Ref('ErrorBody') },
     },
-  }, async () => {
-    try {
-      await database.ping();
-    } catch {
-      // Thrown, not sent, so the one error handler adds the request id like on every other error.
-      throw new AppError('unavailable', 'the database is unreachable', undefined, { 'retry-after': '5' });
-    }
-    return { status: 'ready', database: database.kind };
-  });
+  }, async () => system.readiness());
 
   if (opts.metrics) metricsRoute(app, metrics);
 }

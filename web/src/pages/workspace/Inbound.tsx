@@ -1,6 +1,7 @@
 import { Group, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { client, unwrap, type paths } from '../../api';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { useCanWrite } from '../../session';
 import { AddSourceButton } from './InboundAddSource';
 import { EventsViewer } from './InboundEvents';
@@ -13,7 +14,7 @@ export function InboundTab({ workspaceId }: { workspaceId: string }) {
   const canWrite = useCanWrite(workspaceId);
   const sources = useQuery({
     queryKey: ['inbound-sources', workspaceId],
-    queryFn: async () => (await unwrap(client.GET('/v1/workspaces/{id}/inbound-sources', { params: { path: { id: workspaceId } } }))).data,
+    queryFn: async () => (await fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/inbound-sources', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } })))).data,
   });
   return (
     <Stack gap="lg">
