@@ -1,6 +1,6 @@
 import type { Executor } from '../../db/types.js';
 import type { MasterKeyRing } from '../../lib/envelope.js';
-import { rotatingSecrets } from '../../lib/rotating-secrets.js';
+import { rotatingSecrets } from '../../db/rotating-secrets.js';
 import { openHeaders } from './headers.js';
 import { getSealedHeaders } from './store.js';
 

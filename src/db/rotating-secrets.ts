@@ -1,9 +1,9 @@
 import { sql, type Kysely } from 'kysely';
-import type { DB, Executor } from '../db/types.js';
-import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from './envelope.js';
+import type { DB, Executor } from './types.js';
+import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from '../lib/envelope.js';
 
 /**
- * Secrets that rotate with an overlap window, sealed through the vault envelope: an outbound
+ * A store for secrets that rotate with an overlap window, sealed through the vault envelope: an outbound
  * endpoint's signing secret and an inbound source's are the same thing over two tables. A table
  * holds one row per (owner, purpose); rotating moves `signing` to `signing_previous`, which stays
  * valid until its `expires_at`, so both are accepted (or sent) while the other side switches over.
