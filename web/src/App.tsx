@@ -12,6 +12,7 @@ import { SignIn } from './pages/SignIn';
 import { Workspaces } from './pages/Workspaces';
 import { WorkspacePage } from './pages/workspace/WorkspacePage';
 import { MeContext } from './session';
+import { queryKeys } from './lib/query-keys';
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -29,14 +30,14 @@ export function App() {
   // /v1/auth/me again, which decides.
   useEffect(() => {
     const recheck = (event: { type: string; action?: { type: string; error?: unknown } }) => {
-      if (event.type === 'updated' && event.action?.type === 'error' && mayBeSignedOut(event.action.error)) void queries.invalidateQueries({ queryKey: ['me'] });
+      if (event.type === 'updated' && event.action?.type === 'error' && mayBeSignedOut(event.action.error)) void queries.invalidateQueries({ queryKey: queryKeys.me });
     };
     const stopQueries = queries.getQueryCache().subscribe(recheck);
     const stopMutations = queries.getMutationCache().subscribe(recheck);
     return () => { stopQueries(); stopMutations(); };
   }, [queries]);
   const me = useQuery({
-    queryKey: ['me'],
+    queryKey: queryKeys.me,
     queryFn: async () => {
       try {
         const m: Me = await unwrap(client.GET('/v1/auth/me'));
@@ -46,7 +47,7 @@ export function App() {
         if (err instanceof ApiError && err.status === 401) {
           // Signed out (here, or by the session ending): nothing of this person's data stays in memory.
           setCsrfToken(null);
-          queries.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+          queries.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
           return null;
         }
         throw err;
@@ -56,14 +57,14 @@ export function App() {
 
   if (me.isPending) return <Center h="100vh"><Loader role="status" aria-label="Loading" /></Center>;
   if (me.isError) return <Center h="100vh"><Alert variant="outline" color="red.9" title="Gatehouse cannot be reached">{(me.error as Error).message}</Alert></Center>;
-  if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(['me'], m); }} />;
+  if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(queryKeys.me, m); }} />;
 
   const signOut = async () => {
     await unwrap(client.POST('/v1/auth/logout')).catch(() => undefined);
     setCsrfToken(null);
     // Back to the sign-in page; nothing of this person's data stays in memory.
-    queries.setQueryData(['me'], null);
-    queries.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+    queries.setQueryData(queryKeys.me, null);
+    queries.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
   };
 
   return (

@@ -1,8 +1,9 @@
 /** The provider instances the signed-in person can see, every page of them, under one query key. */
 import { client, unwrap } from '../api';
 import { fetchAllPages, PAGE_LIMIT } from './paging';
+import { queryKeys } from './query-keys';
 
 export const instancesQuery = {
-  queryKey: ['instances'],
+  queryKey: queryKeys.instances,
   queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/instances', { params: { query: { cursor, limit: PAGE_LIMIT } } }))),
 };

@@ -10,6 +10,7 @@ import { workspacesQuery } from '../lib/workspaces';
 import { fetchAllPages, PAGE_LIMIT } from '../lib/paging';
 import { Loaded } from './common';
 import { ResponsiveTable } from './ResponsiveTable';
+import { queryKeys } from '../lib/query-keys';
 
 const RESOURCE_TYPES = ['api_key', 'credential', 'event_type', 'inbound_event', 'inbound_source', 'organization', 'provider_instance', 'user', 'webhook_endpoint', 'workspace'];
 // Roles whose scopes include audit:read: a member or read_only person is refused the trail.
@@ -27,7 +28,7 @@ export function AuditLog({ me }: { me: Me }) {
 
   const workspaces = useQuery(workspacesQuery);
   const members = useQuery({
-    queryKey: ['members', workspace],
+    queryKey: queryKeys.members(workspace),
     queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspace! }, query: { cursor, limit: PAGE_LIMIT } } }))),
     enabled: workspace !== null,
   });
@@ -41,12 +42,12 @@ export function AuditLog({ me }: { me: Me }) {
   const filters: AuditFilters = { ...typed, workspace_id: workspace, actor: actorFilterValue(typed.actor ?? '', emails) };
   const query = auditParams(filters).toString();
   const entries = useInfiniteQuery({
-    queryKey: ['audit', query],
+    queryKey: queryKeys.audit(query),
     queryFn: ({ pageParam }) => api<{ data: AuditEntry[]; next_cursor: string | null }>('GET', `/v1/audit?${auditParams(filters, { limit: '100', ...(pageParam ? { cursor: pageParam } : {}) })}`),
     initialPageParam: '',
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
-  const chain = useQuery({ queryKey: ['audit-verify'], queryFn: () => unwrap(client.GET('/v1/audit/verify')), enabled: admin });
+  const chain = useQuery({ queryKey: queryKeys.auditVerify, queryFn: () => unwrap(client.GET('/v1/audit/verify')), enabled: admin });
 
   const names = new Map((workspaces.data?.data ?? []).map((w) => [w.id, w.name]));
   const workspaceChoices = (admin ? [...names.keys()] : memberships.map((m) => m.workspace_id)).map((id) => ({ value: id, label: names.get(id) ?? id }));

@@ -5,6 +5,7 @@ import { client, unwrap } from '../api';
 import { formatRate, needsAttention, rateColour, webhookRate24h } from '../lib/fleet';
 import { DataTable, Loaded } from './common';
 import { WARNING_COLOR } from '../lib/colors';
+import { queryKeys } from '../lib/query-keys';
 
 type Status = 'healthy' | 'degraded' | 'failing' | 'no_key';
 
@@ -16,9 +17,9 @@ const pct = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part
 
 /** The health of every workspace at a glance: what needs attention first. */
 export function Overview() {
-  const summary = useQuery({ queryKey: ['health-summary'], queryFn: () => unwrap(client.GET('/v1/health/summary')) });
-  const coverage = useQuery({ queryKey: ['coverage'], queryFn: () => unwrap(client.GET('/v1/coverage')) });
-  const fleet = useQuery({ queryKey: ['fleet'], queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
+  const summary = useQuery({ queryKey: queryKeys.healthSummary, queryFn: () => unwrap(client.GET('/v1/health/summary')) });
+  const coverage = useQuery({ queryKey: queryKeys.coverage, queryFn: () => unwrap(client.GET('/v1/coverage')) });
+  const fleet = useQuery({ queryKey: queryKeys.fleet, queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
   return (
     <Stack>
       <Title order={2}>Overview</Title>

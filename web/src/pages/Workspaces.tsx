@@ -8,13 +8,14 @@ import {
   type FleetFilter, type Health, type WorkspaceSummary,
 } from '../lib/fleet';
 import { DataTable, Loaded } from './common';
+import { queryKeys } from '../lib/query-keys';
 
 /** Every workspace this person may see, as cards or a table, filtered by instance, status and health. */
 export function Workspaces() {
   const [view, setView] = useState<'grid' | 'table'>('grid');
   const [filter, setFilter] = useState<FleetFilter>(NO_FILTER);
   const set = (k: keyof FleetFilter) => (v: string | null) => setFilter((f) => ({ ...f, [k]: v ?? '' }));
-  const fleet = useQuery({ queryKey: ['fleet'], queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
+  const fleet = useQuery({ queryKey: queryKeys.fleet, queryFn: async () => (await unwrap(client.GET('/v1/health/workspaces'))).data });
   return (
     <Stack>
       <Group justify="space-between">

@@ -9,6 +9,7 @@ import { useMe } from '../../session';
 import { ErrorAlert, SectionHead } from './parts';
 import { ReplaceAuthenticator } from './ReplaceAuthenticator';
 import { SessionsList } from './SessionsList';
+import { queryKeys } from '../../lib/query-keys';
 
 const CodeForm = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'Enter the 6 digits your app shows') });
 
@@ -26,7 +27,7 @@ export function AccountSection() {
   const form = useForm({ resolver: zodResolver(CodeForm), defaultValues: { code: '' } });
   const confirm = useMutation({
     mutationFn: (v: z.infer<typeof CodeForm>) => unwrap(client.POST('/v1/auth/mfa/confirm', { body: v })),
-    onSuccess: () => { setUrl(null); form.reset(); return queries.invalidateQueries({ queryKey: ['me'] }); },
+    onSuccess: () => { setUrl(null); form.reset(); return queries.invalidateQueries({ queryKey: queryKeys.me }); },
   });
   const done = confirm.isSuccess && !url;
   return (

@@ -8,6 +8,7 @@ import { instancesQuery } from '../../lib/instances';
 import { client, unwrap } from '../../api';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
+import { queryKeys } from '../../lib/query-keys';
 
 const NewInstance = z.object({
   provider: z.string().min(1, 'Choose a provider'),
@@ -22,12 +23,12 @@ type Instance = { id: string; name: string; provider: string; base_url: string; 
 export function InstancesSection() {
   const queries = useQueryClient();
   const instances = useQuery(instancesQuery);
-  const providers = useQuery({ queryKey: ['providers'], queryFn: () => unwrap(client.GET('/v1/providers')) });
+  const providers = useQuery({ queryKey: queryKeys.providers, queryFn: () => unwrap(client.GET('/v1/providers')) });
   const choices = (providers.data?.data ?? []).filter((p) => p.uses_instance).map((p) => ({ value: p.id, label: p.name }));
   const form = useForm({ resolver: zodResolver(NewInstance), defaultValues: { provider: '', name: '', base_url: '' } });
   const create = useMutation({
     mutationFn: (body: z.infer<typeof NewInstance>) => unwrap(client.POST('/v1/instances', { body })),
-    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: ['instances'] }); },
+    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: queryKeys.instances }); },
   });
   return (
     <Stack>
@@ -66,7 +67,7 @@ function AdminCredentialButton({ instance }: { instance: Instance }) {
   const form = useForm({ resolver: zodResolver(AdminKey), defaultValues: { api_key: '' } });
   const save = useMutation({
     mutationFn: (body: z.infer<typeof AdminKey>) => unwrap(client.PUT('/v1/instances/{id}/admin-credential', { params: { path: { id: instance.id } }, body })),
-    onSuccess: () => { form.reset({ api_key: '' }); close(); return queries.invalidateQueries({ queryKey: ['instances'] }); },
+    onSuccess: () => { form.reset({ api_key: '' }); close(); return queries.invalidateQueries({ queryKey: queryKeys.instances }); },
   });
   const action = instance.admin_credential.set ? 'Replace admin credential' : 'Set admin credential';
   const dismiss = () => { form.reset({ api_key: '' }); save.reset(); close(); };

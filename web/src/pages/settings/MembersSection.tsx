@@ -13,6 +13,7 @@ import { DataTable, Loaded } from '../common';
 import { ConfirmAction } from '../../components/dialogs';
 import { ErrorAlert, SectionHead } from './parts';
 import { usersQuery } from './UsersSection';
+import { queryKeys } from '../../lib/query-keys';
 
 const roleData = ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }));
 const NewMember = z.object({ user_id: z.string().trim().min(1, 'Choose a person'), role: z.enum(ROLES) });
@@ -42,12 +43,12 @@ export function MembersSection() {
 function WorkspaceMembers({ workspaceId }: { workspaceId: string }) {
   const me = useMe();
   const queries = useQueryClient();
-  const key = ['members', workspaceId];
+  const key = queryKeys.members(workspaceId);
   const path = { params: { path: { id: workspaceId } } };
   const members = useQuery({ queryKey: key, queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/members', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } }))) });
   // Only the platform admin can list people; a workspace admin adds someone by their user id.
   const users = useQuery({ ...usersQuery, enabled: me.user.platform_admin });
-  const refresh = () => queries.invalidateQueries({ queryKey: ['organizations'] }).then(() => queries.invalidateQueries({ queryKey: key }));
+  const refresh = () => queries.invalidateQueries({ queryKey: queryKeys.organizations }).then(() => queries.invalidateQueries({ queryKey: key }));
   const form = useForm({ resolver: zodResolver(NewMember), defaultValues: { user_id: '', role: 'member' as Role } });
   const add = useMutation({ mutationFn: (body: z.infer<typeof NewMember>) => unwrap(client.POST('/v1/workspaces/{id}/members', { ...path, body })), onSuccess: () => { form.reset(); return refresh(); } });
   const change = useMutation({

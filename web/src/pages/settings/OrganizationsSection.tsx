@@ -9,6 +9,7 @@ import { PLANS, seatsText } from '../../lib/settings';
 import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
+import { queryKeys } from '../../lib/query-keys';
 
 type Org = { id: string; name: string; plan: (typeof PLANS)[number]; seat_limit: number | null; seats_used?: number; mfa_required: boolean };
 
@@ -22,15 +23,15 @@ const NewWorkspace = z.object({ name: z.string().trim().min(1, 'Give it a name')
 /** Organizations: plan, seats, whether two-factor sign-in is required, and their workspaces (platform admin). */
 export function OrganizationsSection() {
   const queries = useQueryClient();
-  const orgs = useQuery({ queryKey: ['organizations'], queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/organizations', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) });
+  const orgs = useQuery({ queryKey: queryKeys.organizations, queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/organizations', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) });
   const form = useForm({ resolver: zodResolver(NewOrg), defaultValues: { name: '', plan: 'free' as const } });
   const create = useMutation({
     mutationFn: (body: z.infer<typeof NewOrg>) => unwrap(client.POST('/v1/organizations', { body })),
-    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: ['organizations'] }); },
+    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: queryKeys.organizations }); },
   });
   const mfa = useMutation({
     mutationFn: ({ id, on }: { id: string; on: boolean }) => unwrap(client.PATCH('/v1/organizations/{id}', { params: { path: { id } }, body: { mfa_required: on } })),
-    onSettled: () => queries.invalidateQueries({ queryKey: ['organizations'] }),
+    onSettled: () => queries.invalidateQueries({ queryKey: queryKeys.organizations }),
   });
   return (
     <Stack>
@@ -73,7 +74,7 @@ function PlanButton({ org }: { org: Org }) {
   const save = useMutation({
     mutationFn: (v: z.infer<typeof PlanForm>) =>
       unwrap(client.PATCH('/v1/organizations/{id}', { params: { path: { id: org.id } }, body: { plan: v.plan, seat_limit: v.seats === '' ? null : v.seats } })),
-    onSuccess: () => { close(); return queries.invalidateQueries({ queryKey: ['organizations'] }); },
+    onSuccess: () => { close(); return queries.invalidateQueries({ queryKey: queryKeys.organizations }); },
   });
   return (
     <>
@@ -107,7 +108,7 @@ function WorkspaceButton({ org }: { org: Org }) {
   const form = useForm({ resolver: zodResolver(NewWorkspace), defaultValues: { name: '' } });
   const create = useMutation({
     mutationFn: (body: z.infer<typeof NewWorkspace>) => unwrap(client.POST('/v1/organizations/{id}/workspaces', { params: { path: { id: org.id } }, body })),
-    onSuccess: () => { form.reset(); close(); return queries.invalidateQueries({ queryKey: ['workspaces'] }); },
+    onSuccess: () => { form.reset(); close(); return queries.invalidateQueries({ queryKey: queryKeys.workspaces }); },
   });
   return (
     <>

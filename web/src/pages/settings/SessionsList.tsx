@@ -6,8 +6,8 @@ import { formatWhen } from '../../lib/time';
 import { Loaded } from '../common';
 import { ResponsiveTable } from '../ResponsiveTable';
 import { ErrorAlert, SectionHead } from './parts';
+import { queryKeys } from '../../lib/query-keys';
 
-const sessionsKey = ['auth-sessions'];
 
 /**
  * The person's open sessions. Another one can be ended here; this one has no button, because
@@ -15,10 +15,10 @@ const sessionsKey = ['auth-sessions'];
  */
 export function SessionsList() {
   const queries = useQueryClient();
-  const sessions = useQuery({ queryKey: sessionsKey, queryFn: async () => (await unwrap(client.GET('/v1/auth/sessions'))).data });
+  const sessions = useQuery({ queryKey: queryKeys.sessions, queryFn: async () => (await unwrap(client.GET('/v1/auth/sessions'))).data });
   const end = useMutation({
     mutationFn: (id: string) => unwrap(client.DELETE('/v1/auth/sessions/{id}', { params: { path: { id } } })),
-    onSettled: () => queries.invalidateQueries({ queryKey: sessionsKey }),
+    onSettled: () => queries.invalidateQueries({ queryKey: queryKeys.sessions }),
   });
   return (
     <Stack>

@@ -7,6 +7,7 @@ import { client, unwrap } from '../../api';
 import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { DataTable, Loaded } from '../common';
 import { ErrorAlert, SectionHead } from './parts';
+import { queryKeys } from '../../lib/query-keys';
 
 const NewUser = z.object({
   name: z.string().trim().min(1, 'Their name').max(200),
@@ -16,7 +17,7 @@ const NewUser = z.object({
   platform_admin: z.boolean(),
 });
 
-export const usersQuery = { queryKey: ['users'], queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/users', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) };
+export const usersQuery = { queryKey: queryKeys.users, queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/users', { params: { query: { cursor, limit: PAGE_LIMIT } } }))) };
 
 /** Everyone who can sign in, and a form to add a person (platform admin). */
 export function UsersSection() {
@@ -25,7 +26,7 @@ export function UsersSection() {
   const form = useForm({ resolver: zodResolver(NewUser), defaultValues: { name: '', email: '', password: '', platform_admin: false } });
   const create = useMutation({
     mutationFn: ({ password, ...v }: z.infer<typeof NewUser>) => unwrap(client.POST('/v1/users', { body: { ...v, ...(password ? { password } : {}) } })),
-    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: ['users'] }); },
+    onSuccess: () => { form.reset(); return queries.invalidateQueries({ queryKey: queryKeys.users }); },
   });
   return (
     <Stack>

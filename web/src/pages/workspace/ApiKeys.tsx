@@ -10,13 +10,14 @@ import { ResponsiveTable } from '../ResponsiveTable';
 import { CreateKeyDialog, RevokeDialog, RotateDialog, type ApiKey } from './KeyDialogs';
 import { KeyUsageDialog } from './KeyUsage';
 import { SecretReveal } from '../../components/dialogs';
+import { queryKeys } from '../../lib/query-keys';
 
 /** The workspace's Gatehouse API keys: issue, rotate, revoke, and how much each is used. */
 export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
   const canWrite = useCanWrite(workspaceId);
   const queries = useQueryClient();
   const keys = useQuery({
-    queryKey: ['api-keys', workspaceId],
+    queryKey: queryKeys.apiKeys(workspaceId),
     queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/api-keys', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } }))),
   });
   const [creating, setCreating] = useState(false);
@@ -25,7 +26,7 @@ export function ApiKeysTab({ workspaceId }: { workspaceId: string }) {
   const [usageOf, setUsageOf] = useState<ApiKey | null>(null);
   // The one place a new key lives: component state, cleared when its dialog closes.
   const [revealed, setRevealed] = useState<{ key: string; title: string } | null>(null);
-  const refresh = () => queries.invalidateQueries({ queryKey: ['api-keys', workspaceId] });
+  const refresh = () => queries.invalidateQueries({ queryKey: queryKeys.apiKeys(workspaceId) });
   const reveal = (title: string) => (key: string, name: string) => {
     setRevealed({ key, title: `${title} “${name}”` });
     void refresh();

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { client, unwrap } from '../../api';
 import { filterProblem, logQuery, NO_FILTERS, STATUS_OPTIONS, statusColor, type LogFilters } from '../../lib/apiLogs';
 import { DataTable, Loaded } from '../common';
+import { queryKeys } from '../../lib/query-keys';
 
 const PAGE = 50;
 
@@ -15,9 +16,9 @@ export function ApiLogsTab({ workspaceId }: { workspaceId: string }) {
   const cursor = cursors.at(-1);
   const problem = filterProblem(filters);
   const q = logQuery(filters);
-  const catalog = useQuery({ queryKey: ['providers'], queryFn: () => unwrap(client.GET('/v1/providers')), staleTime: 5 * 60_000 });
+  const catalog = useQuery({ queryKey: queryKeys.providers, queryFn: () => unwrap(client.GET('/v1/providers')), staleTime: 5 * 60_000 });
   const logs = useQuery({
-    queryKey: ['api-logs', workspaceId, q.toString(), cursor],
+    queryKey: queryKeys.apiLogs(workspaceId, q.toString(), cursor),
     queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/api-logs', { params: { path: { id: workspaceId }, query: { ...Object.fromEntries(q), cursor, limit: PAGE } } })),
     enabled: !problem,
     placeholderData: keepPreviousData,

@@ -8,6 +8,7 @@ import { client, unwrap } from '../../api';
 import { credentialSchema, describeTest, initialValues, isRequired, savePayload, testColor, visibleFields, type CatalogField, type CatalogProvider, type StoredCredential } from '../../lib/credentials';
 import { useCanWrite, useMe } from '../../session';
 import { EmailBisonActions } from './EmailBisonActions';
+import { queryKeys } from '../../lib/query-keys';
 
 type Values = Record<string, string>;
 // Mantine's dimmed descriptions are below WCAG AA contrast; the masks live there, so they must be readable.
@@ -26,7 +27,7 @@ export function CredentialForm({ workspaceId, provider, stored, instances }: Pro
   const form = useForm<Values>({ resolver: zodResolver(schema) as Resolver<Values>, defaultValues: initialValues(provider, stored) });
   const values = form.watch();
   const ids = { params: { path: { id: workspaceId, provider: provider.id } } };
-  const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: ['credentials', workspaceId] }), queries.invalidateQueries({ queryKey: ['workspace-health', workspaceId] }), queries.invalidateQueries({ queryKey: ['onboarding', workspaceId] })]);
+  const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: queryKeys.credentials(workspaceId) }), queries.invalidateQueries({ queryKey: queryKeys.workspaceHealth(workspaceId) }), queries.invalidateQueries({ queryKey: queryKeys.onboarding(workspaceId) })]);
 
   const save = useMutation({
     mutationFn: (v: Values) => unwrap(client.PUT('/v1/workspaces/{id}/credentials/{provider}', { ...ids, body: savePayload(provider, v) })),

@@ -6,20 +6,17 @@ import { client, unwrap } from '../../api';
 import { credentialStatus, sections, STATUS_COLORS, type CatalogProvider, type StoredCredential } from '../../lib/credentials';
 import { Loaded } from '../common';
 import { CredentialForm } from './CredentialForm';
+import { queryKeys } from '../../lib/query-keys';
 
-export const credentialKeys = {
-  list: (workspaceId: string) => ['credentials', workspaceId],
-  health: (workspaceId: string) => ['workspace-health', workspaceId],
-};
 
 interface Health { provider: string; status: string; consecutive_failures: number }
 
 /** One form per provider, from the catalog; a stored secret is only ever shown masked. */
 export function CredentialsTab({ workspaceId }: { workspaceId: string }) {
   const path = { params: { path: { id: workspaceId } } };
-  const catalog = useQuery({ queryKey: ['providers'], queryFn: () => unwrap(client.GET('/v1/providers')), staleTime: 5 * 60_000 });
-  const stored = useQuery({ queryKey: credentialKeys.list(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/credentials', path)) });
-  const health = useQuery({ queryKey: credentialKeys.health(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/health', path)) });
+  const catalog = useQuery({ queryKey: queryKeys.providers, queryFn: () => unwrap(client.GET('/v1/providers')), staleTime: 5 * 60_000 });
+  const stored = useQuery({ queryKey: queryKeys.credentials(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/credentials', path)) });
+  const health = useQuery({ queryKey: queryKeys.workspaceHealth(workspaceId), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/health', path)) });
   const instances = useQuery(instancesQuery);
 
   return (

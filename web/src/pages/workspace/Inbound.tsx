@@ -6,6 +6,7 @@ import { useCanWrite } from '../../session';
 import { AddSourceButton } from './InboundAddSource';
 import { EventsViewer } from './InboundEvents';
 import { SourcesTable } from './InboundSources';
+import { queryKeys } from '../../lib/query-keys';
 
 export type InboundSource = paths['/v1/workspaces/{id}/inbound-sources']['get']['responses'][200]['content']['application/json']['data'][number];
 
@@ -13,7 +14,7 @@ export type InboundSource = paths['/v1/workspaces/{id}/inbound-sources']['get'][
 export function InboundTab({ workspaceId }: { workspaceId: string }) {
   const canWrite = useCanWrite(workspaceId);
   const sources = useQuery({
-    queryKey: ['inbound-sources', workspaceId],
+    queryKey: queryKeys.inboundSources(workspaceId),
     queryFn: async () => (await fetchAllPages((cursor) => unwrap(client.GET('/v1/workspaces/{id}/inbound-sources', { params: { path: { id: workspaceId }, query: { cursor, limit: PAGE_LIMIT } } })))).data,
   });
   return (

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { client, unwrap } from '../../api';
 import { asksForSecret, INBOUND_KINDS, INBOUND_PROVIDERS, kindOf, type InboundProvider } from '../../lib/inbound';
 import { ErrorNote, OneTimeSecret } from '../../components/dialogs';
+import { queryKeys } from '../../lib/query-keys';
 
 const schema = z
   .object({
@@ -49,7 +50,7 @@ export function AddSourceButton({ workspaceId }: { workspaceId: string }) {
     onSuccess: (s) => {
       setCreated({ url: s.url, provider: s.provider, secret: kindOf(s.provider)?.secret === 'generated' ? s.secret : null, verify_token: s.provider === 'whatsapp' ? s.verify_token : null });
       form.reset();
-      void queries.invalidateQueries({ queryKey: ['inbound-sources', workspaceId] });
+      void queries.invalidateQueries({ queryKey: queryKeys.inboundSources(workspaceId) });
     },
   });
 

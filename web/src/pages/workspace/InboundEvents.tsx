@@ -7,6 +7,7 @@ import { useCanWrite } from '../../session';
 import { DataTable, Loaded } from '../common';
 import type { InboundSource } from './Inbound';
 import { ErrorNote } from '../../components/dialogs';
+import { queryKeys } from '../../lib/query-keys';
 
 type Status = (typeof EVENT_STATUSES)[number];
 const PAGE = 50;
@@ -19,7 +20,7 @@ export function EventsViewer({ workspaceId, sources }: { workspaceId: string; so
   const [sourceId, setSourceId] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const events = useInfiniteQuery({
-    queryKey: ['inbound-events', workspaceId, status, sourceId],
+    queryKey: queryKeys.inboundEvents(workspaceId, status, sourceId),
     queryFn: ({ pageParam }) => unwrap(client.GET('/v1/workspaces/{id}/inbound-events', {
       params: { path: { id: workspaceId }, query: { limit: PAGE, ...(status ? { status } : {}), ...(sourceId ? { source_id: sourceId } : {}), ...(pageParam ? { cursor: pageParam } : {}) } },
     })),
@@ -30,7 +31,7 @@ export function EventsViewer({ workspaceId, sources }: { workspaceId: string; so
   });
   const replay = useMutation({
     mutationFn: (id: string) => unwrap(client.POST('/v1/inbound-events/{id}/replay', { params: { path: { id } } })),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ['inbound-events', workspaceId] }),
+    onSuccess: () => queries.invalidateQueries({ queryKey: queryKeys.inboundEvents(workspaceId) }),
   });
   const nameOf = new Map(sources.map((s) => [s.id, s.name]));
   type Row = NonNullable<typeof events.data>['pages'][number]['data'][number];
@@ -74,7 +75,7 @@ export function EventsViewer({ workspaceId, sources }: { workspaceId: string; so
 /** One event as received: the body made readable, and the headers that came with it. */
 function PayloadModal({ eventId, onClose }: { eventId: string | null; onClose: () => void }) {
   const event = useQuery({
-    queryKey: ['inbound-event', eventId],
+    queryKey: queryKeys.inboundEvent(eventId),
     queryFn: () => unwrap(client.GET('/v1/inbound-events/{id}', { params: { path: { id: eventId! } } })),
     enabled: eventId !== null,
   });

@@ -9,6 +9,7 @@ import { RotateSecretButton } from './InboundRotate';
 import type { InboundSource } from './Inbound';
 import { ConfirmAction, ErrorNote } from '../../components/dialogs';
 import { WARNING_COLOR } from '../../lib/colors';
+import { queryKeys } from '../../lib/query-keys';
 
 // Badges keep their whole word: a cramped table cell would otherwise cut "enabled" to "EN…".
 const BADGE = { flexShrink: 0, overflow: 'visible' } as const;
@@ -17,14 +18,14 @@ const BADGE = { flexShrink: 0, overflow: 'visible' } as const;
 export function SourcesTable({ workspaceId, sources }: { workspaceId: string; sources: UseQueryResult<InboundSource[]> }) {
   const canWrite = useCanWrite(workspaceId);
   const queries = useQueryClient();
-  const refresh = () => queries.invalidateQueries({ queryKey: ['inbound-sources', workspaceId] });
+  const refresh = () => queries.invalidateQueries({ queryKey: queryKeys.inboundSources(workspaceId) });
   const enable = useMutation({
     mutationFn: (s: InboundSource) => unwrap(client.PATCH('/v1/inbound-sources/{id}', { params: { path: { id: s.id } }, body: { enabled: true } })),
     onSuccess: refresh,
   });
   const disable = (s: InboundSource) => unwrap(client.PATCH('/v1/inbound-sources/{id}', { params: { path: { id: s.id } }, body: { enabled: false } })).then(refresh);
   const remove = (s: InboundSource) => unwrap(client.DELETE('/v1/inbound-sources/{id}', { params: { path: { id: s.id } } })).then(() => {
-    void queries.invalidateQueries({ queryKey: ['inbound-events', workspaceId] });
+    void queries.invalidateQueries({ queryKey: queryKeys.inboundEvents(workspaceId) });
     return refresh();
   });
 

@@ -5,6 +5,7 @@ import { client, unwrap } from '../../api';
 import { dayLabel, formatWhen } from '../../lib/apiKeys';
 import { Loaded } from '../common';
 import type { ApiKey } from './KeyDialogs';
+import { queryKeys } from '../../lib/query-keys';
 
 /** Requests per day over the last 30 days, with the last use and where it came from. */
 export function KeyUsageDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onClose: () => void }) {
@@ -17,7 +18,7 @@ export function KeyUsageDialog({ apiKey, onClose }: { apiKey: ApiKey | null; onC
 
 function KeyUsage({ keyId }: { keyId: string }) {
   const usage = useQuery({
-    queryKey: ['api-key-usage', keyId],
+    queryKey: queryKeys.apiKeyUsage(keyId),
     queryFn: () => unwrap(client.GET('/v1/api-keys/{id}/usage', { params: { path: { id: keyId }, query: { days: 30 } } })),
   });
   return (

@@ -4,11 +4,12 @@ import { Link } from 'react-router';
 import { client, unwrap } from '../../api';
 import { firstOpen, nextAction, tabLink } from '../../lib/onboarding';
 import { Loaded } from '../common';
+import { queryKeys } from '../../lib/query-keys';
 
 /** The checklist the API derives from what exists, with the next thing to do and where. */
 export function OnboardingTab({ workspaceId }: { workspaceId: string }) {
   const checklist = useQuery({
-    queryKey: ['onboarding', workspaceId],
+    queryKey: queryKeys.onboarding(workspaceId),
     queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/onboarding', { params: { path: { id: workspaceId } } })),
   });
   return (

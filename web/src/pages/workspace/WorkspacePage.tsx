@@ -11,6 +11,7 @@ import { CredentialsTab } from './Credentials';
 import { InboundTab } from './Inbound';
 import { OnboardingTab } from './Onboarding';
 import { WebhooksTab } from './Webhooks';
+import { queryKeys } from '../../lib/query-keys';
 
 // The tab names are the contract's; the URL holds the open tab so a link can point at it.
 const TABS: Array<{ slug: string; label: string; Panel: ComponentType<{ workspaceId: string }> }> = [
@@ -26,8 +27,8 @@ const TABS: Array<{ slug: string; label: string; Panel: ComponentType<{ workspac
 export function WorkspacePage() {
   const { id = '', tab = 'keys' } = useParams();
   const navigate = useNavigate();
-  const workspace = useQuery({ queryKey: ['workspace', id], queryFn: () => unwrap(client.GET('/v1/workspaces/{id}', { params: { path: { id } } })) });
-  const health = useQuery({ queryKey: ['workspace-health', id], queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/health', { params: { path: { id } } })) });
+  const workspace = useQuery({ queryKey: queryKeys.workspace(id), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}', { params: { path: { id } } })) });
+  const health = useQuery({ queryKey: queryKeys.workspaceHealth(id), queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/health', { params: { path: { id } } })) });
   return (
     <Stack>
       <Breadcrumbs>

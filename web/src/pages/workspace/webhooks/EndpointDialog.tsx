@@ -7,6 +7,7 @@ import { client, unwrap } from '../../../api';
 import { EVENT_FILTER, eventChoices, headersToRows, rowsToHeaders } from '../../../lib/webhooks';
 import { keys, type Endpoint } from './model';
 import { ErrorNote } from '../../../components/dialogs';
+import { queryKeys } from '../../../lib/query-keys';
 
 const schema = z.object({
   name: z.string().trim().max(64).regex(/^([A-Za-z0-9][A-Za-z0-9 _.-]*)?$/, 'Letters, digits, spaces, _ . and -, starting with a letter or digit'),
@@ -49,7 +50,7 @@ export function EndpointDialog({ workspaceId, endpoint, opened, onClose, onCreat
 function EndpointForm({ workspaceId, endpoint, onClose, onCreated }: { workspaceId: string; endpoint: Endpoint | null; onClose: () => void; onCreated: (secret: string, endpoint: Endpoint) => void }) {
   const queries = useQueryClient();
   const catalog = useQuery({
-    queryKey: ['event-types', workspaceId],
+    queryKey: queryKeys.eventTypes(workspaceId),
     queryFn: () => unwrap(client.GET('/v1/event-types', { params: { query: { workspace_id: workspaceId } } })),
     staleTime: 60_000,
   });
