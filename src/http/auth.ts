@@ -49,6 +49,12 @@ export const anonymousActor = (request: FastifyRequest): Actor => ({
   requestId: request.id,
 });
 
+/** The session of a route marked `session: true`: the auth hook refuses such a request without one. */
+export function sessionOf(request: FastifyRequest): { token: string; open: OpenSession } {
+  if (!request.session) throw new AppError('unauthenticated', 'sign in first (POST /v1/auth/login)', { reason: 'no_session' });
+  return request.session;
+}
+
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { anonymousActor } from '../../http/auth.js';
+import { anonymousActor, sessionOf } from '../../http/auth.js';
 import { errors, IdParam, ListOf, Nullable, Timestamp } from '../../http/schemas.js';
 import type { AuthService } from './service.js';
 import { userView } from './service.js';
@@ -53,7 +53,7 @@ export const authRoutes =
       config: { session: true },
       schema: { tags, security: session, summary: 'End this session', response: { 204: Type.Null(), ...errors() } },
     }, async (req, reply) => {
-      await auth.logout(req.actor, req.session!.token);
+      await auth.logout(req.actor, sessionOf(req).token);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
       return reply.status(204).send(null);
     });
@@ -61,7 +61,7 @@ export const authRoutes =
     app.get('/auth/me', {
       config: { session: true },
       schema: { tags, security: session, summary: 'The signed-in person, their workspaces and roles, and the CSRF token', response: { 200: SignedIn, ...errors() } },
-    }, async (req) => ({ user: userView(req.session!.open), csrf_token: req.session!.open.csrfToken }));
+    }, async (req) => ({ user: userView(sessionOf(req).open), csrf_token: sessionOf(req).open.csrfToken }));
 
     app.post('/auth/mfa/enroll', {
       config: { session: true },
@@ -78,18 +78,18 @@ export const authRoutes =
       preValidation: async (req) => {
         req.body = req.body ?? {};
       },
-    }, async (req) => auth.enrollMfa(req.actor, req.session!.open, req.body ?? {}));
+    }, async (req) => auth.enrollMfa(req.actor, sessionOf(req).open, req.body ?? {}));
 
     app.get('/auth/sessions', {
       config: { session: true },
       schema: { tags, security: session, summary: "The signed-in person's open sessions (this one marked current)", response: { 200: ListOf(SessionView), ...errors() } },
-    }, async (req) => ({ data: await auth.listSessions(req.session!) }));
+    }, async (req) => ({ data: await auth.listSessions(sessionOf(req)) }));
 
     app.delete('/auth/sessions/:id', {
       config: { session: true },
       schema: { tags, security: session, params: IdParam, summary: 'End one of your sessions (another person\'s is 404)', response: { 204: Type.Null(), ...errors() } },
     }, async (req, reply) => {
-      await auth.endSession(req.actor, req.session!, req.params.id);
+      await auth.endSession(req.actor, sessionOf(req), req.params.id);
       return reply.status(204).send(null);
     });
 
@@ -100,5 +100,5 @@ export const authRoutes =
         body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ mfa_enabled: Type.Boolean() }), ...errors() },
       },
-    }, async (req) => auth.confirmMfa(req.actor, req.session!.open, req.body.code));
+    }, async (req) => auth.confirmMfa(req.actor, sessionOf(req).open, req.body.code));
   };

@@ -173,7 +173,7 @@ export function createUpstreamClient({
       if (result.status === null) {
         throw new AppError('upstream_failed', `${credential.provider.name} did not answer: ${result.error}`, { provider: credential.provider.id, attempts: result.attempts });
       }
-      return result;
+      return { ...result, status: result.status };
     },
     close: () => {
       breakers.shutdown();

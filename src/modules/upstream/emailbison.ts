@@ -70,7 +70,7 @@ export function createEmailBisonService({ db, vault, upstream, instances, tenanc
         while (page !== null && pages < MAX_PAGES) {
           const res = await upstream.client.call(credential, { method: 'GET', path: '/sender-emails', query: { page } }, { caller: actor.id, trigger: trigger === 'api' ? 'sync' : trigger });
           if (res.status !== 200) {
-            const why = credential.provider.errorMessage(res.status!, res.body) ?? `HTTP ${res.status}`;
+            const why = credential.provider.errorMessage(res.status, res.body) ?? `HTTP ${res.status}`;
             throw new AppError('upstream_failed', `Email Bison refused page ${page}: ${why}`, { status_code: res.status, page });
           }
           const items = get(res.body, 'data');

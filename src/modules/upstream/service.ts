@@ -107,7 +107,7 @@ export function createUpstreamService({ db, vault, tenancy, health, timeoutMs, a
       const provider = providerById(providerId);
       const credential = await vault.resolveWorkspaceCredential(workspaceId, provider.id);
       const result = await client.call(credential, req, { caller: actor.id, trigger });
-      return { status: result.status!, headers: pickHeaders(result.headers), body: result.body, duration_ms: result.durationMs, attempts: result.attempts };
+      return { status: result.status, headers: pickHeaders(result.headers), body: result.body, duration_ms: result.durationMs, attempts: result.attempts };
     },
 
     async test(actor: Actor, workspaceId: string, providerId: string) {

@@ -80,7 +80,7 @@ export async function importCredentials(
   if (!ok || opts.dryRun) return { ok, dry_run: !!opts.dryRun, imported: 0, rows: report };
 
   await deps.vault.writeAll(actor, prepared, (i) => {
-    const item = prepared[i]!;
+    const item = prepared[i]!; // i is writeAll's own index into `prepared`
     item.report.status = item.p.existing ? 'updated' : 'created';
     opts.onProgress?.(rows.length + i + 1, rows.length * 2);
   });

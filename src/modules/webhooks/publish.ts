@@ -70,7 +70,7 @@ export async function publishMany(db: Executor, events: WorkspaceEvent[], handOf
   return input.map((e) => {
     const deliveries = fresh.get(e.id);
     const row = leasedOf.get(e.id);
-    if (deliveries && row) return { eventId: e.id, duplicate: false, deliveries, leased: row.leased!.map((l) => claimedOf(e, row, l)) };
+    if (deliveries && row?.leased) return { eventId: e.id, duplicate: false, deliveries, leased: row.leased.map((l) => claimedOf(e, row, l)) };
     if (deliveries) return { eventId: e.id, duplicate: false, deliveries };
     const first = firsts.get(keyOf(e));
     return first ? { eventId: first, duplicate: true, deliveries: [] } : anew.shift()!;
