@@ -214,7 +214,7 @@ describe(`one process on ${TEST_DB}`, () => {
     expect((await api(server.base, null, 'GET', '/healthz')).status).toBe(200);
     const orgs = await api(server.base, bootstrapKey, 'GET', '/v1/organizations');
     expect(orgs.status).toBe(200);
-    expect(orgs.body).toEqual({ data: [] });
+    expect(orgs.body).toEqual({ data: [], next_cursor: null });
     expect((await api(server.base, null, 'GET', '/v1/organizations')).status).toBe(401);
 
     // A request whose body is still arriving when SIGTERM comes: the server has its headers, so it
