@@ -7540,7 +7540,39 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": unknown;
+                        "application/json": {
+                            window: "1h" | "24h" | "7d" | "30d";
+                            /** Format: date-time */
+                            since: string;
+                            /** @description the series step, as a PostgreSQL interval */
+                            bucket: string;
+                            total: number;
+                            succeeded: number;
+                            failed: number;
+                            success_rate: number | null;
+                            avg_latency_ms: number | null;
+                            p95_latency_ms: number | null;
+                            series: {
+                                /** Format: date-time */
+                                t: string;
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                success_rate: number | null;
+                                avg_latency_ms: number | null;
+                            }[];
+                            endpoints: {
+                                webhook_id: string;
+                                name: string | null;
+                                url: string | null;
+                                total: number;
+                                succeeded: number;
+                                failed: number;
+                                success_rate: number | null;
+                                avg_latency_ms: number | null;
+                                p95_latency_ms: number | null;
+                            }[];
+                        };
                     };
                 };
                 /** @description Every non-2xx response */

@@ -4,6 +4,23 @@ import { bearer, errors, IdParam, Nullable, NullableTimestamp, Timestamp } from 
 import { WINDOWS, type AnalyticsService, type Window } from './analytics.js';
 import type { DeliveryFilter, RecoveryService } from './recovery.js';
 
+const figures = {
+  total: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  success_rate: Nullable(Type.Number({ description: 'percent, two decimals; null without attempts' })),
+  avg_latency_ms: Nullable(Type.Integer()),
+};
+const AnalyticsAnswer = Type.Object({
+  window: Type.Union([Type.Literal('1h'), Type.Literal('24h'), Type.Literal('7d'), Type.Literal('30d')]), // the compiler holds this to WINDOWS
+  since: Timestamp,
+  bucket: Type.String({ description: 'the series step, as a PostgreSQL interval' }),
+  ...figures,
+  p95_latency_ms: Nullable(Type.Integer()),
+  series: Type.Array(Type.Object({ t: Timestamp, ...figures })),
+  endpoints: Type.Array(Type.Object({ webhook_id: Type.String(), name: Nullable(Type.String()), url: Nullable(Type.String()), ...figures, p95_latency_ms: Nullable(Type.Integer()) })),
+});
+
 const tags = ['webhooks'];
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('delivering'), Type.Literal('succeeded'), Type.Literal('dead')]);
 
@@ -114,7 +131,7 @@ export const deliveryRoutes =
           window: Type.Optional(Type.Union(Object.keys(WINDOWS).map((w) => Type.Literal(w)), { default: '24h' })),
           webhook_id: Type.Optional(Type.String({ maxLength: 64 })),
         }),
-        response: { 200: Type.Unknown(), ...errors() },
+        response: { 200: AnalyticsAnswer, ...errors() },
       },
     }, async (req) => analytics.forWorkspace(req.actor, req.params.id, (req.query.window ?? '24h') as Window, req.query.webhook_id));
   };

@@ -2,7 +2,7 @@ import { Card, Group, Select, SegmentedControl, SimpleGrid, Stack, Text, Title }
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { api } from '../../../api';
+import { client, unwrap } from '../../../api';
 import { fillSeries, formatLatency } from '../../../lib/webhooks';
 import { DataTable, Loaded } from '../../common';
 import { endpointLabel, keys, useEndpoints, WINDOWS, type Analytics as Figures, type Window } from './model';
@@ -15,11 +15,10 @@ export function Analytics({ workspaceId }: { workspaceId: string }) {
   const endpoints = useEndpoints(workspaceId);
   const [window, setWindow] = useState<Window>('24h');
   const [webhookId, setWebhookId] = useState<string | null>(null);
-  const query = new URLSearchParams({ window, ...(webhookId ? { webhook_id: webhookId } : {}) });
   // The route leaves its answer's schema open, so this one call is untyped.
   const analytics = useQuery({
     queryKey: keys.analytics(workspaceId, window, webhookId),
-    queryFn: () => api<Figures>('GET', `/v1/workspaces/${workspaceId}/webhooks/analytics?${query}`),
+    queryFn: () => unwrap(client.GET('/v1/workspaces/{id}/webhooks/analytics', { params: { path: { id: workspaceId }, query: { window, ...(webhookId ? { webhook_id: webhookId } : {}) } } })),
     refetchInterval: 30_000,
   });
   return (
