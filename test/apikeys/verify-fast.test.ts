@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CachedKey } from '../../src/modules/apikeys/cache.js';
 import type { Verification } from '../../src/modules/apikeys/verify.js';
 import { verificationBody, verificationText } from '../../src/modules/apikeys/verify-http.js';
+import { generateKey } from '../../src/modules/apikeys/format.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 
 // POST /v1/keys/verify is answered by a fast path beside Fastify on the real HTTP server, while
@@ -48,7 +49,7 @@ describe('the fast path answers exactly as the Fastify route', () => {
     ['a valid key with a granted scope', () => JSON.stringify({ key, scope: 'keys:read' })],
     ['a valid key without the scope', () => JSON.stringify({ key, scope: 'keys:write' })],
     ['a revoked key', () => JSON.stringify({ key: revoked })],
-    ['a made-up key', () => JSON.stringify({ key: 'gate_live_0000000000000000000000000000000000000000000000000' })],
+    ['a made-up key', () => JSON.stringify({ key: generateKey() })],
     ['an end-client ip', () => JSON.stringify({ key, ip: '203.0.113.9' })],
     ['a wrong type', () => JSON.stringify({ key: 42 })],
     ['a missing key', () => JSON.stringify({ scope: 'keys:read' })],

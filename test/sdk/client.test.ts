@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ApiError, createClient, unwrap, type GatehouseClient } from '../../sdk/src/index.js';
+import { generateKey } from '../../src/modules/apikeys/format.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 // The SDK against a live server on loopback: typed calls in, the server's answers out.
@@ -47,7 +48,7 @@ describe('createClient', () => {
   });
 
   test('a wrong key is a 401 ApiError; without unwrap the error body is typed data', async () => {
-    const stranger = createClient({ baseUrl, apiKey: 'gate_live_0000000000000000000000000000000000000000000000000' });
+    const stranger = createClient({ baseUrl, apiKey: generateKey() });
     const { data, error, response } = await stranger.GET('/v1/organizations');
     expect(data).toBeUndefined();
     expect(response.status).toBe(401);
