@@ -39,7 +39,9 @@ function encodeCursor(createdAt: Date, id: string): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) {
+  // A time PostgreSQL cannot hold (before 4713 BC) would fail in the query: the cursor is refused first.
+  const year = createdAt.getUTCFullYear();
+  if (!id || Number.isNaN(createdAt.getTime()) || year < 1 || year > 9999) {
     throw new AppError('validation_failed', 'cursor is not one this list gave out', { field: 'cursor' });
   }
   return { createdAt, id };

@@ -212,6 +212,9 @@ describe('workspaces', () => {
     const bad = await t.call(t.adminKey, 'GET', '/v1/workspaces?cursor=bm90LWEtY3Vyc29y');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('validation_failed');
+    // A well-formed cursor naming a time PostgreSQL cannot hold is refused too, never a 500.
+    const ancient = Buffer.from('-100000-01-01T00:00:00.000Z|ws_x').toString('base64url');
+    expect((await t.call(t.adminKey, 'GET', `/v1/workspaces?cursor=${ancient}`)).status).toBe(400);
   });
 
   test('a caller bound to no workspace sees no workspace', async () => {
