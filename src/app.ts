@@ -21,6 +21,7 @@ import { createVerifyFastPath } from './modules/apikeys/fast-path.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { inboundRoutes } from './modules/inbound/routes.js';
+import { mailRoutes } from './modules/mail/routes.js';
 import { reportingRoutes } from './modules/reporting/routes.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { upstreamRoutes } from './modules/upstream/routes.js';
@@ -161,6 +162,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(webhookRoutes({ endpoints: services.endpoints, events: services.events }));
       await v1.register(deliveryRoutes({ recovery: services.recovery, analytics: services.webhookAnalytics }));
       await v1.register(inboundRoutes({ sources: services.sources, inboundEvents: services.inboundEvents }));
+      await v1.register(mailRoutes({ mail: services.mail }));
     },
     { prefix: '/v1' },
   );

@@ -44,6 +44,17 @@ const envSchema = z.object({
     .optional()
     .describe('Redis for rate-limit counters shared by several processes; memory when unset'),
   GATEHOUSE_PUBLIC_URL: z.url().optional().describe('external base URL used in receiving URLs'),
+  GATEHOUSE_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587')
+    .optional()
+    .describe('SMTP server that sends email (password resets, invitations); unset: nothing is emailed and links are shown to the person instead'),
+  GATEHOUSE_MAIL_FROM: z
+    .string()
+    .min(3)
+    .max(320)
+    .optional()
+    .describe('From address of the email Gatehouse sends, e.g. "Gatehouse <no-reply@example.com>" (default: gatehouse@ the host of GATEHOUSE_PUBLIC_URL)'),
   GATEHOUSE_ALLOW_PRIVATE_TARGETS: bool
     .default(false)
     .describe('allow outbound calls to loopback, private and metadata addresses'),
@@ -161,6 +172,9 @@ const configSchema = envSchema.transform((e) => ({
   redisUrl: e.REDIS_URL,
   publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
   allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
+  /** Holds credentials when the server needs them: never logged. */
+  smtpUrl: e.GATEHOUSE_SMTP_URL,
+  mailFrom: e.GATEHOUSE_MAIL_FROM ?? `Gatehouse <gatehouse@${new URL(e.GATEHOUSE_PUBLIC_URL ?? 'http://localhost').hostname}>`,
   logLevel: e.GATEHOUSE_LOG_LEVEL,
   bodyLimit: e.GATEHOUSE_BODY_LIMIT,
   trustProxy: e.GATEHOUSE_TRUST_PROXY || e.GATEHOUSE_TRUSTED_PROXIES !== undefined,

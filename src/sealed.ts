@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from './db/types.js';
 import { authSealedColumns } from './modules/auth/sealed.js';
+import { mailSealedColumns } from './modules/mail/sealed.js';
 import { inboundSealedColumns } from './modules/inbound/sealed.js';
 import { adminSecretSealedColumns } from './modules/providers/sealed.js';
 import type { SealedColumns } from './modules/vault/sealed.js';
@@ -17,4 +18,5 @@ export const sealedColumnsOf = (db: Kysely<DB>): SealedColumns[] => [
   ...webhookSealedColumns(db),
   ...inboundSealedColumns(db),
   authSealedColumns(db),
+  mailSealedColumns(db),
 ];

@@ -39,6 +39,7 @@ import { createReceiver } from './modules/inbound/receive.js';
 import { createSourceService } from './modules/inbound/sources.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
+import { createMailService } from './modules/mail/service.js';
 
 /** Wires each service with the few things it uses; one instance per process (or per test). */
 export async function createServices(config: Config, database: Database, log: Logger, clock: Clock = systemClock) {
@@ -82,6 +83,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   queueMetrics.watch('deliveries', () => queueDepth(db));
   queueMetrics.watch('inbound', () => depthOf(db, inboundTable(INBOUND_RETRY_SCHEDULE_S.length + 1)));
   createHealthMetrics(metrics.registry, db);
+  const mail = createMailService({ db, ring, log, registry: metrics.registry, smtpUrl: config.smtpUrl, from: config.mailFrom });
   const sessions = createSessionStore(db, tenancy, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
@@ -125,6 +127,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     webhookMetrics,
     queueMetrics,
     deliveryHandOffs,
+    mail,
     sessions,
     auth,
     authFailures,
@@ -137,6 +140,7 @@ export async function createServices(config: Config, database: Database, log: Lo
       await stopVault();
       await upstream.close();
       await authFailures.close();
+      mail.close();
       await limiter.close();
       await audit.close();
     },

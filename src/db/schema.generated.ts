@@ -241,6 +241,26 @@ export interface Jobs {
   unique_key: string | null;
 }
 
+export interface MailBodies {
+  ciphertext: string;
+  master_version: string;
+  message_id: string;
+  wrapped_key: string;
+}
+
+export interface MailOutbox {
+  attempts: Generated<number>;
+  created_at: Generated<Timestamp>;
+  id: string;
+  last_error: string | null;
+  organization_id: string | null;
+  purpose: string;
+  sent_at: Timestamp | null;
+  status: Generated<"queued" | "sent" | "failed">;
+  subject: string;
+  to_address: string;
+}
+
 export interface Members {
   created_at: Generated<Timestamp>;
   role: "admin" | "manager" | "member" | "read_only";
@@ -258,6 +278,14 @@ export interface Organizations {
   updated_at: Generated<Timestamp>;
 }
 
+export interface PasswordResets {
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  token_hash: string;
+  used_at: Timestamp | null;
+  user_id: string;
+}
+
 export interface ProviderInstances {
   base_url: string;
   created_at: Generated<Timestamp>;
@@ -265,6 +293,13 @@ export interface ProviderInstances {
   name: string;
   provider: string;
   updated_at: Generated<Timestamp>;
+}
+
+export interface RecoveryCodes {
+  code_hash: string;
+  created_at: Generated<Timestamp>;
+  used_at: Timestamp | null;
+  user_id: string;
 }
 
 export interface Sessions {
@@ -454,9 +489,13 @@ export interface DB {
   inbound_sources: InboundSources;
   instance_admin_secrets: InstanceAdminSecrets;
   jobs: Jobs;
+  mail_bodies: MailBodies;
+  mail_outbox: MailOutbox;
   members: Members;
   organizations: Organizations;
+  password_resets: PasswordResets;
   provider_instances: ProviderInstances;
+  recovery_codes: RecoveryCodes;
   sessions: Sessions;
   sync_runs: SyncRuns;
   upstream_calls: UpstreamCalls;

@@ -83,6 +83,8 @@ export function jobHandlers(services: Services): JobHandlers<JobPayloads> {
       const cp = await services.audit.checkpoints.createIfAdvanced();
       return cp && { seq: cp.seq };
     },
+    // The last attempt fails the email for good (its body is deleted); earlier ones are retried with backoff.
+    [JOB.mailSend]: async (p, job) => services.mail.send(p.message_id, { final: job.attempts >= job.max_attempts }),
     [JOB.pruneCallLog]: async () => {
       const before = daysAgo(config.callLogRetentionDays);
       return prune(JOB.pruneCallLog, { upstream_calls: (n) => services.upstream.pruneLogs(before, n) });

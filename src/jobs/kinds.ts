@@ -13,6 +13,7 @@ export const JOB = {
   inboundSilent: 'inbound.alert-silent',
   pruneInbound: 'inbound.prune',
   auditCheckpoint: 'audit.checkpoint',
+  mailSend: 'mail.send',
 } as const;
 
 /** A kind that carries nothing: its payload is stored as `{}`. */
@@ -39,6 +40,8 @@ export interface JobPayloads {
   [JOB.inboundSilent]: NoPayload;
   [JOB.pruneInbound]: NoPayload;
   [JOB.auditCheckpoint]: NoPayload;
+  /** The outbox row; the email itself stays in the outbox, sealed. */
+  [JOB.mailSend]: { message_id: string };
 }
 
 export type JobKind = keyof JobPayloads;
