@@ -98,6 +98,8 @@ export function createWorker<Payloads>({ database, log, metrics, queueMetrics, h
 
   return {
     id: workerId,
+    /** Resolves once a claim begun after this call has ended (see the claim loop). */
+    claimedSince: queue.claimedSince,
     async start() {
       await queue.start();
       startSchedules();

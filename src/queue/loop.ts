@@ -55,6 +55,20 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
   // Slots promised to items arriving other than by a claim (see reserve): not free for claims.
   let reserved = 0;
 
+  // Claims that ended having looked at the queue (most find nothing), for whoever must know that the
+  // worker has seen the queue as it is now (see claimedSince). One that failed did not look.
+  let claimsEnded = 0;
+  let claimUnderWay = false;
+  let ended = false;
+  const claimWaiters: Array<{ n: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  const claimEnded = () => {
+    claimsEnded++;
+    for (const w of claimWaiters.filter((w) => w.n <= claimsEnded)) {
+      claimWaiters.splice(claimWaiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+
   const nudge = () => {
     nudged = true;
     wake?.();
@@ -97,8 +111,10 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
         continue;
       }
       if (free > 0 && (free >= minBatch || inFlight.size === 0)) {
+        claimUnderWay = true;
         try {
           claimed = await claim(free);
+          claimEnded();
           partialAt = claimed.length > 0 && claimed.length < free ? Date.now() : -Infinity;
           if (failingSince !== undefined) {
             log.info({ failed_for_s: Math.round((Date.now() - failingSince) / 1000) }, `claiming ${what} again`);
@@ -110,6 +126,8 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
             failingSince = Date.now();
             log.warn({ err: (err as Error).message }, `could not claim ${what}; retrying every ${pollMs / 1000} s`);
           }
+        } finally {
+          claimUnderWay = false;
         }
       }
       for (const item of claimed) start(item);
@@ -125,12 +143,24 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
       });
       wake = undefined;
     }
+    ended = true;
+    for (const w of claimWaiters.splice(0)) w.reject(new Error(`the ${what} loop stopped`));
   }
 
   return {
     nudge,
     wakeAt,
     inFlight: () => inFlight.size,
+    /**
+     * Resolves once a claim that began after this call has ended: the worker has then seen the queue
+     * as it is now, and what it left there it passed over (a test proves by it that due work was not
+     * taken, without waiting a guessed time). Rejects if the loop stops first, or has stopped.
+     */
+    claimedSince(): Promise<void> {
+      const n = claimsEnded + (claimUnderWay ? 2 : 1);
+      if (ended) return Promise.reject(new Error(`the ${what} loop stopped`));
+      return new Promise((resolve, reject) => claimWaiters.push({ n, resolve, reject }));
+    },
     /**
      * Promises up to `max` slots, keeping `keep` free for claims, to items that will be leased to this
      * worker elsewhere (events handed over as they are accepted); `adopt` runs them and gives back
@@ -148,6 +178,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
     },
     start() {
       running = true;
+      ended = false;
       done = loop();
     },
     /** Stops claiming, then waits for what is already running. */

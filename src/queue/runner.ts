@@ -75,6 +75,7 @@ export function createQueueRunner<T>(o: QueueRunnerOptions<T>) {
     nudge: loop.nudge,
     wakeAt: loop.wakeAt,
     inFlight: loop.inFlight,
+    claimedSince: loop.claimedSince,
     reserve: loop.reserve,
     adopt: loop.adopt,
     async start() {

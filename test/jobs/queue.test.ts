@@ -355,10 +355,15 @@ describe('the worker', () => {
     const [row] = await jobsOfKind(kind);
     expect(row.status).toBe('done');
 
-    // A stopped worker claims nothing more.
+    // A stopped worker claims nothing more: its loop has ended (a loop still running would be woken by
+    // the NOTIFY or its 100 ms poll, and claim), and the job, due, waits for a live worker.
     await enqueue(db(), { kind });
-    await sleep(300);
+    await expect(worker.claimedSince()).rejects.toThrow('loop stopped');
     expect((await jobsOfKind(kind))[1].status).toBe('pending');
+    const next = startWorker({ [kind]: async () => undefined });
+    await next.start();
+    await waitFor(async () => (await jobsOfKind(kind))[1].status === 'done', 'a live worker to run it');
+    await stopWorker(next);
   });
 
   test('a handler that throws leaves its job pending with the error, and the worker carries on', async () => {

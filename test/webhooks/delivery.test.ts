@@ -349,9 +349,14 @@ describe('wake-ups', () => {
       const e = await endpoint(t3, workspace.id, `${rx.url}/wake-enable`);
       await sendTo(t3, workspace.id, e.id); // pending, and no worker yet
       expect((await t3.call(t3.adminKey, 'PATCH', `/v1/webhooks/${e.id}`, { enabled: false })).status).toBe(200);
-      // Polling every minute: only a notification can bring the delivery out within the test.
-      w3 = await startDeliveryWorker(t3, { pollMs: 60_000 });
-      await sleep(300);
+      // Polling every minute: only a notification can bring the delivery out within the test. No
+      // hand-off, so another endpoint's event is claimed: that claim, begun after this delivery was
+      // due, passed it over (and so would every claim until it is enabled).
+      w3 = await startDeliveryWorker(t3, { pollMs: 60_000, handOff: false });
+      const other = await endpoint(t3, workspace.id, `${rx.url}/wake-other`);
+      await sendTo(t3, workspace.id, other.id);
+      await settled(other.id, 1, 'succeeded', t3, 5000);
+      expect((await deliveriesOf(t3, e.id)).map((d) => d.status)).toEqual(['pending']);
       expect(hits('/wake-enable')).toHaveLength(0);
       expect((await t3.call(t3.adminKey, 'PATCH', `/v1/webhooks/${e.id}`, { enabled: true })).status).toBe(200);
       await settled(e.id, 1, 'succeeded', t3, 5000);

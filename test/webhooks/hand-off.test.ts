@@ -58,6 +58,11 @@ async function rowOf(eventId: string) {
   expect(r.rows).toHaveLength(1);
   return r.rows[0];
 }
+/** How many of an endpoint's deliveries a worker holds (leased, being attempted). */
+async function delivering(endpointId: string) {
+  const r = await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries where endpoint_id = ${endpointId} and status = 'delivering'`.execute(t.db.database.db);
+  return r.rows[0].n;
+}
 const succeeded = (eventId: string) => eventually(async () => (await rowOf(eventId)).status === 'succeeded');
 
 /** Runs `body` with a delivery worker of its own (the app's hand-off goes to it), stopped after its attempts. */
@@ -200,7 +205,8 @@ describe("a workspace's share holds with the hand-off (worker of 8, share 2, bor
   });
 
   test('two workspaces hanging at once leave a share of slots free: a third one’s event goes at once', async () => {
-    await withWorker(opts, async () => {
+    // Polling often, so the claim waited for below comes well inside the hanging requests' second.
+    await withWorker({ ...opts, pollMs: 50 }, async (w) => {
       const [wa, wc, wb] = await Promise.all([seedWorkspace(t), seedWorkspace(t), seedWorkspace(t)]).then((s) => s.map((x) => x.workspace.id));
       const a = hanging('/both-a', 1000);
       const c = hanging('/both-c', 1000);
@@ -213,8 +219,10 @@ describe("a workspace's share holds with the hand-off (worker of 8, share 2, bor
       // what leaves a share (2) free: 8 - 4 - 2.
       await sendEach(6, ea.id, wa);
       await sendEach(6, ec.id, wc);
-      await sleep(100); // time for any claim the worker would make
-      expect([a.open, c.open], 'a share of the worker stays free').toEqual([4, 2]);
+      // A claim begun after the last accept passed over the 6 deliveries left pending.
+      await w.claimedSince();
+      expect([await delivering(ea.id), await delivering(ec.id)], 'a share of the worker stays free').toEqual([4, 2]);
+      await eventually(async () => a.open === 4 && c.open === 2, 3000);
       await send(eb.id, {}, wb);
       await eventually(async () => hits('/both-b').length === 1, 3000);
       expect([...a.answeredAt, ...c.answeredAt], 'the third workspace did not wait for a hanging request').toEqual([]);

@@ -259,6 +259,8 @@ export function createDeliveryWorker(o: DeliveryWorkerOptions) {
   return {
     id: workerId,
     offer,
+    /** Resolves once a claim begun after this call has ended (see the claim loop). */
+    claimedSince: loop.claimedSince,
     async start() {
       stopListening = await database.listen(ENDPOINTS_CHANNEL, (id) => secrets.evict(id === RESYNC ? '*' : id));
       await loop.start();
