@@ -24,9 +24,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * `env` as the service reads it; `tweak` sets parsed values no variable can (a breaker reset of a
+ * fraction of a second), so a test waits a moment instead of the shortest a deployment may set.
+ */
+export async function createTestApp(env: Record<string, string> = {}, tweak: Partial<Config> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig({
+  const parsed = loadConfig({
     GATEHOUSE_LOG_LEVEL: 'debug',
     GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true',
     // A fresh master key per app: tests never create a key file in the project folder.
@@ -34,6 +38,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     GATEHOUSE_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
     ...env,
   });
+  const config: Config = { ...parsed, ...tweak };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { startReceiver, type Receiver } from '../helpers/webhooks.js';
+import { eventually, startReceiver, type Receiver } from '../helpers/webhooks.js';
 
 // A provider target that keeps failing opens its circuit: every workspace's calls to it fail at
 // once with a 502 saying why and until when, while other targets are untouched; after the reset
@@ -10,7 +10,9 @@ let down: Receiver;
 let other: Receiver;
 let refusing: Receiver;
 beforeAll(async () => {
-  t = await createTestApp({ GATEHOUSE_UPSTREAM_BREAKER_RESET_S: '1' });
+  // Open for half a second (a variable sets whole seconds): the test waits for the reset briefly, and
+  // what must happen while it is open (a request or two) still fits well inside it.
+  t = await createTestApp({}, { upstreamBreakerResetS: 0.5 });
   down = await startReceiver(() => ({ status: 503, body: 'maintenance' }));
   other = await startReceiver(() => ({ status: 200, body: '{"ok":true}', headers: { 'content-type': 'application/json' } }));
   refusing = await startReceiver(() => ({ status: 401, body: 'bad token' }));
@@ -26,6 +28,8 @@ async function workspaceOn(base: string) {
   expect(put.status, put.raw).toBe(200);
   return ws.workspace.id as string;
 }
+/** Resolves once the breaker has let its `n`th trial call through since the app started (it logs each). */
+const halfOpen = (n: number) => eventually(async () => t.logs.filter((l) => l.includes('upstream circuit half-open')).length >= n, 5000, 20);
 // POST: the client does not retry it, so each call is exactly one request to the target.
 const callVia = (workspaceId: string) => t.call(t.adminKey, 'POST', `/v1/workspaces/${workspaceId}/upstream/http`, { method: 'POST', path: '/v1/things', body: {} });
 
@@ -45,14 +49,14 @@ describe('the circuit breaker per provider target', () => {
     expect((await callVia(c)).body.status).toBe(200);
 
     // Half-open: one trial; it fails again, so the circuit opens again at once.
-    await new Promise((r) => setTimeout(r, 1100));
+    await halfOpen(1);
     expect((await callVia(b)).body.status).toBe(503);
     expect(down.received).toHaveLength(6);
     expect((await callVia(a)).status).toBe(502);
 
     // The target recovers: the next trial succeeds and calls flow again.
     down.respondWith(() => ({ status: 201, body: '{}' }));
-    await new Promise((r) => setTimeout(r, 1100));
+    await halfOpen(2);
     expect((await callVia(a)).body.status).toBe(201);
     expect((await callVia(b)).body.status).toBe(201);
     expect(down.received).toHaveLength(8);

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DeliveryWorker } from '../../src/modules/webhooks/deliver.js';
@@ -15,7 +16,6 @@ let rx: Receiver;
 let ws: { id: string };
 const plans = new Map<string, (n: number) => ReturnType<Responder>>();
 const hits = (path: string) => rx.received.filter((r) => r.url === path);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Attempt = { attempt: number; outcome: string; response_status: number | null; response_body: string | null; error: string | null; duration_ms: number; request_headers: Record<string, string>; next_attempt_at: string | null; created_at: string };
 type Delivery = { id: string; status: string; attempts: number; max_attempts: number; event_id: string; last_status: number | null; last_error: string | null; next_attempt_at: string; finished_at: string | null };
@@ -310,10 +310,13 @@ describe('what is logged and counted', () => {
       const flaky = await endpoint(t3, workspace.id, `${rx.url}/m-flaky`);
       for (let i = 0; i < 3; i++) await sendTo(t3, workspace.id, ok.id);
       await sendTo(t3, workspace.id, flaky.id);
-      await sleep(1100);
+      // One of them has waited 90 s (its due time moved back, rather than waiting for it to age).
+      await sql`update webhook_deliveries set next_attempt_at = now() - interval '90 seconds'
+        where id = (select min(id) from webhook_deliveries where endpoint_id = ${ok.id})`.execute(t3.db.database.db);
       const queued = (await t3.call(null, 'GET', '/metrics')).raw;
       expect(metric(queued, 'gatehouse_webhook_queue_depth')).toBe(4);
-      expect(metric(queued, 'gatehouse_webhook_oldest_due_seconds')).toBeGreaterThanOrEqual(1);
+      expect(metric(queued, 'gatehouse_webhook_oldest_due_seconds')).toBeGreaterThanOrEqual(90);
+      expect(metric(queued, 'gatehouse_webhook_oldest_due_seconds')).toBeLessThan(120);
 
       w3 = await startDeliveryWorker(t3, { retryScheduleS: SCHEDULE, pollMs: 100 });
       await settled(ok.id, 3, 'succeeded', t3);
