@@ -31,6 +31,7 @@ import { catalogWebhooks } from './modules/webhooks/catalog.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
+import { organizationRoutes } from './modules/tenancy/routes-organizations.js';
 import type { Services } from './services.js';
 
 // A browser asking for a page (not one of the API's own paths, which keep their JSON 404s).
@@ -152,8 +153,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       registerAuth(v1, services);
       await v1.register(authRoutes({ auth: services.auth, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(tenancyRoutes(services.tenancy));
+      await v1.register(organizationRoutes(services.tenancy));
       await v1.register(apiKeyRoutes({ apiKeys: services.apiKeys, tenancy: services.tenancy, verifier: services.verifier }));
-      await v1.register(auditRoutes(services.audit));
+      await v1.register(auditRoutes({ audit: services.audit, tenancy: services.tenancy }));
       await v1.register(providerRoutes({ instances: services.instances, vault: services.vault }));
       await v1.register(vaultRoutes({ vault: services.vault, tenancy: services.tenancy, upstream: services.upstream }));
       await v1.register(upstreamRoutes({ upstream: services.upstream, tenancy: services.tenancy, emailbison: services.emailbison }));

@@ -49,7 +49,8 @@ export async function createServices(config: Config, database: Database, log: Lo
   const limiter = createRateLimiter({ redisUrl: config.redisUrl, log, registry: metrics.registry });
   const usage = createUsageRecorder();
   const audit = createAuditService({ db, anchor: auditAnchor(config, log) });
-  const tenancy = createTenancyService({ db, audit });
+  // Sessions are made further down (they read people through tenancy): the hook reaches them then.
+  const tenancy = createTenancyService({ db, audit, onPersonRemoved: async (userId) => { await sessions.endAll(userId); } });
   const apiKeys = createApiKeyService({ db, cache, audit, clock });
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics, clock });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.

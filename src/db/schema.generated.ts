@@ -72,6 +72,7 @@ export interface AuditLog {
   category: string;
   hash: string;
   id: string;
+  organization_id: string | null;
   outcome: "success" | "failure";
   prev_hash: string;
   request_id: string | null;
@@ -268,6 +269,13 @@ export interface Members {
   workspace_id: string;
 }
 
+export interface OrganizationMembers {
+  created_at: Generated<Timestamp>;
+  organization_id: string;
+  role: "owner" | "admin" | "member" | "read_only";
+  user_id: string;
+}
+
 export interface Organizations {
   created_at: Generated<Timestamp>;
   id: string;
@@ -276,6 +284,7 @@ export interface Organizations {
   plan: "free" | "starter" | "professional" | "enterprise";
   seat_limit: number | null;
   updated_at: Generated<Timestamp>;
+  workspace_limit: number | null;
 }
 
 export interface PasswordResets {
@@ -461,6 +470,7 @@ export interface WebhookStats {
 }
 
 export interface Workspaces {
+  archived_at: Timestamp | null;
   created_at: Generated<Timestamp>;
   id: string;
   name: string;
@@ -492,6 +502,7 @@ export interface DB {
   mail_bodies: MailBodies;
   mail_outbox: MailOutbox;
   members: Members;
+  organization_members: OrganizationMembers;
   organizations: Organizations;
   password_resets: PasswordResets;
   provider_instances: ProviderInstances;

@@ -14,11 +14,24 @@ export interface Actor {
   requestId: string | null;
   /** A signed-in person's role in each workspace they belong to (keys have none: one workspace, fixed scopes). */
   memberships?: Readonly<Record<string, Role>>;
+  /** A signed-in person's role in each organization they belong to as such (its workspaces inherit it). */
+  organizations?: Readonly<Record<string, OrgRole>>;
   /** The scope the route being served needs: a person's role is checked against it per workspace. */
   routeScope?: string;
 }
 
 export type Role = 'admin' | 'manager' | 'member' | 'read_only';
+export type OrgRole = 'owner' | 'admin' | 'member' | 'read_only';
+
+/** Higher ranks hold at least what lower ones do. */
+export const ORG_ROLE_RANK: Record<OrgRole, number> = { read_only: 0, member: 1, admin: 2, owner: 3 };
+const ROLE_RANK: Record<Role, number> = { read_only: 0, member: 1, manager: 2, admin: 3 };
+
+/** The workspace role an organization role gives in each of its workspaces. */
+export const INHERITED_ROLE: Record<OrgRole, Role> = { owner: 'admin', admin: 'admin', member: 'member', read_only: 'read_only' };
+
+/** The broader of two workspace roles: a workspace may grant more than the organization, never less. */
+export const broaderRole = (a: Role | undefined, b: Role): Role => (a && ROLE_RANK[a] >= ROLE_RANK[b] ? a : b);
 
 export const systemActor = (requestId: string | null = null): Actor => ({
   type: 'system',

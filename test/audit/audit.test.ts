@@ -439,7 +439,7 @@ describe('export', () => {
     const lines = res.raw.split(/\r?\n/).filter((l) => l !== '');
     expect(lines).toHaveLength(4);
     const rows = parseCsv(res.raw);
-    expect(rows[0]).toEqual(['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash']);
+    expect(rows[0]).toEqual(['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash', 'organization_id']);
     const col = (name: string) => rows[0].indexOf(name);
     const body = rows.slice(1);
     expect(body.map((r) => r[col('action')])).toEqual(['workspace.created', 'workspace.updated', 'workspace.updated']);

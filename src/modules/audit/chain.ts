@@ -3,8 +3,11 @@ import type { AuditRow } from '../../db/types.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The fields an entry's hash covers: all of the row but its position and the hashes themselves. */
-export type ChainedFields = Omit<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash'> & { at: string };
+/**
+ * The fields an entry's hash covers: all of the row but its position and the hashes themselves.
+ * `organization_id` came later: it is hashed only when set, so entries written before keep their hashes.
+ */
+export type ChainedFields = Omit<AuditRow, 'seq' | 'at' | 'prev_hash' | 'hash' | 'organization_id'> & { at: string; organization_id?: string };
 
 /** JSON with keys sorted at every depth: jsonb reorders keys, the hash must not care. */
 export function canonicalJson(value: unknown): string {
@@ -27,6 +30,7 @@ export function entryHash(prevHash: string, fields: ChainedFields): string {
 /** What an entry's hash covers, read back from its row. */
 export const fieldsOf = (row: AuditRow | (ChainedFields & { at: string | Date })): ChainedFields => ({
   id: row.id,
+  organization_id: row.organization_id ?? undefined,
   at: new Date(row.at).toISOString(),
   workspace_id: row.workspace_id,
   actor_type: row.actor_type,

@@ -7,6 +7,7 @@ export const auditView = (r: AuditRow) => ({
   id: r.id,
   at: new Date(r.at).toISOString(),
   workspace_id: r.workspace_id,
+  organization_id: r.organization_id,
   actor: { type: r.actor_type, id: r.actor_id, ip: r.actor_ip, user_agent: r.user_agent, request_id: r.request_id },
   action: r.action,
   category: r.category,
@@ -18,7 +19,7 @@ export const auditView = (r: AuditRow) => ({
   hash: r.hash,
 });
 
-const COLUMNS = ['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash'] as const;
+const COLUMNS = ['seq', 'id', 'at', 'workspace_id', 'actor_type', 'actor_id', 'actor_ip', 'user_agent', 'request_id', 'action', 'category', 'severity', 'resource_type', 'resource_id', 'before', 'after', 'outcome', 'hash', 'organization_id'] as const;
 
 /** Every matching entry, oldest first, streamed as CSV or JSON. */
 export function auditExport(list: (filter: AuditFilter, limit: number) => Promise<AuditRow[]>, filter: AuditFilter, format: 'csv' | 'json') {

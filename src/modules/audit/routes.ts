@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { canSeeWorkspace, requirePlatformAdmin, visibleWorkspaceIds } from '../../http/actor.js';
+import { canSeeWorkspace, requirePlatformAdmin, visibleWorkspaceIds, type Actor } from '../../http/actor.js';
 import { bearer, errors } from '../../http/schemas.js';
 import { invalid, notFound } from '../../lib/errors.js';
 import { attachment } from '../../lib/export.js';
 import { auditExport, auditView } from './export.js';
 import { checkpointRoutes } from './routes-checkpoints.js';
 import type { AuditService } from './service.js';
+import type { AuditFilter } from './store.js';
 
 const tags = ['audit'];
 
@@ -24,6 +25,7 @@ const Entry = Type.Object({
   id: Type.String(),
   at: Type.String(),
   workspace_id: Type.Union([Type.String(), Type.Null()]),
+  organization_id: Type.Union([Type.String(), Type.Null()], { description: 'the organization an entry concerns, when it is not one workspace\'s' }),
   actor: Type.Object({
     type: Type.String(),
     id: Type.Union([Type.String(), Type.Null()]),
@@ -41,8 +43,14 @@ const Entry = Type.Object({
   hash: Type.String(),
 });
 
+/** What the audit routes need of tenancy: an organization's trail is for its owners and admins. */
+export interface OrganizationTrails {
+  requireOrganizationRole(actor: Actor, organizationId: string, minimum: 'admin'): Promise<void>;
+  organizationWorkspaceIds(organizationId: string): Promise<string[]>;
+}
+
 export const auditRoutes =
-  (audit: AuditService): FastifyPluginAsyncTypebox =>
+  ({ audit, tenancy }: { audit: AuditService; tenancy: OrganizationTrails }): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get('/audit', {
       config: { scope: 'audit:read' },
@@ -51,6 +59,7 @@ export const auditRoutes =
         summary: 'Audit entries, newest first; format=csv|json streams every match as a download',
         querystring: Type.Object({
           workspace_id: Type.Optional(Type.String({ maxLength: 64 })),
+          organization_id: Type.Optional(Type.String({ maxLength: 64, description: "an organization's trail: its own entries and its workspaces' (its owners and admins)" })),
           actor: Type.Optional(Type.String({ maxLength: 64 })),
           action: Type.Optional(Type.String({ maxLength: 100 })),
           resource_type: Type.Optional(Type.String({ maxLength: 64, description: 'e.g. api_key, webhook_endpoint' })),
@@ -68,11 +77,19 @@ export const auditRoutes =
       const actor = req.actor;
       // Anyone below the platform admin reads exactly one workspace's trail, never an unfiltered one:
       // a workspace key its own, a person one they belong to (the only one, or the one they name).
+      // An organization's owners and admins read its whole trail instead.
       const visible = visibleWorkspaceIds(actor);
-      const workspaceId = visible === undefined ? q.workspace_id : (q.workspace_id ?? (visible.length === 1 ? visible[0] : undefined));
-      if (visible !== undefined && (!workspaceId || !canSeeWorkspace(actor, workspaceId))) throw notFound('workspace');
+      let organization: AuditFilter['organization'];
+      if (q.organization_id) {
+        await tenancy.requireOrganizationRole(actor, q.organization_id, 'admin');
+        organization = { id: q.organization_id, workspaceIds: await tenancy.organizationWorkspaceIds(q.organization_id) };
+      }
+      const workspaceId = visible === undefined || organization ? q.workspace_id : (q.workspace_id ?? (visible.length === 1 ? visible[0] : undefined));
+      if (visible !== undefined && !organization && (!workspaceId || !canSeeWorkspace(actor, workspaceId))) throw notFound('workspace');
+      if (organization && workspaceId && !organization.workspaceIds.includes(workspaceId)) throw notFound('workspace');
       const filter = {
         workspaceId,
+        organization,
         actor: q.actor,
         action: q.action,
         resourceType: q.resource_type,

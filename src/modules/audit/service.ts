@@ -13,6 +13,8 @@ export type { VerifyResult } from './verify.js';
 
 export interface AuditEvent {
   workspaceId: string | null;
+  /** The organization an entry concerns, when it is not one workspace's: its owners read it in their trail. */
+  organizationId?: string | null;
   action: string;
   category: 'tenancy' | 'keys' | 'auth' | 'audit' | 'system' | 'credentials' | 'upstream' | 'webhooks';
   severity?: 'info' | 'warning' | 'critical';
@@ -39,6 +41,7 @@ export function createAuditService({ db, anchor }: { db: Kysely<DB>; anchor: Aud
       id: newId('aud'),
       at: new Date().toISOString(),
       workspace_id: event.workspaceId,
+      organization_id: event.organizationId ?? undefined,
       actor_type: actor.type,
       actor_id: actor.id,
       actor_ip: store.storedHeader(actor.ip),
@@ -55,6 +58,7 @@ export function createAuditService({ db, anchor }: { db: Kysely<DB>; anchor: Aud
     };
     await store.insertEntry(trx, head.seq, {
       ...fields,
+      organization_id: fields.organization_id ?? null,
       severity: fields.severity as AuditRow['severity'],
       outcome: fields.outcome as AuditRow['outcome'],
       before: fields.before === null ? null : JSON.stringify(fields.before),

@@ -10,6 +10,8 @@ export { STORED_HEADER_MAX, storedHeader } from '../../lib/stored-header.js';
 
 export interface AuditFilter {
   workspaceId?: string;
+  /** An organization's trail: entries naming it, and every entry of its workspaces (listed by the caller). */
+  organization?: { id: string; workspaceIds: readonly string[] };
   actor?: string;
   action?: string;
   resourceType?: string;
@@ -44,6 +46,10 @@ export async function insertEntry(trx: Executor, headSeq: string, row: Omit<NewA
 export async function listEntries(db: Executor, filter: AuditFilter, limit: number): Promise<AuditRow[]> {
   let q = db.selectFrom('audit_log').selectAll();
   if (filter.workspaceId) q = q.where('workspace_id', '=', filter.workspaceId);
+  const org = filter.organization;
+  if (org) {
+    q = q.where((eb) => eb.or([eb('organization_id', '=', org.id), ...(org.workspaceIds.length ? [eb('workspace_id', 'in', org.workspaceIds)] : [])]));
+  }
   if (filter.actor) q = q.where('actor_id', '=', filter.actor);
   if (filter.action) {
     // `key.*` selects a family of actions.

@@ -16,7 +16,8 @@ const User = Type.Object({
   platform_admin: Type.Boolean(),
   mfa_enabled: Type.Boolean(),
   mfa_required: Type.Boolean({ description: 'an organization requires MFA and it is not set up yet: only /v1/auth works until it is' }),
-  memberships: Type.Array(Type.Object({ workspace_id: Type.String(), role: Type.String() })),
+  memberships: Type.Array(Type.Object({ workspace_id: Type.String(), role: Type.String() }), { description: 'each workspace they reach and their role there (inherited from an organization role unless the workspace grants more)' }),
+  organizations: Type.Array(Type.Object({ organization_id: Type.String(), role: Type.String() }), { description: 'their organization roles' }),
 });
 const SessionView = Type.Object({
   id: Type.String({ description: 'the session\'s public id (never its token)' }),

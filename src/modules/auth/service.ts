@@ -28,7 +28,7 @@ const PERIOD_S = 30;
 const totpFor = (email: string, secret: Secret) => new TOTP({ issuer: 'Gatehouse', label: email, secret, algorithm: 'SHA1', digits: 6, period: PERIOD_S });
 const LOGIN_ROUTE = 'POST /v1/auth/login';
 
-export function userView(s: Pick<OpenSession, 'userId' | 'email' | 'name' | 'platformAdmin' | 'mfaEnabled' | 'mfaPending' | 'memberships'>) {
+export function userView(s: Pick<OpenSession, 'userId' | 'email' | 'name' | 'platformAdmin' | 'mfaEnabled' | 'mfaPending' | 'memberships' | 'organizations'>) {
   return {
     id: s.userId,
     email: s.email,
@@ -37,6 +37,7 @@ export function userView(s: Pick<OpenSession, 'userId' | 'email' | 'name' | 'pla
     mfa_enabled: s.mfaEnabled,
     mfa_required: s.mfaPending,
     memberships: Object.entries(s.memberships).map(([workspace_id, role]) => ({ workspace_id, role })),
+    organizations: Object.entries(s.organizations).map(([organization_id, role]) => ({ organization_id, role })),
   };
 }
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { storedHeader } from '../../lib/stored-header.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/types.js';
-import type { Actor, Role } from '../../http/actor.js';
+import { INHERITED_ROLE, type Actor, type OrgRole, type Role } from '../../http/actor.js';
 import { ROLE_SCOPES } from '../apikeys/scopes.js';
 import type { TenancyService } from '../tenancy/service.js';
 import * as store from './store-sessions.js';
@@ -28,6 +28,8 @@ export interface OpenSession {
   /** An organization the person belongs to requires MFA and they have not enrolled: only /v1/auth works. */
   mfaPending: boolean;
   memberships: Record<string, Role>;
+  /** Their role in each organization they belong to as such. */
+  organizations: Record<string, OrgRole>;
 }
 
 export function createSessionStore(db: Kysely<DB>, tenancy: Pick<TenancyService, 'personOf'>, limits: SessionLimits) {
@@ -71,8 +73,9 @@ export function createSessionStore(db: Kysely<DB>, tenancy: Pick<TenancyService,
         name: person.name,
         platformAdmin: person.platform_admin,
         mfaEnabled: person.mfa_enabled,
-        mfaPending: !person.mfa_enabled && person.memberships.some((m) => m.mfa_required),
-        memberships: Object.fromEntries(person.memberships.map((m) => [m.workspace_id, m.role as Role])),
+        mfaPending: !person.mfa_enabled && person.mfa_required,
+        memberships: person.memberships,
+        organizations: person.organizations,
       };
     },
 
@@ -90,7 +93,9 @@ export type SessionStore = ReturnType<typeof createSessionStore>;
  * (`canSeeWorkspace` checks `routeScope` against it).
  */
 export function personActor(s: OpenSession, request: { ip: string; headers: Record<string, unknown>; id: string }, routeScope?: string): Actor {
-  const scopes = s.platformAdmin ? ['*'] : [...new Set(Object.values(s.memberships).flatMap((role) => ROLE_SCOPES[role]))];
+  // At the route, the broadest of their roles; an organization role counts as what its workspaces inherit.
+  const roles = [...Object.values(s.memberships), ...Object.values(s.organizations).map((r) => INHERITED_ROLE[r])];
+  const scopes = s.platformAdmin ? ['*'] : [...new Set(roles.flatMap((role) => ROLE_SCOPES[role]))];
   return {
     type: 'user',
     id: s.userId,
@@ -101,6 +106,7 @@ export function personActor(s: OpenSession, request: { ip: string; headers: Reco
     userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
     requestId: request.id,
     memberships: s.memberships,
+    organizations: s.organizations,
     routeScope,
   };
 }

@@ -4,7 +4,7 @@ import { bearer, errors, IdParam, PageOf, PageQuery, Timestamp } from '../../htt
 import { pageRequest } from '../../lib/paging.js';
 import type { TenancyService } from './service.js';
 
-const Plan = Type.Union([Type.Literal('free'), Type.Literal('starter'), Type.Literal('professional'), Type.Literal('enterprise')]);
+export const Plan = Type.Union([Type.Literal('free'), Type.Literal('starter'), Type.Literal('professional'), Type.Literal('enterprise')]);
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('manager'), Type.Literal('member'), Type.Literal('read_only')]);
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 
@@ -13,21 +13,23 @@ const Organization = Type.Object({
   name: Type.String(),
   plan: Plan,
   seat_limit: Type.Union([Type.Integer(), Type.Null()]),
+  workspace_limit: Type.Union([Type.Integer(), Type.Null()], { description: 'live workspaces its own people may create (null: no limit); archived ones do not count' }),
   mfa_required: Type.Boolean({ description: 'members must use two-factor sign-in in the portal' }),
   seats_used: Type.Optional(Type.Integer({ description: 'distinct people across its workspaces (in lists)' })),
   created_at: Timestamp,
 });
-const Workspace = Type.Object({
+export const Workspace = Type.Object({
   id: Type.String(),
   organization_id: Type.String(),
   name: Type.String(),
   status: Type.Union([Type.Literal('active'), Type.Literal('inactive')]),
   test_mode: Type.Boolean({ description: 'webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone' }),
+  archived_at: Type.Union([Timestamp, Type.Null()], { description: 'set when its organization archived it (it is then inactive)' }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
 const User = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String(), platform_admin: Type.Boolean(), mfa_enabled: Type.Boolean(), created_at: Timestamp });
-const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), user_id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), user_id: Type.String({ minLength: 1, maxLength: 64 }) });
 const Member = Type.Object({ workspace_id: Type.String(), user_id: Type.String(), role: Role, email: Type.String(), name: Type.String(), created_at: Timestamp });
 
 const tags = ['tenancy'];
@@ -55,8 +57,10 @@ export const tenancyRoutes =
 
     app.patch('/organizations/:id', {
       schema: {
-        tags, security: bearer, params: IdParam, summary: 'Change an organization: plan, seats, whether its members must use two-factor sign-in (platform admin)',
+        tags, security: bearer, params: IdParam,
+        summary: 'Change an organization: its name and whether its members must use two-factor sign-in (its owners and admins); plan, seats and workspace limit (platform admin)',
         body: Type.Object({ name: Type.Optional(Name), plan: Type.Optional(Plan), seat_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+          workspace_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
           mfa_required: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
         response: { 200: Organization, ...errors() },
       },
@@ -64,7 +68,7 @@ export const tenancyRoutes =
 
     app.post('/organizations/:id/workspaces', {
       schema: {
-        tags, security: bearer, summary: 'Create a workspace in an organization (platform admin)', params: IdParam,
+        tags, security: bearer, summary: "Create a workspace in an organization (its owners and admins, within the plan's workspace limit; the platform admin)", params: IdParam,
         body: Type.Object({ name: Name }, { additionalProperties: false }),
         response: { 201: Workspace, ...errors(409) },
       },

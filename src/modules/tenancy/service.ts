@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { canSeeWorkspace, visibleWorkspaceIds, requirePlatformAdmin, requireWithinHeld, type Actor } from '../../http/actor.js';
+import { broaderRole, canSeeWorkspace, INHERITED_ROLE, visibleWorkspaceIds, requirePlatformAdmin, requireWithinHeld, type Actor } from '../../http/actor.js';
 import { ROLE_SCOPES } from '../apikeys/scopes.js';
 import { AppError, conflict, notFound, present } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
@@ -9,18 +9,20 @@ import { hashPassword } from '../../lib/password.js';
 import { toPage, type PageRequest } from '../../lib/paging.js';
 import type { AuditService } from '../audit/service.js';
 import * as store from './store.js';
+import * as orgs from './store-organizations.js';
+import { organizationPeople, PLAN_SEATS, seatLimitOf, workspaceLimitOf } from './organizations.js';
 
 export type Plan = DB['organizations']['plan'];
 export type Role = DB['members']['role'];
 
-/** Seats per plan when an organization sets no limit of its own; null is unlimited. */
-export const PLAN_SEATS: Record<Plan, number | null> = { free: 3, starter: 10, professional: 50, enterprise: null };
+export { PLAN_SEATS, PLAN_WORKSPACES, type OrgRole } from './organizations.js';
 
 const orgView = (o: Selectable<DB['organizations']>) => ({
   id: o.id,
   name: o.name,
   plan: o.plan,
-  seat_limit: o.seat_limit ?? PLAN_SEATS[o.plan],
+  seat_limit: seatLimitOf(o),
+  workspace_limit: workspaceLimitOf(o),
   mfa_required: o.mfa_required,
   created_at: o.created_at.toISOString(),
 });
@@ -31,6 +33,7 @@ const workspaceView = (w: Selectable<DB['workspaces']>) => ({
   name: w.name,
   status: w.status,
   test_mode: w.test_mode,
+  archived_at: w.archived_at?.toISOString() ?? null,
   created_at: w.created_at.toISOString(),
   updated_at: w.updated_at.toISOString(),
 });
@@ -46,7 +49,14 @@ const userView = (u: Selectable<DB['users']>) => ({
 
 const isUniqueViolation = (err: unknown) => isViolation(err, 'unique');
 
-export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: AuditService }) {
+interface Deps {
+  db: Kysely<DB>;
+  audit: AuditService;
+  /** Ends a person's sessions when they are taken out of an organization (wired to auth by the app). */
+  onPersonRemoved?: (userId: string) => Promise<void>;
+}
+
+export function createTenancyService({ db, audit, onPersonRemoved = async () => {} }: Deps) {
   /** The workspace, if this actor may see it; otherwise it does not exist (404). */
   async function requireWorkspace(actor: Actor, workspaceId: string, trx: Executor = db) {
     if (!canSeeWorkspace(actor, workspaceId)) throw notFound('workspace');
@@ -59,8 +69,11 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
   async function visibleOrganizationIds(actor: Actor): Promise<string[] | undefined> {
     const workspaces = visibleWorkspaceIds(actor);
     if (workspaces === undefined) return undefined;
-    return store.organizationIdsOf(db, workspaces);
+    const ofWorkspaces = await store.organizationIdsOf(db, workspaces);
+    return [...new Set([...ofWorkspaces, ...Object.keys(actor.organizations ?? {})])];
   }
+
+  const people = organizationPeople({ db, audit, visibleOrganizationIds, onPersonRemoved });
 
   /**
    * Nobody grants more than they hold: a role is given, taken or changed only by an actor whose own
@@ -85,6 +98,9 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
 
   return {
     requireWorkspace,
+    ...people,
+    archiveWorkspace: (actor: Actor, workspaceId: string, archived: boolean) =>
+      people.setWorkspaceArchived(actor, workspaceId, archived, requireWorkspace).then(workspaceView),
 
     async createOrganization(actor: Actor, input: { name: string; plan?: Plan; seat_limit?: number | null }) {
       requirePlatformAdmin(actor);
@@ -97,6 +113,7 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
         });
         await audit.append(trx, actor, {
           workspaceId: null,
+          organizationId: org.id,
           action: 'organization.created',
           category: 'tenancy',
           resource: { type: 'organization', id: org.id },
@@ -107,14 +124,17 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     /** Name, plan, seats, and whether members must sign in with two factors (platform admin). */
-    async updateOrganization(actor: Actor, id: string, patch: { name?: string; plan?: Plan; seat_limit?: number | null; mfa_required?: boolean }) {
-      requirePlatformAdmin(actor);
+    async updateOrganization(actor: Actor, id: string, patch: { name?: string; plan?: Plan; seat_limit?: number | null; workspace_limit?: number | null; mfa_required?: boolean }) {
+      // Its owners and admins run its name and two-factor rule; what it is allowed (plan, limits) is the platform admin's.
+      if (patch.plan !== undefined || patch.seat_limit !== undefined || patch.workspace_limit !== undefined) requirePlatformAdmin(actor);
+      else await people.requireOrganizationRole(actor, id, 'admin');
       return db.transaction().execute(async (trx) => {
         const before = await store.getOrganization(trx, id);
         if (!before) throw notFound('organization');
         const after = await store.updateOrganization(trx, id, patch);
         await audit.append(trx, actor, {
           workspaceId: null,
+          organizationId: id,
           action: 'organization.updated',
           category: 'tenancy',
           severity: patch.mfa_required === false ? 'warning' : 'info',
@@ -140,13 +160,17 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
     },
 
     async createWorkspace(actor: Actor, organizationId: string, input: { name: string }) {
-      requirePlatformAdmin(actor);
+      await people.requireOrganizationRole(actor, organizationId, 'admin');
       return db.transaction().execute(async (trx) => {
-        if (!(await store.getOrganization(trx, organizationId))) throw notFound('organization');
+        // Locked: two creations at once cannot both take the plan's last workspace.
+        const org = await store.getOrganization(trx, organizationId, true);
+        if (!org) throw notFound('organization');
+        if (!actor.platformAdmin) await people.requireWorkspaceRoom(trx, org);
         try {
           const ws = await store.insertWorkspace(trx, { id: newId('ws'), organization_id: organizationId, name: input.name });
           await audit.append(trx, actor, {
             workspaceId: ws.id,
+            organizationId,
             action: 'workspace.created',
             category: 'tenancy',
             resource: { type: 'workspace', id: ws.id },
@@ -307,9 +331,19 @@ export function createTenancyService({ db, audit }: { db: Kysely<DB>; audit: Aud
 
     /** Who a signed-in person is and where they are a member (with the organization's two-factor rule): their session's view. */
     async personOf(userId: string) {
-      const [user, memberships] = await Promise.all([store.getUser(db, userId), store.membershipsOf(db, userId)]);
+      const [user, direct, organizations, inherited] = await Promise.all([
+        store.getUser(db, userId), store.membershipsOf(db, userId), orgs.organizationRolesOf(db, userId), orgs.inheritedMemberships(db, userId),
+      ]);
       if (!user) return undefined;
-      return { email: user.email, name: user.name, platform_admin: user.platform_admin, mfa_enabled: user.mfa_enabled, memberships };
+      // A workspace inherits the organization's role unless it grants more itself.
+      const memberships: Record<string, Role> = {};
+      for (const m of inherited) memberships[m.workspace_id] = INHERITED_ROLE[m.role];
+      for (const m of direct) memberships[m.workspace_id] = broaderRole(memberships[m.workspace_id], m.role);
+      const mfaRequired = direct.some((m) => m.mfa_required) || organizations.some((o) => o.mfa_required);
+      return {
+        email: user.email, name: user.name, platform_admin: user.platform_admin, mfa_enabled: user.mfa_enabled, mfa_required: mfaRequired,
+        memberships, organizations: Object.fromEntries(organizations.map((o) => [o.organization_id, o.role])),
+      };
     },
 
     async listMembers(actor: Actor, workspaceId: string, page: PageRequest) {

@@ -120,37 +120,40 @@ export async function listMembers(db: Executor, workspaceId: string, page: PageR
   return pageAfter(q, 'members', page, { as: 'm', id: 'user_id', within: { workspace_id: workspaceId } }).execute();
 }
 
-/** Seats are people: a user in three workspaces of one organization takes one seat. */
-export async function seatsUsed(db: Executor, organizationId: string, excludingUserId?: string) {
-  let q = db
+/**
+ * The people of an organization: its own members and its workspaces' members (an organization's
+ * members and a workspace's are two doors into one set, so a person counts once).
+ */
+function peopleOf(db: Executor, organizationIds: readonly string[]) {
+  return db
     .selectFrom('members as m')
     .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
-    .select((eb) => eb.fn.count<string>('m.user_id').distinct().as('n'))
-    .where('w.organization_id', '=', organizationId);
-  if (excludingUserId) q = q.where('m.user_id', '!=', excludingUserId);
-  return Number((await q.executeTakeFirstOrThrow()).n);
+    .select(['w.organization_id', 'm.user_id'])
+    .where('w.organization_id', 'in', organizationIds)
+    .union(db.selectFrom('organization_members').select(['organization_id', 'user_id']).where('organization_id', 'in', organizationIds));
+}
+
+/** Seats are people: a user in three workspaces of one organization takes one seat. */
+export async function seatsUsed(db: Executor, organizationId: string) {
+  return (await seatsUsedByOrganization(db, [organizationId])).get(organizationId) ?? 0;
 }
 
 /** Seats taken per organization, for a list of them (one query, not one per organization). */
 export async function seatsUsedByOrganization(db: Executor, organizationIds: readonly string[]): Promise<Map<string, number>> {
   if (organizationIds.length === 0) return new Map();
   const rows = await db
-    .selectFrom('members as m')
-    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
-    .select(['w.organization_id', (eb) => eb.fn.count<string>('m.user_id').distinct().as('n')])
-    .where('w.organization_id', 'in', organizationIds)
-    .groupBy('w.organization_id')
+    .selectFrom(peopleOf(db, organizationIds).as('p'))
+    .select(['p.organization_id', (eb) => eb.fn.countAll<string>().as('n')])
+    .groupBy('p.organization_id')
     .execute();
   return new Map(rows.map((r) => [r.organization_id, Number(r.n)]));
 }
 
 export async function isOrgMember(db: Executor, organizationId: string, userId: string) {
   const row = await db
-    .selectFrom('members as m')
-    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
-    .select('m.user_id')
-    .where('w.organization_id', '=', organizationId)
-    .where('m.user_id', '=', userId)
+    .selectFrom(peopleOf(db, [organizationId]).as('p'))
+    .select('p.user_id')
+    .where('p.user_id', '=', userId)
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
