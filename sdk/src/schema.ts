@@ -181,8 +181,14 @@ export interface paths {
                                 mfa_enabled: boolean;
                                 /** @description an organization requires MFA and it is not set up yet: only /v1/auth works until it is */
                                 mfa_required: boolean;
+                                /** @description each workspace they reach and their role there (inherited from an organization role unless the workspace grants more) */
                                 memberships: {
                                     workspace_id: string;
+                                    role: string;
+                                }[];
+                                /** @description their organization roles */
+                                organizations: {
+                                    organization_id: string;
                                     role: string;
                                 }[];
                             };
@@ -373,8 +379,14 @@ export interface paths {
                                 mfa_enabled: boolean;
                                 /** @description an organization requires MFA and it is not set up yet: only /v1/auth works until it is */
                                 mfa_required: boolean;
+                                /** @description each workspace they reach and their role there (inherited from an organization role unless the workspace grants more) */
                                 memberships: {
                                     workspace_id: string;
+                                    role: string;
+                                }[];
+                                /** @description their organization roles */
+                                organizations: {
+                                    organization_id: string;
                                     role: string;
                                 }[];
                             };
@@ -872,6 +884,8 @@ export interface paths {
                                 name: string;
                                 plan: "free" | "starter" | "professional" | "enterprise";
                                 seat_limit: number | null;
+                                /** @description live workspaces its own people may create (null: no limit); archived ones do not count */
+                                workspace_limit: number | null;
                                 /** @description members must use two-factor sign-in in the portal */
                                 mfa_required: boolean;
                                 /** @description distinct people across its workspaces (in lists) */
@@ -969,6 +983,8 @@ export interface paths {
                             name: string;
                             plan: "free" | "starter" | "professional" | "enterprise";
                             seat_limit: number | null;
+                            /** @description live workspaces its own people may create (null: no limit); archived ones do not count */
+                            workspace_limit: number | null;
                             /** @description members must use two-factor sign-in in the portal */
                             mfa_required: boolean;
                             /** @description distinct people across its workspaces (in lists) */
@@ -1069,6 +1085,8 @@ export interface paths {
                             name: string;
                             plan: "free" | "starter" | "professional" | "enterprise";
                             seat_limit: number | null;
+                            /** @description live workspaces its own people may create (null: no limit); archived ones do not count */
+                            workspace_limit: number | null;
                             /** @description members must use two-factor sign-in in the portal */
                             mfa_required: boolean;
                             /** @description distinct people across its workspaces (in lists) */
@@ -1139,7 +1157,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an organization: plan, seats, whether its members must use two-factor sign-in (platform admin) */
+        /** Change an organization: its name and whether its members must use two-factor sign-in (its owners and admins); plan, seats and workspace limit (platform admin) */
         patch: {
             parameters: {
                 query?: never;
@@ -1155,6 +1173,7 @@ export interface paths {
                         name?: string;
                         plan?: "free" | "starter" | "professional" | "enterprise";
                         seat_limit?: number | null;
+                        workspace_limit?: number | null;
                         mfa_required?: boolean;
                     };
                 };
@@ -1171,6 +1190,8 @@ export interface paths {
                             name: string;
                             plan: "free" | "starter" | "professional" | "enterprise";
                             seat_limit: number | null;
+                            /** @description live workspaces its own people may create (null: no limit); archived ones do not count */
+                            workspace_limit: number | null;
                             /** @description members must use two-factor sign-in in the portal */
                             mfa_required: boolean;
                             /** @description distinct people across its workspaces (in lists) */
@@ -1247,7 +1268,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a workspace in an organization (platform admin) */
+        /** Create a workspace in an organization (its owners and admins, within the plan's workspace limit; the platform admin) */
         post: {
             parameters: {
                 query?: never;
@@ -1278,6 +1299,8 @@ export interface paths {
                             status: "active" | "inactive";
                             /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
+                            /** @description set when its organization archived it (it is then inactive) */
+                            archived_at: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1392,6 +1415,8 @@ export interface paths {
                                 status: "active" | "inactive";
                                 /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                                 test_mode: boolean;
+                                /** @description set when its organization archived it (it is then inactive) */
+                                archived_at: string | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1496,6 +1521,8 @@ export interface paths {
                             status: "active" | "inactive";
                             /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
+                            /** @description set when its organization archived it (it is then inactive) */
+                            archived_at: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1596,6 +1623,8 @@ export interface paths {
                             status: "active" | "inactive";
                             /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
                             test_mode: boolean;
+                            /** @description set when its organization archived it (it is then inactive) */
+                            archived_at: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2262,6 +2291,633 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/v1/organizations/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's members and their organization roles (any of its members) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                organization_id: string;
+                                user_id: string;
+                                role: "owner" | "admin" | "member" | "read_only";
+                                email: string;
+                                name: string;
+                                /** Format: date-time */
+                                created_at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Give a person of the organization an organization role (or change it); its workspaces inherit it. Owners and admins, never above their own role; new people come in by invitation */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        user_id?: string;
+                        email?: string;
+                        role: "owner" | "admin" | "member" | "read_only";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            organization_id: string;
+                            user_id: string;
+                            role: "owner" | "admin" | "member" | "read_only";
+                            email: string;
+                            name: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a person out of the organization and every one of its workspaces; their sessions end at once */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a member's organization role (the last owner stays owner) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    user_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        role: "owner" | "admin" | "member" | "read_only";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            organization_id: string;
+                            user_id: string;
+                            role: "owner" | "admin" | "member" | "read_only";
+                            email: string;
+                            name: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/workspaces/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Archive a workspace (its organization's owners and admins): inactive, kept, no longer counted against the plan */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            organization_id: string;
+                            name: string;
+                            status: "active" | "inactive";
+                            /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
+                            test_mode: boolean;
+                            /** @description set when its organization archived it (it is then inactive) */
+                            archived_at: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspaces/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bring an archived workspace back (within the plan's workspace limit) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            organization_id: string;
+                            name: string;
+                            status: "active" | "inactive";
+                            /** @description webhook endpoints may use plain http:// (public addresses only); set by the platform admin alone */
+                            test_mode: boolean;
+                            /** @description set when its organization archived it (it is then inactive) */
+                            archived_at: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/workspaces/{id}/api-keys": {
@@ -3066,6 +3722,8 @@ export interface paths {
             parameters: {
                 query?: {
                     workspace_id?: string;
+                    /** @description an organization's trail: its own entries and its workspaces' (its owners and admins) */
+                    organization_id?: string;
                     actor?: string;
                     action?: string;
                     /** @description e.g. api_key, webhook_endpoint */
@@ -3095,6 +3753,8 @@ export interface paths {
                                 id: string;
                                 at: string;
                                 workspace_id: string | null;
+                                /** @description the organization an entry concerns, when it is not one workspace's */
+                                organization_id: string | null;
                                 actor: {
                                     type: string;
                                     id: string | null;
