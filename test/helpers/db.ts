@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import pino from 'pino';
@@ -109,7 +109,10 @@ async function ensurePgTemplate(): Promise<string> {
   try {
     await admin.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
     const { rows } = await admin.query<{ datistemplate: boolean }>('SELECT datistemplate FROM pg_database WHERE datname = $1', [name]);
-    if (rows[0]?.datistemplate) return name;
+    if (rows[0]?.datistemplate) {
+      await markUsed(admin, name);
+      return name;
+    }
     if (rows.length) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${name}`);
     const database = await connectDatabase({ kind: 'postgres', url: urlOf(name) }, silent);
@@ -120,10 +123,77 @@ async function ensurePgTemplate(): Promise<string> {
       await database.close();
     }
     await admin.query(`ALTER DATABASE ${name} WITH IS_TEMPLATE true`);
+    await markUsed(admin, name);
+    await pruneStalePgTemplates(admin, name);
     return name;
   } finally {
-    await admin.end(); // ends the session, which releases the advisory lock
+    await admin.end(); // ends the session, which releases the advisory locks
   }
+}
+
+/**
+ * Templates (and PGlite images) of a digest nobody has used for this long are removed when a new
+ * one is built. Not every other digest: the checkouts sharing the machine's PostgreSQL and temporary
+ * folder each use their own, at the same time.
+ */
+export const TEMPLATE_UNUSED_MS = 24 * 3600_000;
+const TEMPLATE_PREFIX = 'gatehouse_tpl_';
+
+/** Stamps the template's last use (as its comment, in epoch ms): its age for pruning. */
+const markUsed = (admin: pg.Client, name: string) => admin.query(`COMMENT ON DATABASE ${name} IS '${Date.now()}'`);
+
+/**
+ * Drops the other templates unused for TEMPLATE_UNUSED_MS, each under its own advisory lock (the one
+ * its builder and users take), and never one anybody is connected to (no FORCE: a clone under way
+ * makes the drop fail, and it is left). One without a stamp gets one now: its clock starts.
+ */
+export async function pruneStalePgTemplates(admin: pg.Client, keep: string, now = Date.now()): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string; used: string | null }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS used FROM pg_database WHERE datname LIKE $1 AND datname <> $2`,
+    [`${TEMPLATE_PREFIX.replaceAll('_', '\\_')}%`, keep],
+  );
+  const dropped: string[] = [];
+  for (const { datname, used } of rows) {
+    if (!/^[a-z0-9_]+$/.test(datname)) continue;
+    if (!/^\d+$/.test(used ?? '')) {
+      await admin.query(`COMMENT ON DATABASE ${datname} IS '${now}'`);
+      continue;
+    }
+    if (now - Number(used) < TEMPLATE_UNUSED_MS) continue;
+    const { rows: [lock] } = await admin.query<{ got: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS got', [datname]);
+    if (!lock.got) continue;
+    try {
+      await admin.query(`ALTER DATABASE ${datname} WITH IS_TEMPLATE false`);
+      await admin.query(`DROP DATABASE ${datname}`);
+      dropped.push(datname);
+    } catch {
+      // Somebody is connected to it after all: it is in use, so not stale.
+      await admin.query(`ALTER DATABASE ${datname} WITH IS_TEMPLATE true`).catch(() => undefined);
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [datname]);
+    }
+  }
+  return dropped;
+}
+
+/**
+ * Removes the PGlite images (and build folders a killed process left) in `dir` other than `keep`
+ * not used for TEMPLATE_UNUSED_MS: an image's modification time is its last use (see pgliteTemplate).
+ */
+export function pruneStalePgliteImages(dir: string, keep: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry === keep || !/^(pglite-.+\.tar|build-.+)$/.test(entry)) continue;
+    const path = join(dir, entry);
+    try {
+      if (now - statSync(path).mtimeMs < TEMPLATE_UNUSED_MS) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(entry);
+    } catch {
+      // Removed meanwhile by another process pruning.
+    }
+  }
+  return removed;
 }
 
 let pgliteImage: Promise<Blob> | undefined;
@@ -154,6 +224,11 @@ function pgliteTemplate(): Promise<Blob> {
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
       }
+      pruneStalePgliteImages(dir, basename(file));
+    } else {
+      // Its last use, for pruning (reading it does not count: atime is often not kept).
+      const at = new Date();
+      utimesSync(file, at, at);
     }
     return new Blob([readFileSync(file)]);
   })());
