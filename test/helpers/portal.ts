@@ -43,14 +43,15 @@ const freePort = () =>
     });
   });
 
-export async function startPortal(env: Record<string, string> = {}): Promise<Portal> {
+/** `publicUrlIsBase`: GATEHOUSE_PUBLIC_URL is the server's own address, so links it writes (an invitation's) open in the test's browser. */
+export async function startPortal(env: Record<string, string> = {}, opts: { publicUrlIsBase?: boolean } = {}): Promise<Portal> {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does`);
   const target = await cliTarget();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server: ChildProcess = spawn(process.execPath, [CLI, 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, ...target.env, GATEHOUSE_PORT: String(port), GATEHOUSE_HOST: '127.0.0.1', GATEHOUSE_LOG_LEVEL: 'warn', GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true', ...env },
+    env: { ...process.env, ...target.env, GATEHOUSE_PORT: String(port), GATEHOUSE_HOST: '127.0.0.1', GATEHOUSE_LOG_LEVEL: 'warn', GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'true', ...(opts.publicUrlIsBase ? { GATEHOUSE_PUBLIC_URL: base } : {}), ...env },
   });
   let out = '';
   const adminKey = await new Promise<string>((resolve, reject) => {

@@ -26,7 +26,7 @@ const twilio: CatalogProvider = {
   ],
 };
 const stored: StoredCredential = { provider: 'twilio', fields: { account_sid: 'AC123' }, secrets: { auth_token: { set: true, mask: 'abcd***wxyz' } } };
-const me = (role: string): Me => ({ csrf_token: 'x', user: { id: 'usr_1', email: 'a@example.com', name: 'A', platform_admin: false, mfa_enabled: false, mfa_required: false, memberships: [{ workspace_id: 'ws_1', role }] } });
+const me = (role: string): Me => ({ csrf_token: 'x', user: { id: 'usr_1', email: 'a@example.com', name: 'A', platform_admin: false, mfa_enabled: false, mfa_required: false, memberships: [{ workspace_id: 'ws_1', role }], organizations: [] } });
 
 function renderForm(role: string) {
   return render(

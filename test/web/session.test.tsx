@@ -5,7 +5,7 @@ import { canWrite } from '../../web/src/session';
 
 const me = (platform_admin: boolean, memberships: Me['user']['memberships']): Me => ({
   csrf_token: 'x',
-  user: { id: 'usr_1', email: 'a@example.com', name: 'A', platform_admin, mfa_enabled: false, mfa_required: false, memberships },
+  user: { id: 'usr_1', email: 'a@example.com', name: 'A', platform_admin, mfa_enabled: false, mfa_required: false, memberships, organizations: [] },
 });
 
 describe('which write controls the portal shows', () => {

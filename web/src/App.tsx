@@ -2,9 +2,10 @@ import { Alert, AppShell, Burger, Button, Center, Group, Loader, NavLink, Text, 
 import { useDisclosure } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import { Link, Route, Routes, useLocation } from 'react-router';
+import { Link, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { ApiError, client, setCsrfToken, unwrap, type Me } from './api';
 import { mayBeSignedOut } from './lib/account';
+import { AcceptInvitation } from './pages/AcceptInvitation';
 import { AuditLog } from './pages/AuditLog';
 import { Overview } from './pages/Overview';
 import { SettingsPage } from './pages/settings/SettingsPage';
@@ -24,6 +25,7 @@ const NAV = [
 export function App() {
   const queries = useQueryClient();
   const location = useLocation();
+  const navigate = useNavigate();
   const [navOpen, nav] = useDisclosure(false);
   // A session ended elsewhere (Settings → Sessions in another browser), or timed out, shows as
   // the sign-in page at the next call, not as a screen of "sign in first" errors: any 401 asks
@@ -55,6 +57,18 @@ export function App() {
     },
   });
 
+  // An invitation's link opens outside the signed-in layout, whoever (if anyone) is signed in.
+  if (location.pathname === '/accept-invitation') {
+    return <AcceptInvitation onSignedIn={async () => {
+      // The new account's session replaced any other: who is signed in is read again, then nothing
+      // of a previous person's stays and the portal opens at once (no sign-in page in between).
+      const m: Me = await unwrap(client.GET('/v1/auth/me'));
+      setCsrfToken(m.csrf_token);
+      void navigate('/workspaces', { replace: true });
+      queries.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
+      queries.setQueryData(queryKeys.me, m);
+    }} />;
+  }
   if (me.isPending) return <Center h="100vh"><Loader role="status" aria-label="Loading" /></Center>;
   if (me.isError) return <Center h="100vh"><Alert variant="outline" color="red.9" title="Gatehouse cannot be reached">{(me.error as Error).message}</Alert></Center>;
   if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(queryKeys.me, m); }} />;

@@ -44,6 +44,8 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 }
 
 export interface Me {
-  user: { id: string; email: string; name: string; platform_admin: boolean; mfa_enabled: boolean; mfa_required: boolean; memberships: Array<{ workspace_id: string; role: string }> };
+  user: { id: string; email: string; name: string; platform_admin: boolean; mfa_enabled: boolean; mfa_required: boolean; memberships: Array<{ workspace_id: string; role: string }>;
+    /** Their organization roles (owner, admin, member, read_only); their workspaces inherit them. */
+    organizations: Array<{ organization_id: string; role: string }> };
   csrf_token: string;
 }

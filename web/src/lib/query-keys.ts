@@ -28,4 +28,10 @@ export const queryKeys = {
   inboundEvents: (workspaceId: string, ...filter: Array<string | null>) => ['inbound-events', workspaceId, ...filter] as const,
   inboundEvent: (id: string | null) => ['inbound-event', id] as const,
   eventTypes: (workspaceId: string) => ['event-types', workspaceId] as const,
+  // One organization's own page (Settings → Organization); its workspaces list, like the others, is under `workspaces`.
+  organization: (id: string | null) => ['organization', id] as const,
+  organizationMembers: (id: string | null) => ['organization-members', id] as const,
+  organizationWorkspaces: (id: string | null) => ['workspaces', 'of-organization', id] as const,
+  invitations: (organizationId: string | null) => ['invitations', organizationId] as const,
+  organizationAudit: (id: string | null) => ['audit', 'organization', id] as const,
 };

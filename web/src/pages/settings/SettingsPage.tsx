@@ -7,6 +7,7 @@ import { AccountSection } from './AccountSection';
 import { ImportSection } from './ImportSection';
 import { InstancesSection } from './InstancesSection';
 import { MembersSection } from './MembersSection';
+import { hasOrganizationSection, OrganizationSection } from './OrganizationSection';
 import { OrganizationsSection } from './OrganizationsSection';
 import { UsersSection } from './UsersSection';
 
@@ -15,6 +16,7 @@ const hasRole = (me: Me, roles: string[]) => me.user.platform_admin || me.user.m
 // A section shows only to those the API lets use it: the rest would be a screen of refusals.
 const SECTIONS: Array<{ slug: string; label: string; Panel: ComponentType; shows: (me: Me) => boolean }> = [
   { slug: 'account', label: 'Account', Panel: AccountSection, shows: () => true },
+  { slug: 'organization', label: 'Organization', Panel: OrganizationSection, shows: hasOrganizationSection },
   { slug: 'instances', label: 'Provider instances', Panel: InstancesSection, shows: (me) => me.user.platform_admin },
   { slug: 'organizations', label: 'Organizations', Panel: OrganizationsSection, shows: (me) => me.user.platform_admin },
   { slug: 'users', label: 'Users', Panel: UsersSection, shows: (me) => me.user.platform_admin },
