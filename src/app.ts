@@ -29,6 +29,7 @@ import { vaultRoutes } from './modules/vault/routes.js';
 import { deliveryRoutes } from './modules/webhooks/routes-deliveries.js';
 import { catalogWebhooks } from './modules/webhooks/catalog.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
+import { ssoRoutes } from './modules/sso/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
 import { organizationRoutes } from './modules/tenancy/routes-organizations.js';
@@ -154,6 +155,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       await v1.register(authRoutes({ auth: services.auth, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(tenancyRoutes(services.tenancy));
       await v1.register(organizationRoutes(services.tenancy));
+      await v1.register(ssoRoutes({ sso: services.sso, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(apiKeyRoutes({ apiKeys: services.apiKeys, tenancy: services.tenancy, verifier: services.verifier }));
       await v1.register(auditRoutes({ audit: services.audit, tenancy: services.tenancy }));
       await v1.register(providerRoutes({ instances: services.instances, vault: services.vault }));

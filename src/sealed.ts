@@ -4,6 +4,7 @@ import { authSealedColumns } from './modules/auth/sealed.js';
 import { mailSealedColumns } from './modules/mail/sealed.js';
 import { inboundSealedColumns } from './modules/inbound/sealed.js';
 import { adminSecretSealedColumns } from './modules/providers/sealed.js';
+import { ssoSealedColumns } from './modules/sso/sealed.js';
 import type { SealedColumns } from './modules/vault/sealed.js';
 import { credentialSealedColumns } from './modules/vault/service.js';
 import { webhookSealedColumns } from './modules/webhooks/sealed.js';
@@ -19,4 +20,5 @@ export const sealedColumnsOf = (db: Kysely<DB>): SealedColumns[] => [
   ...inboundSealedColumns(db),
   authSealedColumns(db),
   mailSealedColumns(db),
+  ssoSealedColumns(db),
 ];

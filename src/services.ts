@@ -37,6 +37,8 @@ import { createFailureSummary } from './modules/auth/failures.js';
 import { createInboundEventService } from './modules/inbound/events.js';
 import { createReceiver } from './modules/inbound/receive.js';
 import { createSourceService } from './modules/inbound/sources.js';
+import { createOidc } from './modules/sso/oidc.js';
+import { createSsoService } from './modules/sso/service.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createMailService } from './modules/mail/service.js';
@@ -91,6 +93,12 @@ export async function createServices(config: Config, database: Database, log: Lo
     db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry,
     policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS },
     limits: { perIp: config.loginIpLimit, perAccount: config.loginAccountLimit },
+    // Late-bound: single sign-on is built after auth (it opens sessions) and says whose password is closed.
+    passwordRefusedBy: (user) => sso.passwordRefusedBy(user),
+  });
+  const oidc = createOidc({ allowPrivateTargets: config.allowPrivateTargets });
+  const sso = createSsoService({
+    db, ring, audit, oidc, tenancy, sessions, failures: authFailures, limiter, perIpLimit: config.loginIpLimit, publicUrl: config.publicUrl,
   });
   const sources = createSourceService({
     db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, silentAfterS: config.inboundSilentAfterS, onChanged: (id) => receiver.evict(id),
@@ -132,6 +140,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     sessions,
     auth,
     authFailures,
+    sso,
     sources,
     inboundEvents,
     receiver,
@@ -140,6 +149,7 @@ export async function createServices(config: Config, database: Database, log: Lo
       await receiver.close();
       await stopVault();
       await upstream.close();
+      await oidc.close();
       await authFailures.close();
       mail.close();
       await limiter.close();

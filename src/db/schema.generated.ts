@@ -324,6 +324,37 @@ export interface Sessions {
   user_id: string;
 }
 
+export interface SsoAttempts {
+  browser_hash: string | null;
+  code_verifier: string;
+  created_by: string | null;
+  expires_at: Timestamp;
+  nonce: string;
+  organization_id: string;
+  purpose: "login" | "test";
+  state_hash: string;
+}
+
+export interface SsoConfigs {
+  ciphertext: string;
+  client_id: string;
+  created_at: Generated<Timestamp>;
+  default_role: "owner" | "admin" | "member" | "read_only";
+  enforce: Generated<boolean>;
+  issuer: string;
+  mask: string;
+  master_version: string;
+  organization_id: string;
+  preset: "google" | "microsoft" | "okta" | null;
+  updated_at: Generated<Timestamp>;
+  wrapped_key: string;
+}
+
+export interface SsoDomains {
+  domain: string;
+  organization_id: string;
+}
+
 export interface SyncRuns {
   duplicates: Generated<number>;
   error: string | null;
@@ -508,6 +539,9 @@ export interface DB {
   provider_instances: ProviderInstances;
   recovery_codes: RecoveryCodes;
   sessions: Sessions;
+  sso_attempts: SsoAttempts;
+  sso_configs: SsoConfigs;
+  sso_domains: SsoDomains;
   sync_runs: SyncRuns;
   upstream_calls: UpstreamCalls;
   user_secrets: UserSecrets;

@@ -35,7 +35,7 @@ export interface Portal {
   close(): Promise<void>;
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };
@@ -47,7 +47,8 @@ const freePort = () =>
 export async function startPortal(env: Record<string, string> = {}, opts: { publicUrlIsBase?: boolean } = {}): Promise<Portal> {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does`);
   const target = await cliTarget();
-  const port = await freePort();
+  // A test may choose the port (and so GATEHOUSE_PUBLIC_URL) itself, e.g. to register a callback with a provider first.
+  const port = env.GATEHOUSE_PORT ? Number(env.GATEHOUSE_PORT) : await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server: ChildProcess = spawn(process.execPath, [CLI, 'serve'], {
     cwd: ROOT,
@@ -96,7 +97,7 @@ export async function startPortal(env: Record<string, string> = {}, opts: { publ
       await page.goto(base + '/');
       await page.getByLabel('Email', { exact: true }).fill(who.email);
       await page.getByLabel('Password', { exact: true }).fill(who.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('navigation', { name: 'Main' }).waitFor();
     },
     async shot(page, name, fullPage = true) {

@@ -83,7 +83,7 @@ describe('sessions', () => {
     // The other browser's next call finds its session gone, and the portal shows the sign-in page.
     expect((await elsewhere.request.get(`${portal.base}/v1/auth/me`)).status()).toBe(401);
     await elsewhere.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Workspaces' }).click();
-    await elsewhere.getByRole('button', { name: 'Sign in' }).waitFor();
+    await elsewhere.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await elsewhere.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
 
     // This browser is still signed in.
@@ -134,9 +134,9 @@ describe('replacing the authenticator', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Email', { exact: true }).fill(ria.email);
     await page.getByLabel('Password', { exact: true }).fill(ria.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByLabel('Authenticator code').fill(old.generate({ timestamp: Date.now() + 30_000 }));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'the code is not valid' }).waitFor();
     expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
     await page.context().close();

@@ -30,7 +30,7 @@ async function signIn(page: Page, who: { email: string; password: string }) {
   await page.goto(base + '/');
   await page.getByLabel('Email', { exact: true }).fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 describe('signing in', () => {
@@ -42,7 +42,7 @@ describe('signing in', () => {
     expect(headers['content-security-policy']).toMatch(/script-src 'self';/);
     expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
     expect(headers['x-content-type-options']).toBe('nosniff');
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await accessibilityProblems(page)).toEqual([]);
     await portal.shot(page, 'sign-in', false);
     await signIn(page, { email: ADMIN.email, password: 'not the password' });
@@ -69,9 +69,9 @@ describe('signing in', () => {
     await page.reload();
     await page.getByRole('heading', { level: 2, name: 'Workspaces' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     await page.reload();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     await page.context().close();
   });
 

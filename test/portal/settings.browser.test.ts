@@ -37,7 +37,7 @@ const choose = async (page: Page, label: string, option: string, within: Page | 
 async function signInExpectingAlert(page: Page, who: Person, password: string) {
   await page.getByLabel('Email', { exact: true }).fill(who.email);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await Promise.all([page.waitForResponse((r) => r.url().endsWith('/v1/auth/login')), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([page.waitForResponse((r) => r.url().endsWith('/v1/auth/login')), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   // The answer is in; wait for the page to have rendered it (the button stops loading).
   await page.waitForFunction(() => !document.querySelector('button[data-loading]'));
   return (await page.getByRole('alert').textContent()) ?? '';
@@ -60,17 +60,17 @@ describe('two-factor sign-in', () => {
     expect(await page.content()).not.toContain(totp.secret.base32);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await signInExpectingAlert(page, ed, ed.password)).toContain('enter the 6-digit code');
     const codeField = page.getByLabel('Authenticator code');
     const right = totp.generate();
     await codeField.fill(String((Number(right) + 500_000) % 1_000_000).padStart(6, '0'));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'the code is not valid' }).waitFor();
     expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
     // The code that turned it on is spent; the next step's code (within the drift window) signs in.
     await codeField.fill(totp.generate({ timestamp: Date.now() + 30_000 }));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
     expect((await portal.call('GET', '/v1/users')).data.find((u: { id: string }) => u.id === ed.id).mfa_enabled).toBe(true);
     await page.context().close();
@@ -109,7 +109,7 @@ test('lockout: repeated wrong passwords lock the account; the right one is refus
   expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
   // An attempt during the lock does not extend it: once the first lock is over, the password works.
   await new Promise((r) => setTimeout(r, lockEndsBy - Date.now() + 500));
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
   await page.context().close();
 }, 60_000);

@@ -51,11 +51,13 @@ interface Deps {
   limiter: RateLimiter;
   failures: FailureSummary;
   registry: Registry;
+  /** The organizations whose single sign-on closes this person's password sign-in (none for the platform admin). */
+  passwordRefusedBy: (user: { id: string; platform_admin: boolean }) => Promise<string[]>;
 }
 
 type User = NonNullable<Awaited<ReturnType<typeof store.userByEmail>>>;
 
-export function createAuthService({ db, ring, audit, sessions, policy, limits, limiter, failures, registry }: Deps) {
+export function createAuthService({ db, ring, audit, sessions, policy, limits, limiter, failures, registry, passwordRefusedBy }: Deps) {
   const refuse = (reason: string, message = 'wrong email or password') => new AppError('unauthenticated', message, { reason });
   const tooMany = (reason: string, resetMs: number, message: string) => {
     const retryAfter = Math.max(1, Math.ceil((resetMs - Date.now()) / 1000));
@@ -151,6 +153,15 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
     /** Email + password (+ TOTP when enrolled); a new session, or 401 / 429 (limited or locked) with the reason. */
     async login(actor: Actor, input: { email: string; password: string; totp?: string }) {
       const user = await checkPassword(actor, input.email, input.password);
+      // Told only once the password is right, so the answer does not reveal where an email signs in.
+      const enforcing = await passwordRefusedBy(user);
+      if (enforcing.length) {
+        await audit.record({ ...actor, type: 'user', id: user.id }, {
+          workspaceId: null, action: 'auth.login_failed', category: 'auth', severity: 'warning', outcome: 'failure',
+          resource: { type: 'user', id: user.id }, after: { reason: 'sso_required', organization_ids: enforcing },
+        });
+        throw new AppError('forbidden', 'your organization signs in with single sign-on: use Sign in with SSO', { reason: 'sso_required', organization_ids: enforcing });
+      }
       if (user.mfa_enabled) {
         if (!input.totp) throw refuse('totp_required', 'enter the 6-digit code from your authenticator app');
         await checkCode(actor, user, input.totp);

@@ -17,3 +17,18 @@ export function signInErrorText(err: unknown): string {
   if (err.details?.reason === 'locked' && typeof wait === 'number') return `${err.message}. Try again in ${waitText(wait)}.`;
   return err.message;
 }
+
+/** Why a single sign-on came back to the sign-in page (`/?sso_error=<reason>`), as a person reads it. */
+const SSO_ERRORS: Record<string, string> = {
+  sso_not_configured: 'No organization signs in with single sign-on for this email address.',
+  state_invalid: 'This sign-in link has been used already or has expired. Start again.',
+  browser_mismatch: 'This sign-in was started in another browser. Start again here.',
+  id_token_invalid: "Your identity provider's answer could not be verified. Start again, or ask your administrator.",
+  email_unverified: 'Your identity provider has not verified your email address.',
+  email_missing: 'Your identity provider did not send an email address.',
+  domain_not_allowed: "Your email address is not one of your organization's single sign-on domains.",
+  provider_error: 'Your identity provider did not sign you in.',
+  address_attempts: 'Too many sign-in attempts: wait a moment and try again.',
+};
+
+export const ssoErrorText = (reason: string) => SSO_ERRORS[reason] ?? `Single sign-on did not complete (${reason}).`;

@@ -1,15 +1,24 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { ApiError, client, unwrap, type Me } from '../api';
-import { signInErrorText } from '../lib/signin';
+import { signInErrorText, ssoErrorText } from '../lib/signin';
 
-/** Email and password, then the authenticator code when the account has two-factor sign-in. */
+// A single sign-on that came back here says why in the address (`/?sso_error=<reason>`).
+const ssoErrorOnArrival = () => {
+  const reason = new URLSearchParams(window.location.search).get('sso_error');
+  return reason ? ssoErrorText(reason) : null;
+};
+
+/**
+ * Email and password, then the authenticator code when the account has two-factor sign-in; or the
+ * email alone, through the organization's identity provider (a full-page redirect to the provider).
+ */
 export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
   const [askCode, setAskCode] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(ssoErrorOnArrival);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
@@ -26,6 +35,14 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     }
   };
 
+  const signInWithSso = () => {
+    if (!email.includes('@')) {
+      setError('Enter your work email address, then choose Sign in with SSO.');
+      return;
+    }
+    window.location.assign(`/v1/auth/sso/start?email=${encodeURIComponent(email)}`);
+  };
+
   return (
     <Center h="100vh" p="md">
       <Paper component="main" withBorder p="xl" w={380} maw="100%">
@@ -37,6 +54,8 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             <PasswordInput label="Password" autoComplete="current-password" required withAsterisk={false} value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
             {askCode && <TextInput label="Authenticator code" inputMode="numeric" autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.currentTarget.value)} />}
             <Button type="submit" loading={busy}>Sign in</Button>
+            <Text ta="center" size="sm">or, with your work email alone</Text>
+            <Button type="button" variant="default" onClick={signInWithSso}>Sign in with SSO</Button>
           </Stack>
         </form>
       </Paper>

@@ -1,0 +1,138 @@
+import type { Kysely } from 'kysely';
+import { isViolation } from '../../db/errors.js';
+import type { DB } from '../../db/types.js';
+import type { Actor } from '../../http/actor.js';
+import { encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
+import { conflict, invalid, notFound } from '../../lib/errors.js';
+import type { AuditService } from '../audit/service.js';
+import type { Oidc } from './oidc.js';
+import { PRESETS, presetList, type PresetName } from './presets.js';
+import { createSsoSignIn, type SignInDeps } from './sign-in.js';
+import * as store from './store.js';
+import { ssoBinding, type OrgRole, type SsoTenancy } from './types.js';
+
+export type { OrgRole, SsoTenancy };
+
+export interface SsoInput {
+  preset?: PresetName | null;
+  issuer: string;
+  client_id: string;
+  client_secret?: string;
+  allowed_domains: string[];
+  enforce?: boolean;
+  default_role?: OrgRole;
+}
+
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+function configView(row: store.SsoConfigRow, domains: string[]) {
+  return {
+    organization_id: row.organization_id,
+    preset: row.preset,
+    issuer: row.issuer,
+    client_id: row.client_id,
+    client_secret_mask: row.mask,
+    allowed_domains: domains,
+    enforce: row.enforce,
+    default_role: row.default_role,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+interface Deps extends Omit<SignInDeps, 'configOf'> {
+  db: Kysely<DB>;
+  ring: MasterKeyRing;
+  audit: AuditService;
+  oidc: Oidc;
+  tenancy: SsoTenancy;
+}
+
+export function createSsoService(deps: Deps) {
+  const { db, ring, audit, oidc, tenancy } = deps;
+
+  function normalizeDomains(domains: string[]) {
+    const out = [...new Set(domains.map((d) => d.trim().toLowerCase()))].sort();
+    const bad = out.filter((d) => !DOMAIN.test(d));
+    if (bad.length) throw invalid(`not a domain name: ${bad.join(', ')}`, { field: 'allowed_domains', domains: bad });
+    if (out.length === 0) throw invalid('name at least one email domain whose people sign in through this provider', { field: 'allowed_domains' });
+    return out;
+  }
+
+  return {
+    presets: presetList,
+
+    async getConfig(actor: Actor, organizationId: string) {
+      await tenancy.requireOrganizationRole(actor, organizationId, 'admin');
+      const row = await store.configOf(db, organizationId);
+      if (!row) throw notFound('single sign-on configuration');
+      return configView(row, await store.domainsOf(db, organizationId));
+    },
+
+    /**
+     * Sets the organization's provider. The issuer is checked (https, a public address) and its
+     * discovery document read before anything is saved, so a configuration that cannot sign anyone
+     * in is refused at once; the secret is sealed and never returned. A domain belongs to one
+     * organization only (409 naming the domains already claimed).
+     */
+    async configure(actor: Actor, organizationId: string, input: SsoInput) {
+      await tenancy.requireOrganizationRole(actor, organizationId, 'admin');
+      const issuer = input.issuer.replace(/\/+$/, '');
+      const preset = input.preset ?? null;
+      if (preset && !PRESETS[preset].matches.test(issuer)) {
+        throw invalid(`the issuer does not look like ${PRESETS[preset].label}'s: ${PRESETS[preset].issuer_pattern}`, { field: 'issuer', reason: 'preset_mismatch' });
+      }
+      const domains = normalizeDomains(input.allowed_domains);
+      const existing = await store.configOf(db, organizationId);
+      const before = existing ? { ...configView(existing, await store.domainsOf(db, organizationId)), client_secret_mask: undefined } : null;
+      if (!existing && !input.client_secret) throw invalid('client_secret is required when single sign-on is first configured', { field: 'client_secret' });
+      const secret = input.client_secret ?? null;
+      // Discovery with the secret about to be used; without a new secret the stored one stays.
+      await oidc.discover({ issuer, clientId: input.client_id, clientSecret: secret ?? '' });
+
+      const fields: store.ConfigFields = { preset, issuer, client_id: input.client_id, enforce: input.enforce ?? false, default_role: input.default_role ?? 'member' };
+      const sealed = secret ? { ...encryptSecret(ring, secret, ssoBinding(organizationId)), mask: maskSecret(secret) } : null;
+      try {
+        const view = await db.transaction().execute(async (trx) => {
+          const claimed = await store.domainsClaimedElsewhere(trx, organizationId, domains);
+          if (claimed.length) throw domainConflict(claimed.map((c) => c.domain));
+          const row = await store.putConfig(trx, organizationId, fields, sealed);
+          if (!row) throw notFound('single sign-on configuration');
+          await store.replaceDomains(trx, organizationId, domains);
+          const after = configView(row, domains);
+          await audit.append(trx, actor, {
+            workspaceId: null, action: 'sso.configured', category: 'auth',
+            severity: existing?.enforce && !fields.enforce ? 'warning' : 'info',
+            resource: { type: 'organization', id: organizationId },
+            before,
+            // The mask is left out too: an audit entry holds nothing of a secret, only that it changed.
+            after: { ...after, client_secret_mask: undefined, organization_id: organizationId, credentials_replaced: secret !== null },
+          });
+          return after;
+        });
+        oidc.forget(organizationId);
+        return view;
+      } catch (err) {
+        if (isViolation(err, 'unique')) throw domainConflict(domains);
+        if (isViolation(err, 'foreignKey')) throw notFound('organization');
+        throw err;
+      }
+    },
+
+    /**
+     * Whether password sign-in is closed to this person: the organizations that enforce single
+     * sign-on among theirs. The platform admin's password always works (break-glass).
+     */
+    async passwordRefusedBy(user: { id: string; platform_admin: boolean }): Promise<string[]> {
+      if (user.platform_admin) return [];
+      const roles = await tenancy.organizationRolesOf(user.id);
+      return store.enforcingAmong(db, roles.map((r) => r.organization_id));
+    },
+
+    ...createSsoSignIn({ ...deps, configOf: (id) => store.configOf(db, id) }),
+  };
+}
+export type SsoService = ReturnType<typeof createSsoService>;
+
+const domainConflict = (domains: string[]) =>
+  conflict(`these domains already sign in to another organization: ${domains.join(', ')}`, { field: 'allowed_domains', reason: 'domain_taken', domains });

@@ -1,0 +1,179 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import type { TestProvider } from '../helpers/oidc-provider.js';
+import { PERSON_PASSWORD } from '../helpers/people.js';
+import { atProvider, auditOf, callback, ssoOrganization, ssoSignIn, startProvider, startSso, PUBLIC_URL } from '../helpers/sso.js';
+
+// What single sign-on refuses: a replayed or foreign callback, an ID token with the wrong nonce, an
+// email that is unverified or of another domain, a plain-http or private issuer outside test setups,
+// password sign-in where the organization enforces SSO (the platform admin excepted), and the client
+// secret anywhere it could leak.
+let t: TestApp;
+let provider: TestProvider;
+let org: { id: string };
+const responses: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL, GATEHOUSE_LOGIN_IP_LIMIT: '1000', GATEHOUSE_LOGIN_ACCOUNT_LIMIT: '1000' });
+  provider = await startProvider();
+  org = await ssoOrganization(t, provider, 'secure.test');
+  provider.account({ email: 'sam@secure.test' });
+}, 60_000);
+afterAll(async () => {
+  await provider?.close();
+  await t?.close();
+});
+
+const failures = async () => (await auditOf(t, 'auth.sso_login_failed')).map((e) => e.after.reason);
+
+describe('the callback', () => {
+  test('a replayed callback is refused: the attempt was spent by the first', async () => {
+    const started = await startSso(t, 'sam@secure.test');
+    const path = await atProvider(started.location);
+    const first = await callback(t, path, started.attemptCookie);
+    expect(first.status).toBe(302);
+    expect(first.session).toBeDefined();
+    const replay = await callback(t, path, started.attemptCookie);
+    expect(replay.status).toBe(401);
+    expect(replay.body.error.details).toMatchObject({ reason: 'state_invalid' });
+    expect(replay.session).toBeUndefined();
+    // A browser replaying it is sent back to the sign-in page with the reason.
+    const page = await callback(t, path, started.attemptCookie, { accept: 'text/html' });
+    expect(page.location).toBe('/?sso_error=state_invalid');
+  });
+
+  test('an ID token whose nonce is not the one this attempt sent is refused, and audited for the organization', async () => {
+    const started = await startSso(t, 'sam@secure.test');
+    const path = await atProvider(started.location);
+    // The provider's token carries the nonce of the request; the attempt now expects another.
+    await sql`update sso_attempts set nonce = 'not-the-nonce-that-was-sent'`.execute(t.db.database.db);
+    const res = await callback(t, path, started.attemptCookie);
+    expect(res.status, res.raw).toBe(401);
+    expect(res.body.error.details).toMatchObject({ reason: 'id_token_invalid' });
+    expect(res.body.error.message).toMatch(/nonce/);
+    expect(res.session).toBeUndefined();
+    expect((await auditOf(t, 'auth.sso_login_failed')).at(-1)).toMatchObject({ outcome: 'failure', resource_id: org.id, after: { organization_id: org.id, reason: 'id_token_invalid' } });
+  });
+
+  test('a callback in a browser other than the one that started is refused (the attempt cookie)', async () => {
+    const started = await startSso(t, 'sam@secure.test');
+    const res = await callback(t, await atProvider(started.location), 'gatehouse_sso=someone-elses');
+    expect(res.status).toBe(401);
+    expect(res.body.error.details).toMatchObject({ reason: 'browser_mismatch' });
+    expect(res.session).toBeUndefined();
+  });
+
+  test('a state nobody issued, and none at all, are refused', async () => {
+    expect((await callback(t, '/v1/auth/sso/callback?code=x&state=made-up')).body.error.details).toMatchObject({ reason: 'state_invalid' });
+    expect((await callback(t, '/v1/auth/sso/callback')).status).toBe(401);
+  });
+
+  test("an email outside the organization's domains is refused", async () => {
+    provider.account({ email: 'eve@elsewhere.test' });
+    provider.signInAs = 'eve@elsewhere.test';
+    try {
+      const res = await ssoSignIn(t, 'sam@secure.test');
+      expect(res.status).toBe(403);
+      expect(res.body.error.details).toMatchObject({ reason: 'domain_not_allowed' });
+      expect(res.session).toBeUndefined();
+    } finally {
+      provider.signInAs = null;
+    }
+    expect(await failures()).toContain('domain_not_allowed');
+    expect((await t.call(t.adminKey, 'GET', '/v1/users')).body.data.map((u: any) => u.email)).not.toContain('eve@elsewhere.test');
+  });
+
+  test('an email the provider says is not verified is refused', async () => {
+    provider.account({ email: 'unverified@secure.test', email_verified: false });
+    const res = await ssoSignIn(t, 'unverified@secure.test');
+    expect(res.status).toBe(403);
+    expect(res.body.error.details).toMatchObject({ reason: 'email_unverified' });
+  });
+});
+
+describe('enforcement', () => {
+  test('with enforce on, a member with a password is refused password sign-in (403 sso_required); off again, it works', async () => {
+    const ws = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/workspaces`, { name: 'enforced' });
+    const user = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'pat@secure.test', name: 'Pat', password: PERSON_PASSWORD });
+    expect((await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/members`, { user_id: user.body.id, role: 'member' })).status).toBe(201);
+    const login = () => t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'pat@secure.test', password: PERSON_PASSWORD } });
+    expect((await login()).statusCode).toBe(200);
+
+    const config = { issuer: provider.issuer, client_id: provider.clientId, allowed_domains: ['secure.test'] };
+    expect((await t.call(t.adminKey, 'PUT', `/v1/organizations/${org.id}/sso`, { ...config, enforce: true })).status).toBe(200);
+    const refused = await login();
+    expect(refused.statusCode).toBe(403);
+    expect(JSON.parse(refused.body).error.details).toMatchObject({ reason: 'sso_required', organization_ids: [org.id] });
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    // A wrong password is still the ordinary 401: the refusal says nothing until the password is right.
+    const wrong = await t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'pat@secure.test', password: 'not the password' } });
+    expect(wrong.statusCode).toBe(401);
+    // SSO still signs them in.
+    provider.account({ email: 'pat@secure.test' });
+    expect((await ssoSignIn(t, 'pat@secure.test')).location).toBe('/');
+
+    // The platform admin's password always works (break-glass), member of the organization or not.
+    const admin = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'root@secure.test', name: 'Root', password: PERSON_PASSWORD, platform_admin: true });
+    await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/members`, { user_id: admin.body.id, role: 'admin' });
+    const breakGlass = await t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'root@secure.test', password: PERSON_PASSWORD } });
+    expect(breakGlass.statusCode, breakGlass.body).toBe(200);
+
+    expect((await t.call(t.adminKey, 'PUT', `/v1/organizations/${org.id}/sso`, { ...config, enforce: false })).status).toBe(200);
+    expect((await login()).statusCode).toBe(200);
+  });
+});
+
+describe('who may configure', () => {
+  test('a workspace key cannot read or change an organization\'s single sign-on', async () => {
+    const ws = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/workspaces`, { name: 'keyed' });
+    const key = (await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/api-keys`, { name: 'k', scopes: ['*'] })).body.key;
+    const put = await t.call(key, 'PUT', `/v1/organizations/${org.id}/sso`, { issuer: provider.issuer, client_id: 'x', client_secret: 'y', allowed_domains: ['evil.test'] });
+    expect([403, 404]).toContain(put.status);
+    expect([403, 404]).toContain((await t.call(key, 'GET', `/v1/organizations/${org.id}/sso`)).status);
+    expect([403, 404]).toContain((await t.call(key, 'POST', `/v1/organizations/${org.id}/sso/test`)).status);
+  });
+});
+
+describe('the issuer is an outbound target', () => {
+  test('outside test setups only https:// to a public address is accepted, before anything is fetched', async () => {
+    const strict = await createTestApp({ GATEHOUSE_PUBLIC_URL: PUBLIC_URL, GATEHOUSE_ALLOW_PRIVATE_TARGETS: 'false' });
+    try {
+      const o = await strict.call(strict.adminKey, 'POST', '/v1/organizations', { name: 'strict', plan: 'starter' });
+      const put = (issuer: string) => strict.call(strict.adminKey, 'PUT', `/v1/organizations/${o.body.id}/sso`, { issuer, client_id: 'x', client_secret: 'y', allowed_domains: ['strict.test'] });
+      const before = provider.authorizations;
+      const http = await put(provider.issuer);
+      expect(http.status).toBe(400);
+      expect(http.body.error.details).toMatchObject({ field: 'issuer', reason: 'https_required' });
+      const loopback = await put('https://127.0.0.1:8443');
+      expect(loopback.status).toBe(400);
+      expect(loopback.body.error.details).toMatchObject({ field: 'issuer', reason: 'private_target' });
+      expect((await put('https://login.internal')).body.error.details).toMatchObject({ reason: 'private_target' });
+      expect((await put('https://metadata.google.internal/')).status).toBe(400);
+      expect(provider.authorizations).toBe(before);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
+describe('the client secret', () => {
+  test('never appears in a response, a log line or an audit entry', async () => {
+    const read = await t.call(t.adminKey, 'GET', `/v1/organizations/${org.id}/sso`);
+    responses.push(read.raw);
+    const put = await t.call(t.adminKey, 'PUT', `/v1/organizations/${org.id}/sso`, {
+      issuer: provider.issuer, client_id: provider.clientId, client_secret: provider.clientSecret, allowed_domains: ['secure.test'],
+    });
+    responses.push(put.raw);
+    responses.push((await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/sso/test`)).raw);
+    const signIn = await ssoSignIn(t, 'sam@secure.test');
+    responses.push(signIn.raw, String(signIn.location));
+    responses.push((await t.call(t.adminKey, 'GET', '/v1/audit?format=json')).raw);
+    const audit = await sql<{ row: string }>`select row_to_json(a)::text as row from audit_log a`.execute(t.db.database.db);
+    const stored = await sql<{ ciphertext: string }>`select ciphertext from sso_configs`.execute(t.db.database.db);
+    for (const text of [...responses, ...t.logs, ...audit.rows.map((r) => r.row), ...stored.rows.map((r) => r.ciphertext)]) {
+      expect(text).not.toContain(provider.clientSecret);
+    }
+    expect(audit.rows.length).toBeGreaterThan(5);
+  });
+});
