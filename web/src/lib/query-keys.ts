@@ -7,6 +7,8 @@ export const queryKeys = {
   workspaces: ['workspaces'] as const,
   workspace: (id: string) => ['workspace', id] as const,
   organizations: ['organizations'] as const,
+  sso: (organizationId: string) => ['sso', organizationId] as const,
+  ssoPresets: ['sso-presets'] as const,
   users: ['users'] as const,
   members: (workspaceId: string | null) => ['members', workspaceId] as const,
   sessions: ['auth-sessions'] as const,
