@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import type { TestProvider } from '../helpers/oidc-provider.js';
-import { PERSON_PASSWORD } from '../helpers/people.js';
+import { PERSON_PASSWORD, signIn } from '../helpers/people.js';
 import { atProvider, auditOf, callback, ssoOrganization, ssoSignIn, startProvider, startSso, PUBLIC_URL } from '../helpers/sso.js';
 
 // What single sign-on refuses: a replayed or foreign callback, an ID token with the wrong nonce, an
@@ -94,9 +94,9 @@ describe('the callback', () => {
 
 describe('enforcement', () => {
   test('with enforce on, a member with a password is refused password sign-in (403 sso_required); off again, it works', async () => {
-    const ws = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/workspaces`, { name: 'enforced' });
     const user = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'pat@secure.test', name: 'Pat', password: PERSON_PASSWORD });
-    expect((await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/members`, { user_id: user.body.id, role: 'member' })).status).toBe(201);
+    const joined = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/members`, { user_id: user.body.id, role: 'member' });
+    expect(joined.status, joined.raw).toBeLessThan(300);
     const login = () => t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'pat@secure.test', password: PERSON_PASSWORD } });
     expect((await login()).statusCode).toBe(200);
 
@@ -115,7 +115,7 @@ describe('enforcement', () => {
 
     // The platform admin's password always works (break-glass), member of the organization or not.
     const admin = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'root@secure.test', name: 'Root', password: PERSON_PASSWORD, platform_admin: true });
-    await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/members`, { user_id: admin.body.id, role: 'admin' });
+    expect((await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/members`, { user_id: admin.body.id, role: 'admin' })).status).toBeLessThan(300);
     const breakGlass = await t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'root@secure.test', password: PERSON_PASSWORD } });
     expect(breakGlass.statusCode, breakGlass.body).toBe(200);
 
@@ -125,6 +125,28 @@ describe('enforcement', () => {
 });
 
 describe('who may configure', () => {
+  test("the organization's owners and admins may; its other members may not", async () => {
+    const member = async (email: string, role: string) => {
+      const u = await t.call(t.adminKey, 'POST', '/v1/users', { email, name: role, password: PERSON_PASSWORD });
+      expect((await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/members`, { user_id: u.body.id, role })).status).toBeLessThan(300);
+      return signIn(t, email);
+    };
+    const body = { issuer: provider.issuer, client_id: provider.clientId, allowed_domains: ['secure.test'] };
+    const admin = await member('org-admin@secure.test', 'admin');
+    const put = await admin('PUT', `/v1/organizations/${org.id}/sso`, body);
+    expect(put.status, put.raw).toBe(200);
+    expect((await admin('POST', `/v1/organizations/${org.id}/sso/test`)).status).toBe(201);
+    const plain = await member('org-member@secure.test', 'member');
+    const refused = await plain('PUT', `/v1/organizations/${org.id}/sso`, body);
+    expect(refused.status).toBe(403);
+    expect((await plain('GET', `/v1/organizations/${org.id}/sso`)).status).toBe(403);
+    // Someone of another organization does not see this one at all.
+    const outsider = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'outsider@else.test', name: 'Out', password: PERSON_PASSWORD });
+    const otherOrg = await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'elsewhere', plan: 'starter' });
+    await t.call(t.adminKey, 'POST', `/v1/organizations/${otherOrg.body.id}/members`, { user_id: outsider.body.id, role: 'owner' });
+    expect((await (await signIn(t, 'outsider@else.test'))('PUT', `/v1/organizations/${org.id}/sso`, body)).status).toBe(404);
+  });
+
   test('a workspace key cannot read or change an organization\'s single sign-on', async () => {
     const ws = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/workspaces`, { name: 'keyed' });
     const key = (await t.call(t.adminKey, 'POST', `/v1/workspaces/${ws.body.id}/api-keys`, { name: 'k', scopes: ['*'] })).body.key;

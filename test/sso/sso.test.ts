@@ -92,6 +92,10 @@ describe('signing in', () => {
     const meAgain = await t.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { cookie: again.session! } });
     expect(JSON.parse(meAgain.body).user.id).toBe(JSON.parse(me.body).user.id);
 
+    // Just in time: a member of the organization with its default role.
+    const members = await t.call(t.adminKey, 'GET', `/v1/organizations/${org.id}/members`);
+    expect(members.body.data.find((m: any) => m.email === 'ada@acme.test')).toMatchObject({ role: 'member', name: 'Ada Lovelace' });
+
     const logins = (await auditOf(t, 'auth.sso_login')).filter((e) => e.after.email === 'ada@acme.test');
     expect(logins).toHaveLength(2);
     expect(logins[0]).toMatchObject({ outcome: 'success', actor_id: JSON.parse(me.body).user.id, after: { organization_id: org.id, issuer: provider.issuer } });
