@@ -157,7 +157,7 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       const enforcing = await passwordRefusedBy(user);
       if (enforcing.length) {
         await audit.record({ ...actor, type: 'user', id: user.id }, {
-          workspaceId: null, action: 'auth.login_failed', category: 'auth', severity: 'warning', outcome: 'failure',
+          workspaceId: null, organizationId: enforcing[0], action: 'auth.login_failed', category: 'auth', severity: 'warning', outcome: 'failure',
           resource: { type: 'user', id: user.id }, after: { reason: 'sso_required', organization_ids: enforcing },
         });
         throw new AppError('forbidden', 'your organization signs in with single sign-on: use Sign in with SSO', { reason: 'sso_required', organization_ids: enforcing });

@@ -152,10 +152,10 @@ export type Oidc = ReturnType<typeof createOidc>;
 /** The library's message, without anything of a response body beyond its error code. */
 function messageOf(err: unknown): string {
   if (err instanceof AppError) return err.message;
-  const e = err as { message?: string; code?: string; error?: string; cause?: { code?: string; message?: string; claim?: string } };
+  const e = err as { message?: string; code?: string; error?: string; cause?: { code?: string; message?: string } };
   if (e.error) return `${e.error}${e.code ? ` (${e.code})` : ''}`;
-  // A failed ID-token check names the claim (nonce, iss, aud…), which tells an admin what went wrong.
-  if (typeof e.cause?.claim === 'string') return `${e.message ?? 'failed'} (claim: ${e.cause.claim})`;
+  // A failed ID-token check: the library's own cause names the claim (nonce, iss, aud…), which tells an admin what went wrong.
+  if (err instanceof Error && err.cause instanceof Error && /claim/.test(err.cause.message)) return `${err.message}: ${err.cause.message}`.slice(0, 300);
   const cause = e.cause?.code === 'EPRIVATETARGET' || e.cause?.message?.includes('are refused') ? ` (${e.cause.message ?? 'a private address'})` : '';
   return `${e.message ?? 'failed'}${cause}`.slice(0, 300);
 }

@@ -101,7 +101,7 @@ export function createSsoService(deps: Deps) {
           await store.replaceDomains(trx, organizationId, domains);
           const after = configView(row, domains);
           await audit.append(trx, actor, {
-            workspaceId: null, action: 'sso.configured', category: 'auth',
+            workspaceId: null, organizationId, action: 'sso.configured', category: 'auth',
             severity: existing?.enforce && !fields.enforce ? 'warning' : 'info',
             resource: { type: 'organization', id: organizationId },
             before,

@@ -117,7 +117,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       const browserToken = randomBytes(24).toString('base64url');
       const started = await begin(row, 'login', { browserHash: sha256(browserToken), createdBy: null, loginHint: email.trim() });
       await audit.record(actor, {
-        workspaceId: null, action: 'auth.sso_started', category: 'auth', resource: { type: 'organization', id: row.organization_id },
+        workspaceId: null, organizationId: row.organization_id, action: 'auth.sso_started', category: 'auth', resource: { type: 'organization', id: row.organization_id },
         after: { organization_id: row.organization_id, email: email.trim() },
       });
       return { ...started, browserToken };
@@ -130,7 +130,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       if (!row) throw notFound('single sign-on configuration');
       const started = await begin(row, 'test', { browserHash: null, createdBy: actor.id });
       await audit.record(actor, {
-        workspaceId: null, action: 'sso.test_started', category: 'auth', resource: { type: 'organization', id: organizationId }, after: { organization_id: organizationId },
+        workspaceId: null, organizationId, action: 'sso.test_started', category: 'auth', resource: { type: 'organization', id: organizationId }, after: { organization_id: organizationId },
       });
       return started;
     },
@@ -150,7 +150,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       const organizationId = attempt.organization_id;
       const refused = async (error: AppError, email?: string): Promise<CallbackOutcome> => {
         await audit.record(actor, {
-          workspaceId: null, action: attempt.purpose === 'test' ? 'sso.test' : 'auth.sso_login_failed', category: 'auth', severity: 'warning', outcome: 'failure',
+          workspaceId: null, organizationId, action: attempt.purpose === 'test' ? 'sso.test' : 'auth.sso_login_failed', category: 'auth', severity: 'warning', outcome: 'failure',
           resource: { type: 'organization', id: organizationId },
           after: { organization_id: organizationId, reason: error.details?.reason ?? error.code, message: error.message, ...(email ? { email } : {}) },
         });
@@ -180,7 +180,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       if (attempt.purpose === 'test') {
         const seen = Object.fromEntries(['iss', 'sub', 'aud', 'email', 'email_verified', 'name'].filter((k) => k in claims).map((k) => [k, claims[k]]));
         await audit.record(actor, {
-          workspaceId: null, action: 'sso.test', category: 'auth', resource: { type: 'organization', id: organizationId },
+          workspaceId: null, organizationId, action: 'sso.test', category: 'auth', resource: { type: 'organization', id: organizationId },
           after: { organization_id: organizationId, email: who.email, tested_by: attempt.created_by },
         });
         return { kind: 'test', report: { ok: true, organization_id: organizationId, claims: seen } };
@@ -195,7 +195,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       }
       const { token } = await sessions.open(userId, actor.ip, actor.userAgent);
       await audit.record({ ...actor, type: 'user', id: userId }, {
-        workspaceId: null, action: 'auth.sso_login', category: 'auth', resource: { type: 'user', id: userId },
+        workspaceId: null, organizationId, action: 'auth.sso_login', category: 'auth', resource: { type: 'user', id: userId },
         after: { organization_id: organizationId, email: who.email, issuer: row.issuer },
       });
       return { kind: 'login', token, organizationId };

@@ -1,7 +1,7 @@
 import type { Executor } from '../../db/types.js';
-import type { Actor } from '../../http/actor.js';
+import type { Actor, OrgRole } from '../../http/actor.js';
 
-export type OrgRole = 'owner' | 'admin' | 'member' | 'read_only';
+export type { OrgRole };
 
 /** What single sign-on needs of tenancy: organization roles, and people found or made by email. */
 export interface SsoTenancy {
