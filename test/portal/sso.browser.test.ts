@@ -7,6 +7,7 @@ import { freePort, startPortal, type Portal } from '../helpers/portal.js';
 // signed in; an email no organization claims comes back to the sign-in page with the reason.
 let portal: Portal;
 let provider: TestProvider;
+let orgId: string;
 
 beforeAll(async () => {
   // The callback is registered with the provider before the server starts, so the port is chosen here.
@@ -15,6 +16,7 @@ beforeAll(async () => {
   provider = await startOidcProvider([`${base}/v1/auth/sso/callback`]);
   portal = await startPortal({ GATEHOUSE_PORT: String(port), GATEHOUSE_PUBLIC_URL: base });
   const org = await portal.call('POST', '/v1/organizations', { name: 'Browser SSO', plan: 'starter' });
+  orgId = org.id;
   await portal.call('PUT', `/v1/organizations/${org.id}/sso`, {
     issuer: provider.issuer, client_id: provider.clientId, client_secret: provider.clientSecret, allowed_domains: ['browser.test'],
   });
@@ -47,5 +49,39 @@ describe('Sign in with SSO', () => {
     expect(new URL(page.url()).searchParams.get('sso_error')).toBe('sso_not_configured');
     await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     expect(await portal.accessibilityProblems(page)).toEqual([]);
+  });
+});
+
+describe('Settings → Organization → Single sign-on', () => {
+  test("an owner changes the organization's domains, and a trial sign-in reports the claims without signing in", async () => {
+    const owner = await portal.person('owner@browser.test', 'Olive Owner');
+    await portal.call('POST', `/v1/organizations/${orgId}/members`, { user_id: owner.id, role: 'owner' });
+    const page = await portal.newPage();
+    await portal.signIn(page, owner);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('tab', { name: 'Organization', exact: true }).click();
+    const sso = page.getByRole('region', { name: 'Single sign-on' });
+    await expect.poll(() => sso.getByLabel('Issuer URL').inputValue()).toBe(provider.issuer);
+    await sso.getByLabel('Email domains').fill('browser.test, second.test');
+    await sso.getByRole('button', { name: 'Save single sign-on' }).click();
+    await sso.getByText('Single sign-on saved.').waitFor();
+    expect((await portal.call('GET', `/v1/organizations/${orgId}/sso`)).allowed_domains).toEqual(['browser.test', 'second.test']);
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
+    await portal.shot(page, 'settings-sso');
+
+    await sso.getByRole('button', { name: 'Test sign-in' }).click();
+    const href = await sso.getByRole('link', { name: 'the trial sign-in' }).getAttribute('href');
+    provider.account({ email: 'trial@second.test', name: 'Trial' });
+    provider.signInAs = 'trial@second.test';
+    try {
+      const trial = await portal.newPage();
+      await trial.goto(href!);
+      await trial.getByText('"ok":true').waitFor();
+      expect(await trial.textContent('body')).toContain('trial@second.test');
+      const me = await trial.evaluate(async () => (await fetch('/v1/auth/me')).status);
+      expect(me).toBe(401);
+    } finally {
+      provider.signInAs = null;
+    }
   });
 });

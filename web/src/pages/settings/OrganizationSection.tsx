@@ -16,6 +16,7 @@ import { OrgInvitations } from './OrgInvitations';
 import { OrgMembers } from './OrgMembers';
 import { OrgWorkspaces } from './OrgWorkspaces';
 import { Part, type Organization } from './org-parts';
+import { SsoSettings } from './SsoSettings';
 import { ErrorAlert, SectionHead } from './parts';
 
 const NameForm = z.object({ name: z.string().trim().min(1, 'Give it a name').max(200) });
@@ -66,7 +67,7 @@ function OrganizationPanel({ org }: { org: Organization }) {
       <OrgMembers org={org} />
       {manage && <OrgInvitations org={org} />}
       <OrgWorkspaces org={org} />
-      {/* Single sign-on (SsoSettings, for owners and admins) mounts here: <SsoSettings organizationId={org.id} />. */}
+      {manage && <SsoSettings organizationId={org.id} />}
       {manage && <OrgAudit org={org} />}
     </Stack>
   );

@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, client, unwrap } from '../../api';
 import { queryKeys } from '../../lib/query-keys';
-import { ErrorAlert, SectionHead } from './parts';
+import { Part } from './org-parts';
+import { ErrorAlert } from './parts';
 
 const ROLES = ['owner', 'admin', 'member', 'read_only'] as const;
 type Role = (typeof ROLES)[number];
@@ -69,11 +70,11 @@ export function SsoSettings({ organizationId }: { organizationId: string }) {
   };
 
   return (
-    <Stack maw={640}>
-      <SectionHead title="Single sign-on">People with an email of these domains sign in through your identity provider (OpenID Connect). The provider's redirect URI is this portal's address followed by /v1/auth/sso/callback.</SectionHead>
+    <Part title="Single sign-on">
+      <Text size="sm" c="gray.8">People with an email of these domains sign in through your identity provider (OpenID Connect). Register this redirect URI with it: {window.location.origin}/v1/auth/sso/callback.</Text>
       <ErrorAlert error={config.error} />
       <form onSubmit={submit}>
-        <Stack gap="xs">
+        <Stack gap="xs" maw={640}>
           <Select label="Provider" placeholder="Another OpenID provider" clearable value={preset}
             data={(presets.data?.data ?? []).map((p) => ({ value: p.name, label: p.label }))}
             onChange={(v) => setPreset(v as PresetName | null)} />
@@ -97,6 +98,6 @@ export function SsoSettings({ organizationId }: { organizationId: string }) {
           )}
         </Stack>
       </form>
-    </Stack>
+    </Part>
   );
 }
