@@ -33,6 +33,7 @@ import { ssoRoutes } from './modules/sso/routes.js';
 import { systemRoutes } from './modules/system/routes.js';
 import { tenancyRoutes } from './modules/tenancy/routes.js';
 import { organizationRoutes } from './modules/tenancy/routes-organizations.js';
+import { invitationRoutes } from './modules/invitations/routes.js';
 import type { Services } from './services.js';
 
 // A browser asking for a page (not one of the API's own paths, which keep their JSON 404s).
@@ -153,6 +154,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     async (v1) => {
       registerAuth(v1, services);
       await v1.register(authRoutes({ auth: services.auth, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
+      await v1.register(invitationRoutes({ invitations: services.invitations, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));
       await v1.register(tenancyRoutes(services.tenancy));
       await v1.register(organizationRoutes(services.tenancy));
       await v1.register(ssoRoutes({ sso: services.sso, secureCookies: config.publicUrl.startsWith('https:'), sessionMaxS: config.sessionMaxS }));

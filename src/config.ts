@@ -151,6 +151,7 @@ const envSchema = z.object({
     .default(86_400)
     .describe('a source that usually receives alerts (gatehouse.inbound.silent) after this long without an event'),
   GATEHOUSE_INBOUND_RETENTION_DAYS: positiveInt.default(30).describe('inbound events and rejections are pruned past this'),
+  GATEHOUSE_INVITATION_TTL_S: positiveInt.default(7 * 86_400).describe('how long an invitation link works (7 days by default)'),
   GATEHOUSE_SESSION_IDLE_S: positiveInt.default(1800).describe('a portal session ends after this long without a request'),
   GATEHOUSE_SESSION_MAX_S: positiveInt.default(43_200).describe('a portal session ends this long after sign-in, whatever happens'),
   GATEHOUSE_LOGIN_LOCK_AFTER: positiveInt.default(5).describe('failed sign-ins in a row before an account locks'),
@@ -173,6 +174,7 @@ const configSchema = envSchema.transform((e) => ({
   publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
   allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
   /** Holds credentials when the server needs them: never logged. */
+  invitationTtlS: e.GATEHOUSE_INVITATION_TTL_S,
   smtpUrl: e.GATEHOUSE_SMTP_URL,
   mailFrom: e.GATEHOUSE_MAIL_FROM ?? `Gatehouse <gatehouse@${new URL(e.GATEHOUSE_PUBLIC_URL ?? 'http://localhost').hostname}>`,
   logLevel: e.GATEHOUSE_LOG_LEVEL,

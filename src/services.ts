@@ -42,6 +42,7 @@ import { createSsoService } from './modules/sso/service.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createMailService } from './modules/mail/service.js';
+import { createInvitationService } from './modules/invitations/service.js';
 
 /** Wires each service with the few things it uses; one instance per process (or per test). */
 export async function createServices(config: Config, database: Database, log: Logger, clock: Clock = systemClock) {
@@ -88,6 +89,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   createHealthMetrics(metrics.registry, db);
   const mail = createMailService({ db, ring, log, registry: metrics.registry, smtpUrl: config.smtpUrl, from: config.mailFrom });
   const sessions = createSessionStore(db, tenancy, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
+  const invitations = createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl: config.publicUrl, ttlS: config.invitationTtlS, clock });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
     db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry,
@@ -137,6 +139,7 @@ export async function createServices(config: Config, database: Database, log: Lo
     queueMetrics,
     deliveryHandOffs,
     mail,
+    invitations,
     sessions,
     auth,
     authFailures,

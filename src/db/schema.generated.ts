@@ -225,6 +225,22 @@ export interface InstanceAdminSecrets {
   wrapped_key: string;
 }
 
+export interface Invitations {
+  accepted_at: Timestamp | null;
+  accepted_by: string | null;
+  created_at: Generated<Timestamp>;
+  email: string;
+  expires_at: Timestamp;
+  id: string;
+  invited_by: string;
+  mail_id: string | null;
+  organization_id: string;
+  revoked_at: Timestamp | null;
+  role: "owner" | "admin" | "member" | "read_only";
+  token_hash: string;
+  workspace_ids: Generated<string[]>;
+}
+
 export interface Jobs {
   attempts: Generated<number>;
   created_at: Generated<Timestamp>;
@@ -529,6 +545,7 @@ export interface DB {
   inbound_source_secrets: InboundSourceSecrets;
   inbound_sources: InboundSources;
   instance_admin_secrets: InstanceAdminSecrets;
+  invitations: Invitations;
   jobs: Jobs;
   mail_bodies: MailBodies;
   mail_outbox: MailOutbox;

@@ -40,3 +40,6 @@ export const bearer = [{ bearer: [] as string[] }];
 
 /** `T` or null. */
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** An organization role (its workspaces inherit it). */
+export const OrgRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member'), Type.Literal('read_only')]);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /** Prefixed, time-sortable ids: a log line tells what an id refers to. */
-export type IdPrefix = 'org' | 'ws' | 'usr' | 'key' | 'aud' | 'req' | 'inst' | 'cred' | 'sync' | 'evt' | 'msg' | 'ep' | 'dlv' | 'iev' | 'mail';
+export type IdPrefix = 'org' | 'ws' | 'usr' | 'key' | 'aud' | 'req' | 'inst' | 'cred' | 'sync' | 'evt' | 'msg' | 'ep' | 'dlv' | 'iev' | 'mail' | 'inv';
 
 // The same crypto randomness as ulid's default, drawn 4 KB at a time instead of one call per
 // character (docs/decisions.md); a byte / 256 is uniform over ulid's 32 symbols (256 = 8 × 32).

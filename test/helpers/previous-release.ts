@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listMigrations } from '../../src/db/migrate.js';
@@ -33,6 +33,8 @@ export function buildPreviousRelease(): PreviousRelease {
   const tar = git(['archive', '--format=tar', commit, 'src', 'tsconfig.json', 'tsconfig.build.json']);
   execFileSync('tar', ['-x', '-C', dir], { input: tar });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // Its package.json says `"type": "module"`, which decides how tsc emits and Node loads it; the rest of it is not needed.
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   // It type-checked when it was committed; today's type packages may have moved on, so emit only.
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck'], { cwd: dir });
   cpSync(join(dir, 'src/db/migrations'), join(dir, 'dist/db/migrations'), { recursive: true });

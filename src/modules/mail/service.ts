@@ -105,6 +105,11 @@ export function createMailService({ db, ring, log, registry, smtpUrl, from }: De
       }));
     },
 
+    /** Where these emails stand, for the features that sent them (an invitation's list shows it). */
+    async statusOf(ids: readonly string[]): Promise<Map<string, 'queued' | 'sent' | 'failed'>> {
+      return new Map((await store.statusOf(db, ids)).map((r) => [r.id, r.status]));
+    },
+
     close() {
       transport?.close();
     },

@@ -63,3 +63,9 @@ export async function listMessages(db: Executor, filter: { organizationId?: stri
 
 /** The bodies of emails not sent yet, sealed. */
 export const MAIL_BODIES: SealedTable = { table: 'mail_bodies', keys: ['message_id'], from: sql`mail_bodies s`, extra: sql`null as none` };
+
+/** Where these emails stand (queued, sent, failed), by id. */
+export async function statusOf(db: Executor, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db.selectFrom('mail_outbox').select(['id', 'status']).where('id', 'in', ids).execute();
+}

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB, Executor } from '../../db/types.js';
-import { ORG_ROLE_RANK, type Actor, type OrgRole } from '../../http/actor.js';
+import { broaderRole, ORG_ROLE_RANK, type Actor, type OrgRole, type Role } from '../../http/actor.js';
 import { AppError, conflict, notFound, present } from '../../lib/errors.js';
 import { isViolation } from '../../db/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -118,13 +118,43 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
 
   return {
     requireOrganizationRole,
+    requireOrgRoleWithin,
     joinOrganization,
 
+    /**
+     * Places a person in some workspaces of an organization with one role (an invitation limited to
+     * them); the organization row is locked and a seat taken as for joining the organization itself.
+     */
+    async joinWorkspaces(trx: Executor, actor: Actor, organizationId: string, userId: string, workspaceIds: readonly string[], role: Role) {
+      const org = await store.getOrganization(trx, organizationId, true);
+      if (!org) throw notFound('organization');
+      const own = new Set(await orgs.workspaceIdsOf(trx, organizationId));
+      const foreign = workspaceIds.filter((id) => !own.has(id));
+      if (foreign.length) throw new AppError('validation_failed', 'these workspaces are not in the organization', { reason: 'foreign_workspace', workspace_ids: foreign });
+      await requireSeat(trx, org, userId);
+      for (const workspaceId of workspaceIds) {
+        const before = await store.getMember(trx, workspaceId, userId);
+        const member = await store.upsertMember(trx, workspaceId, userId, broaderRole(before?.role, role));
+        await audit.append(trx, actor, {
+          workspaceId, organizationId, action: before ? 'member.role_changed' : 'member.added', category: 'tenancy',
+          resource: { type: 'user', id: userId }, before: before ? { role: before.role } : null, after: { role: member.role },
+        });
+      }
+    },
+
+    isPersonOfOrganization: (organizationId: string, userId: string) => store.isOrgMember(db, organizationId, userId),
+
+    async organizationName(organizationId: string) {
+      return (await store.getOrganization(db, organizationId))?.name;
+    },
+
     /** A new person, made by an invitation's acceptance or a first single sign-on (no platform admin involved). */
-    async createPerson(trx: Executor, actor: Actor, input: { email: string; name: string; passwordHash: string | null }) {
+    async createPerson(trx: Executor, actor: Actor, input: { email: string; name: string; passwordHash: string | null; organizationId?: string }) {
       try {
         const user = await store.insertUser(trx, { id: newId('usr'), email: input.email, name: input.name, password_hash: input.passwordHash, platform_admin: false });
-        await audit.append(trx, actor, { workspaceId: null, action: 'user.created', category: 'tenancy', resource: { type: 'user', id: user.id }, after: { email: user.email, name: user.name } });
+        await audit.append(trx, actor, {
+          workspaceId: null, organizationId: input.organizationId, action: 'user.created', category: 'tenancy', resource: { type: 'user', id: user.id }, after: { email: user.email, name: user.name },
+        });
         return { id: user.id, email: user.email, name: user.name };
       } catch (err) {
         if (isViolation(err, 'unique')) throw conflict('a user with this email already exists', { reason: 'email_taken' });

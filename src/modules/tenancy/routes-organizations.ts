@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { bearer, errors, IdParam, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, OrgRole, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
 import { invalid } from '../../lib/errors.js';
 import { pageRequest } from '../../lib/paging.js';
 import { MemberParams, Workspace } from './routes.js';
 import type { TenancyService } from './service.js';
 
-export const OrgRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member'), Type.Literal('read_only')]);
 const OrgMember = Type.Object({ organization_id: Type.String(), user_id: Type.String(), role: OrgRole, email: Type.String(), name: Type.String(), created_at: Timestamp });
 
 const tags = ['tenancy'];
