@@ -92,7 +92,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const invitations = createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl: config.publicUrl, ttlS: config.invitationTtlS, clock });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
-    db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry,
+    db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry, mail, publicUrl: config.publicUrl, log,
     policy: { lockAfter: config.loginLockAfter, lockS: config.loginLockS },
     limits: { perIp: config.loginIpLimit, perAccount: config.loginAccountLimit },
     // Late-bound: single sign-on is built after auth (it opens sessions) and says whose password is closed.

@@ -9,6 +9,7 @@ import { AcceptInvitation } from './pages/AcceptInvitation';
 import { AuditLog } from './pages/AuditLog';
 import { Overview } from './pages/Overview';
 import { SettingsPage } from './pages/settings/SettingsPage';
+import { ForgotPassword, ResetPassword } from './pages/PasswordReset';
 import { SignIn } from './pages/SignIn';
 import { Workspaces } from './pages/Workspaces';
 import { WorkspacePage } from './pages/workspace/WorkspacePage';
@@ -69,9 +70,14 @@ export function App() {
       queries.setQueryData(queryKeys.me, m);
     }} />;
   }
+  // The emailed link's page works signed in or not: the reset ends every session anyway.
+  if (location.pathname === '/reset-password') return <ResetPassword onReset={() => void queries.invalidateQueries({ queryKey: queryKeys.me })} />;
   if (me.isPending) return <Center h="100vh"><Loader role="status" aria-label="Loading" /></Center>;
   if (me.isError) return <Center h="100vh"><Alert variant="outline" color="red.9" title="Gatehouse cannot be reached">{(me.error as Error).message}</Alert></Center>;
-  if (!me.data) return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(queryKeys.me, m); }} />;
+  if (!me.data) {
+    if (location.pathname === '/forgot-password') return <ForgotPassword />;
+    return <SignIn onSignedIn={(m) => { setCsrfToken(m.csrf_token); queries.setQueryData(queryKeys.me, m); }} />;
+  }
 
   const signOut = async () => {
     await unwrap(client.POST('/v1/auth/logout')).catch(() => undefined);

@@ -28,7 +28,13 @@ const SessionView = Type.Object({
   expires_at: Timestamp,
   current: Type.Boolean({ description: 'the session this request came with' }),
 });
-const SignedIn = Type.Object({ user: User, csrf_token: Type.String({ description: 'send as x-csrf-token with every request that changes something' }) });
+const SignedIn = Type.Object({
+  user: User,
+  csrf_token: Type.String({ description: 'send as x-csrf-token with every request that changes something' }),
+  recovery_codes_remaining: Type.Optional(Type.Integer({ description: 'after a sign-in with a recovery code: how many unused codes are left' })),
+});
+const RecoveryCodes = Type.Array(Type.String(), { description: 'one-time codes, each usable once instead of a TOTP code; shown only now' });
+const NewPassword = Type.String({ minLength: 12, maxLength: 1024 });
 
 export const authRoutes =
   ({ auth, secureCookies, sessionMaxS }: { auth: AuthService; secureCookies: boolean; sessionMaxS: number }): FastifyPluginAsyncTypebox =>
@@ -41,6 +47,7 @@ export const authRoutes =
           email: Type.String({ minLength: 3, maxLength: 320 }),
           password: Type.String({ minLength: 1, maxLength: 1024 }),
           totp: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),
+          recovery_code: Type.Optional(Type.String({ minLength: 8, maxLength: 32, description: 'instead of totp, when the authenticator is lost; each code works once' })),
         }, { additionalProperties: false }),
         response: { 200: SignedIn, ...errors(429) },
       },
@@ -99,7 +106,49 @@ export const authRoutes =
       schema: {
         tags, security: session, summary: 'Turn MFA on with a code from the enrolled secret; sign-in asks for a code from then on',
         body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ mfa_enabled: Type.Boolean() }), ...errors() },
+        response: { 200: Type.Object({ mfa_enabled: Type.Boolean(), recovery_codes: RecoveryCodes }), ...errors() },
       },
     }, async (req) => auth.confirmMfa(req.actor, sessionOf(req).open, req.body.code));
+
+    app.post('/auth/mfa/recovery-codes', {
+      config: { session: true },
+      schema: {
+        tags, security: session, summary: 'New recovery codes (the earlier ones stop working); needs the password and a current code',
+        body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 1024 }), code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ recovery_codes: RecoveryCodes }), ...errors(429) },
+      },
+    }, async (req) => auth.regenerateRecoveryCodes(req.actor, sessionOf(req).open, req.body));
+
+    app.post('/auth/password', {
+      config: { session: true },
+      schema: {
+        tags, security: session, summary: "Change your password with the current one; your other sessions end (a wrong current password counts like a failed sign-in)",
+        body: Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), new: NewPassword }, { additionalProperties: false }),
+        response: { 200: Type.Object({ sessions_ended: Type.Integer({ description: 'your other sessions, ended' }) }), ...errors(429) },
+      },
+    }, async (req) => auth.changePassword(req.actor, sessionOf(req), req.body));
+
+    app.post('/auth/password-reset', {
+      config: { public: true },
+      schema: {
+        tags, summary: 'Email a single-use reset link (valid 1 hour) if the address has an account; the answer is the same either way',
+        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }) }, { additionalProperties: false }),
+        response: { 202: Type.Object({ message: Type.String() }), ...errors(429) },
+      },
+    }, async (req, reply) => {
+      await auth.requestPasswordReset(anonymousActor(req), req.body.email);
+      return reply.status(202).send({ message: 'if this address has an account, a link to reset its password has been emailed to it' });
+    });
+
+    app.post('/auth/password-reset/confirm', {
+      config: { public: true },
+      schema: {
+        tags, summary: "Set a new password with a reset link's token; every session of the person ends and any lock clears (400 token_used / token_expired / token_unknown)",
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }), password: NewPassword }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...errors() },
+      },
+    }, async (req, reply) => {
+      await auth.confirmPasswordReset(anonymousActor(req), req.body);
+      return reply.status(204).send(null);
+    });
   };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { storedHeader } from '../../lib/stored-header.js';
 import type { Kysely } from 'kysely';
-import type { DB } from '../../db/types.js';
+import type { DB, Executor } from '../../db/types.js';
 import { INHERITED_ROLE, type Actor, type OrgRole, type Role } from '../../http/actor.js';
 import { ROLE_SCOPES } from '../apikeys/scopes.js';
 import type { TenancyService } from '../tenancy/service.js';
@@ -81,8 +81,11 @@ export function createSessionStore(db: Kysely<DB>, tenancy: Pick<TenancyService,
 
     end: (token: string) => store.endSession(db, hashOf(token)),
 
-    /** Every session of a person (a password change, a lockout by an admin…). */
-    endAll: (userId: string) => store.endSessionsOf(db, userId),
+    /** Every session of a person (a password reset, a lockout by an admin…), in `trx` when given. */
+    endAll: (userId: string, trx: Executor = db) => store.endSessionsOf(trx, userId),
+
+    /** Every session of a person but the one holding `keepToken`; how many were ended. */
+    endOthers: (userId: string, keepToken: string, trx: Executor = db) => store.endSessionsOfExcept(trx, userId, hashOf(keepToken)),
   };
 }
 export type SessionStore = ReturnType<typeof createSessionStore>;

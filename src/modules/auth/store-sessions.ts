@@ -41,3 +41,9 @@ export async function endSession(db: Executor, idHash: string) {
 export async function endSessionsOf(db: Executor, userId: string) {
   await db.updateTable('sessions').set({ ended_at: new Date() }).where('user_id', '=', userId).where('ended_at', 'is', null).execute();
 }
+
+/** Every session of a person but one (a password change keeps the session that made it). */
+export async function endSessionsOfExcept(db: Executor, userId: string, keepIdHash: string) {
+  const r = await db.updateTable('sessions').set({ ended_at: new Date() }).where('user_id', '=', userId).where('ended_at', 'is', null).where('id_hash', '<>', keepIdHash).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}

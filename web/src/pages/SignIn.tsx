@@ -1,5 +1,6 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import { ApiError, client, unwrap, type Me } from '../api';
 import { signInErrorText, ssoErrorText } from '../lib/signin';
 
@@ -18,6 +19,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
   const [askCode, setAskCode] = useState(false);
+  // A lost authenticator: one of the recovery codes shown when two-factor sign-in was turned on.
+  const [useRecovery, setUseRecovery] = useState(false);
+  const [recoveryCode, setRecoveryCode] = useState('');
   const [error, setError] = useState<string | null>(ssoErrorOnArrival);
   const [busy, setBusy] = useState(false);
 
@@ -26,7 +30,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await unwrap(client.POST('/v1/auth/login', { body: { email, password, ...(askCode ? { totp } : {}) } })));
+      onSignedIn(await unwrap(client.POST('/v1/auth/login', { body: { email, password, ...(askCode ? (useRecovery ? { recovery_code: recoveryCode } : { totp }) : {}) } })));
     } catch (err) {
       if (err instanceof ApiError && err.details?.reason === 'totp_required') setAskCode(true);
       setError(signInErrorText(err));
@@ -52,8 +56,15 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
             {error && <Alert variant="outline" color="red.9" role="alert">{error}</Alert>}
             <TextInput label="Email" type="email" autoComplete="username" required withAsterisk={false} value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
             <PasswordInput label="Password" autoComplete="current-password" required withAsterisk={false} value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
-            {askCode && <TextInput label="Authenticator code" inputMode="numeric" autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.currentTarget.value)} />}
+            {askCode && !useRecovery && <TextInput label="Authenticator code" inputMode="numeric" autoComplete="one-time-code" value={totp} onChange={(e) => setTotp(e.currentTarget.value)} />}
+            {askCode && useRecovery && <TextInput label="Recovery code" autoComplete="off" value={recoveryCode} onChange={(e) => setRecoveryCode(e.currentTarget.value)} />}
             <Button type="submit" loading={busy}>Sign in</Button>
+            {askCode && (
+              <Anchor component="button" type="button" size="sm" onClick={() => setUseRecovery((v) => !v)}>
+                {useRecovery ? 'Use the authenticator code' : 'Use a recovery code instead'}
+              </Anchor>
+            )}
+            <Anchor component={Link} to="/forgot-password" size="sm">Forgot password?</Anchor>
             <Text ta="center" size="sm">or, with your work email alone</Text>
             <Button type="button" variant="default" onClick={signInWithSso}>Sign in with SSO</Button>
           </Stack>

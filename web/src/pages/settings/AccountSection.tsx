@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { client, unwrap } from '../../api';
 import { useMe } from '../../session';
 import { ErrorAlert, SectionHead } from './parts';
+import { ChangePassword, RecoveryCodesShown } from './PasswordForms';
 import { ReplaceAuthenticator } from './ReplaceAuthenticator';
 import { SessionsList } from './SessionsList';
 import { queryKeys } from '../../lib/query-keys';
@@ -40,6 +41,7 @@ export function AccountSection() {
           {replacing ? 'Two-factor sign-in is on with your new authenticator: codes from the old one no longer work.' : 'Two-factor sign-in is on: sign-in asks for a code from now on.'}
         </Alert>
       )}
+      {done && confirm.data && <RecoveryCodesShown codes={confirm.data.recovery_codes} />}
       <ErrorAlert error={enroll.error ?? confirm.error} />
       {url ? (
         <Stack maw={640}>
@@ -65,6 +67,8 @@ export function AccountSection() {
       ) : (
         <Button onClick={() => enroll.mutate()} loading={enroll.isPending} w="fit-content">Set up two-factor sign-in</Button>
       )}
+      <Divider />
+      <ChangePassword />
       <Divider />
       <SessionsList />
     </Stack>
