@@ -83,10 +83,10 @@ describe('Settings → Account', () => {
     await other.goto(portal.base + '/');
     await other.getByLabel('Email', { exact: true }).fill(cam.email);
     await other.getByLabel('Password', { exact: true }).fill('a changed long password');
-    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.getByRole('button', { name: 'Sign in', exact: true }).click();
     await other.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await other.getByLabel('Recovery code').fill(codes[0] ?? '');
-    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.getByRole('button', { name: 'Sign in', exact: true }).click();
     await other.getByRole('navigation', { name: 'Main' }).waitFor();
   });
 });
