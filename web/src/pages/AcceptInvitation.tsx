@@ -57,7 +57,7 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
   const [password, setPassword] = useState('');
   const [tooShort, setTooShort] = useState(false);
   const accept = useMutation({
-    mutationFn: (body: { token: string; name: string; password?: string }) => api<Accepted>('POST', '/v1/invitations/accept', body),
+    mutationFn: (body: { token: string; name?: string; password?: string }) => api<Accepted>('POST', '/v1/invitations/accept', body),
     // Signed in as the new account: the mutation stays pending until the portal has read who that is.
     onSuccess: (done) => (done.signed_in ? onSignedIn() : undefined),
   });
@@ -79,7 +79,7 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
       setTooShort(true);
       return;
     }
-    accept.mutate(invitation.existing_account ? { token, name: name.trim() || invitation.email } : { token, name: name.trim(), password });
+    accept.mutate(invitation.existing_account ? { token } : { token, name: name.trim(), password });
   };
   return (
     <form onSubmit={submit}>

@@ -23,6 +23,9 @@ const InviteForm = z.object({
   workspace_ids: z.array(z.string()),
 });
 
+// Owners and admins run the whole organization: an invitation for them names no workspaces (the API refuses it).
+const runsAll = (role: string) => role === 'owner' || role === 'admin';
+
 /** A sent invitation: the link when the server has no SMTP server to mail it, else where it went. */
 type Sent = { email: string; url?: string };
 
@@ -94,7 +97,7 @@ function InviteFormBody({ org, roles, onCancel, onSent }: { org: Organization; r
   const form = useForm({ resolver: zodResolver(InviteForm), defaultValues: { email: '', role: 'member' as const, workspace_ids: [] as string[] } });
   const invite = useMutation({
     mutationFn: (v: z.infer<typeof InviteForm>) =>
-      api<Invitation>('POST', `/v1/organizations/${encodeURIComponent(org.id)}/invitations`, { email: v.email, role: v.role, ...(v.workspace_ids.length ? { workspace_ids: v.workspace_ids } : {}) }),
+      api<Invitation>('POST', `/v1/organizations/${encodeURIComponent(org.id)}/invitations`, { email: v.email, role: v.role, ...(v.workspace_ids.length && !runsAll(v.role) ? { workspace_ids: v.workspace_ids } : {}) }),
     onSuccess: (inv) => onSent({ email: inv.email, url: inv.url }),
   });
   return (
@@ -105,7 +108,7 @@ function InviteFormBody({ org, roles, onCancel, onSent }: { org: Organization; r
           <Select label="Role" data={roles.map((r) => ({ value: r, label: ORG_ROLE_LABELS[r] }))} value={field.value} onChange={(v) => v && field.onChange(v)} allowDeselect={false}
             description="Their role in the organization; its workspaces inherit it." />
         )} />
-        {workspaces.length > 0 && (
+        {workspaces.length > 0 && !runsAll(form.watch('role')) && (
           <Controller control={form.control} name="workspace_ids" render={({ field }) => (
             <MultiSelect label="Workspaces (optional)" description="Only these workspaces; leave empty for the role in the whole organization." clearable searchable
               data={workspaces.filter((w) => !w.archived_at).map((w) => ({ value: w.id, label: w.name }))} value={field.value} onChange={field.onChange} />
