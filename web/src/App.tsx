@@ -50,7 +50,8 @@ export function App() {
         if (err instanceof ApiError && err.status === 401) {
           // Signed out (here, or by the session ending): nothing of this person's data stays in memory.
           setCsrfToken(null);
-          queries.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] });
+          // The invitation page reads its link signed out: that stays.
+          queries.removeQueries({ predicate: (q) => q.queryKey[0] !== queryKeys.me[0] && q.queryKey[0] !== queryKeys.invitationLookup(null)[0] });
           return null;
         }
         throw err;

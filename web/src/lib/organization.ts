@@ -1,5 +1,5 @@
 /** What the Organization settings and the invitation page say: roles, invitation states and link errors, as plain functions tested in test/web. */
-import { ApiError, type Me } from '../api';
+import { ApiError, type Me, type paths } from '../api';
 
 export const ORG_ROLES = ['owner', 'admin', 'member', 'read_only'] as const;
 export type OrgRole = (typeof ORG_ROLES)[number];
@@ -39,20 +39,6 @@ export function workspacesText(live: number, limit: number | null): string {
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
 export type MailStatus = 'queued' | 'sent' | 'failed' | null;
 
-export interface Invitation {
-  id: string;
-  organization_id: string;
-  email: string;
-  role: OrgRole;
-  workspace_ids: string[];
-  status: InvitationStatus;
-  mail_status?: MailStatus;
-  expires_at: string;
-  created_at: string;
-  /** The link itself: only when no SMTP server is configured, for the inviter to pass on. */
-  url?: string;
-}
-
 export const INVITATION_STATUS_LABELS: Record<InvitationStatus, string> = { pending: 'Pending', accepted: 'Accepted', revoked: 'Revoked', expired: 'Expired' };
 
 /** How the email went: null means none was sent (no SMTP server; the link was shown instead). */
@@ -63,14 +49,8 @@ export function mailStatusText(status: MailStatus | undefined): string {
   return 'No email (link shown)';
 }
 
-/** What an invitation link is, as the acceptance page reads it. */
-export interface InvitationLookup {
-  organization: { id: string; name: string };
-  email: string;
-  role: OrgRole;
-  expires_at: string;
-  existing_account: boolean;
-}
+/** What an invitation link offers (GET /v1/invitations/lookup), as the acceptance page reads it. */
+export type InvitationLookup = paths['/v1/invitations/lookup']['get']['responses'][200]['content']['application/json'];
 
 export type LinkProblem = 'used' | 'expired' | 'revoked' | 'unknown';
 

@@ -35,5 +35,7 @@ export const queryKeys = {
   organizationMembers: (id: string | null) => ['organization-members', id] as const,
   organizationWorkspaces: (id: string | null) => ['workspaces', 'of-organization', id] as const,
   invitations: (organizationId: string | null) => ['invitations', organizationId] as const,
+  /** What an invitation link offers: read on the acceptance page, signed in or not (kept when a 401 clears the rest). */
+  invitationLookup: (token: string | null) => ['invitation-lookup', token] as const,
   organizationAudit: (id: string | null) => ['audit', 'organization', id] as const,
 };

@@ -2,14 +2,13 @@ import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Tex
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
-import { api } from '../api';
+import { client, unwrap } from '../api';
 import { ErrorNote } from '../components/dialogs';
 import { LINK_PROBLEM_TEXT, linkProblemOf, ORG_ROLE_LABELS, tokenFromSearch, type InvitationLookup } from '../lib/organization';
+import { queryKeys } from '../lib/query-keys';
 import { formatWhen } from '../lib/time';
 
 const MIN_PASSWORD = 12;
-
-interface Accepted { user: { id: string; email: string; name: string }; organization_id: string; signed_in: boolean; csrf_token?: string }
 
 /**
  * The page an invitation's link opens (`/accept-invitation?token=…`), signed in or not: what the
@@ -19,8 +18,8 @@ interface Accepted { user: { id: string; email: string; name: string }; organiza
 export function AcceptInvitation({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const token = tokenFromSearch(useLocation().search);
   const lookup = useQuery({
-    queryKey: ['invitation-lookup', token],
-    queryFn: () => api<InvitationLookup>('GET', `/v1/invitations/lookup?${new URLSearchParams({ token: token ?? '' })}`),
+    queryKey: queryKeys.invitationLookup(token),
+    queryFn: () => unwrap(client.GET('/v1/invitations/lookup', { params: { query: { token: token ?? '' } } })),
     enabled: token !== null,
   });
   let body: ReactNode;
@@ -57,7 +56,7 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
   const [password, setPassword] = useState('');
   const [tooShort, setTooShort] = useState(false);
   const accept = useMutation({
-    mutationFn: (body: { token: string; name?: string; password?: string }) => api<Accepted>('POST', '/v1/invitations/accept', body),
+    mutationFn: (body: { token: string; name?: string; password?: string }) => unwrap(client.POST('/v1/invitations/accept', { body })),
     // Signed in as the new account: the mutation stays pending until the portal has read who that is.
     onSuccess: (done) => (done.signed_in ? onSignedIn() : undefined),
   });

@@ -5,10 +5,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Controller, useForm } from 'react-hook-form';
 import { z } from 'zod';
-import { api } from '../../api';
+import { client, unwrap } from '../../api';
 import { ConfirmAction } from '../../components/dialogs';
-import { grantableRoles, INVITATION_STATUS_LABELS, mailStatusText, ORG_ROLE_LABELS, ORG_ROLES, type Invitation } from '../../lib/organization';
-import { fetchAllPages, PAGE_LIMIT, type CursorPage } from '../../lib/paging';
+import { grantableRoles, INVITATION_STATUS_LABELS, mailStatusText, ORG_ROLE_LABELS, ORG_ROLES } from '../../lib/organization';
+import { fetchAllPages, PAGE_LIMIT } from '../../lib/paging';
 import { queryKeys } from '../../lib/query-keys';
 import { formatWhen } from '../../lib/time';
 import { useMe } from '../../session';
@@ -38,16 +38,18 @@ export function OrgInvitations({ org }: { org: Organization }) {
   const me = useMe();
   const queries = useQueryClient();
   const key = queryKeys.invitations(org.id);
-  const base = `/v1/organizations/${encodeURIComponent(org.id)}/invitations`;
-  const invitations = useQuery({ queryKey: key, queryFn: () => fetchAllPages((cursor) => api<CursorPage<Invitation>>('GET', `${base}?${new URLSearchParams({ limit: String(PAGE_LIMIT), ...(cursor ? { cursor } : {}) })}`)) });
+  const invitations = useQuery({
+    queryKey: key,
+    queryFn: () => fetchAllPages((cursor) => unwrap(client.GET('/v1/organizations/{id}/invitations', { params: { path: { id: org.id }, query: { cursor, limit: PAGE_LIMIT } } }))),
+  });
   const [opened, { open, close }] = useDisclosure(false);
   const [sent, setSent] = useState<Sent | null>(null);
   const refresh = () => queries.invalidateQueries({ queryKey: key });
   const resend = useMutation({
-    mutationFn: (id: string) => api<Invitation>('POST', `/v1/invitations/${encodeURIComponent(id)}/resend`),
+    mutationFn: (id: string) => unwrap(client.POST('/v1/invitations/{id}/resend', { params: { path: { id } } })),
     onSuccess: (inv) => { setSent({ email: inv.email, url: inv.url }); return refresh(); },
   });
-  const revoke = useMutation({ mutationFn: (id: string) => api<void>('DELETE', `/v1/invitations/${encodeURIComponent(id)}`), onSuccess: refresh });
+  const revoke = useMutation({ mutationFn: (id: string) => unwrap(client.DELETE('/v1/invitations/{id}', { params: { path: { id } } })), onSuccess: refresh });
   return (
     <Part title="Invitations">
       <Group justify="space-between">
@@ -83,7 +85,7 @@ export function OrgInvitations({ org }: { org: Organization }) {
         {sent ? (
           <SentNote sent={sent} onDone={() => { setSent(null); close(); }} />
         ) : (
-          <InviteFormBody org={org} roles={grantableRoles(me, org.id)} onCancel={close} onSent={(inv) => { setSent(inv); void refresh(); }} />
+          <InviteFormBody org={org} roles={grantableRoles(me, org.id)} onCancel={close} onSent={(inv) => { setSent(inv); if (!inv.url) close(); void refresh(); }} />
         )}
       </Modal>
     </Part>
@@ -96,8 +98,9 @@ function InviteFormBody({ org, roles, onCancel, onSent }: { org: Organization; r
   const workspaces = queries.getQueryData<{ data: Array<{ id: string; name: string; archived_at: string | null }> }>(queryKeys.organizationWorkspaces(org.id))?.data ?? [];
   const form = useForm({ resolver: zodResolver(InviteForm), defaultValues: { email: '', role: 'member' as const, workspace_ids: [] as string[] } });
   const invite = useMutation({
-    mutationFn: (v: z.infer<typeof InviteForm>) =>
-      api<Invitation>('POST', `/v1/organizations/${encodeURIComponent(org.id)}/invitations`, { email: v.email, role: v.role, ...(v.workspace_ids.length && !runsAll(v.role) ? { workspace_ids: v.workspace_ids } : {}) }),
+    mutationFn: (v: z.infer<typeof InviteForm>) => unwrap(client.POST('/v1/organizations/{id}/invitations', {
+      params: { path: { id: org.id } }, body: { email: v.email, role: v.role, ...(v.workspace_ids.length && !runsAll(v.role) ? { workspace_ids: v.workspace_ids } : {}) },
+    })),
     onSuccess: (inv) => onSent({ email: inv.email, url: inv.url }),
   });
   return (
