@@ -43,9 +43,10 @@ beforeAll(async () => {
   const src = await source(t, B.workspace.id, { provider: 'standard' });
   const payload = JSON.stringify({ type: 'lead.created', data: {} });
   const inboundEvent = await accepted(t, src.id, payload, standardHeaders(src.secret!, payload));
+  const invitation = (await t.call(t.adminKey, 'POST', `/v1/organizations/${B.org.id}/invitations`, { email: 'sweep-b@example.com', role: 'member' })).body;
   Object.assign(idsOfB, {
     organizations: B.org.id, workspaces: B.workspace.id, 'api-keys': B.keyId, webhooks: endpoint.id, deliveries: deliveries[0].id,
-    'inbound-sources': src.id, 'inbound-events': inboundEvent as unknown as string, instances: instance.id,
+    'inbound-sources': src.id, 'inbound-events': inboundEvent as unknown as string, instances: instance.id, invitations: invitation.id,
   });
   secretsOfB.push(B.key, endpoint.secret, 'b-endpoint-token-123456', 'b-provider-secret-987654', src.secret!);
 }, 60_000);

@@ -71,9 +71,8 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
    * Emails the link, or (no SMTP configured) hands it back for the inviter to pass on. Written in the
    * invitation's transaction: the email exists exactly when the invitation does.
    */
-  async function deliver(trx: Executor, actor: Actor, inv: Invitation, token: string) {
+  async function deliver(trx: Executor, inv: Invitation, token: string, organization: string) {
     if (!mail.configured) return { url: linkOf(token) };
-    const organization = (await tenancy.organizationName(inv.organization_id)) ?? 'an organization';
     const { id } = await mail.enqueue(trx, { to: inv.email, purpose: 'invitation', organizationId: inv.organization_id, ...invitationEmail({ organization, role: inv.role, link: linkOf(token), expiresAt: inv.expires_at }) });
     await store.setMail(trx, inv.id, id);
     return {};
@@ -122,6 +121,8 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
         throw conflict('this person is already in the organization: give them a role instead', { reason: 'already_member' });
       }
       const { token, hash, expiresAt } = newToken();
+      // Read before the transaction: on the embedded database it holds the one connection.
+      const organization = (await tenancy.organizationName(organizationId)) ?? 'an organization';
       try {
         return await db.transaction().execute(async (trx) => {
           const open = await store.openInvitation(trx, organizationId, input.email);
@@ -132,7 +133,7 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
             id: newId('inv'), organization_id: organizationId, email: input.email, role: input.role, workspace_ids: workspaceIds,
             token_hash: hash, invited_by: actor.id, expires_at: expiresAt,
           });
-          const sent = await deliver(trx, actor, inv, token);
+          const sent = await deliver(trx, inv, token, organization);
           await audit.append(trx, actor, {
             workspaceId: null, organizationId, action: 'invitation.created', category: 'tenancy',
             resource: { type: 'invitation', id: inv.id }, after: { email: inv.email, role: inv.role, workspace_ids: workspaceIds, expires_at: inv.expires_at.toISOString(), emailed: !sent.url },
@@ -159,10 +160,11 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
       const inv = await manageable(actor, id);
       tenancy.requireOrgRoleWithin(actor, inv.organization_id, inv.role);
       const { token, hash, expiresAt } = newToken();
+      const organization = (await tenancy.organizationName(inv.organization_id)) ?? 'an organization';
       return db.transaction().execute(async (trx) => {
         const renewed = await store.renew(trx, id, hash, expiresAt);
         if (!renewed) throw refused(inv);
-        const sent = await deliver(trx, actor, renewed, token);
+        const sent = await deliver(trx, renewed, token, organization);
         await audit.append(trx, actor, {
           workspaceId: null, organizationId: inv.organization_id, action: 'invitation.resent', category: 'tenancy',
           resource: { type: 'invitation', id }, after: { email: inv.email, expires_at: expiresAt.toISOString(), emailed: !sent.url },
@@ -206,7 +208,7 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
         const inv = await store.claim(trx, hash, now());
         if (!inv) throw refused(await store.byTokenHash(trx, hash));
         const asInvitee: Actor = { ...actor, type: 'user', id: inv.id };
-        let person = await tenancy.findPersonByEmail(inv.email);
+        let person = await tenancy.findPersonByEmail(inv.email, trx);
         const created = person === undefined;
         if (!person) {
           if (!input.name) throw new AppError('validation_failed', 'a new account needs a name', { field: 'name' });

@@ -44,7 +44,10 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
    * at least `minimum`. Someone who cannot see the organization at all gets 404, as for workspaces.
    */
   async function requireOrganizationRole(actor: Actor, organizationId: string, minimum: OrgRole) {
-    if (actor.platformAdmin) return;
+    if (actor.platformAdmin) {
+      if (!(await store.getOrganization(db, organizationId))) throw notFound('organization');
+      return;
+    }
     const role = actor.organizations?.[organizationId];
     if (role && ORG_ROLE_RANK[role] >= ORG_ROLE_RANK[minimum]) return;
     if (!role && !(await visibleOrganizationIds(actor))?.includes(organizationId)) throw notFound('organization');
@@ -162,8 +165,9 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
       }
     },
 
-    async findPersonByEmail(email: string) {
-      const user = await store.findUserByEmail(db, email);
+    /** Inside a transaction pass it: the embedded database has one connection, which the transaction holds. */
+    async findPersonByEmail(email: string, trx: Executor = db) {
+      const user = await store.findUserByEmail(trx, email);
       return user ? { id: user.id, email: user.email, name: user.name, platform_admin: user.platform_admin } : undefined;
     },
 
@@ -173,6 +177,7 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
 
     async addOrganizationMember(actor: Actor, organizationId: string, input: { user_id?: string; email?: string; role: OrgRole }) {
       await requireOrganizationRole(actor, organizationId, 'admin');
+      if (!input.user_id === !input.email) throw new AppError('validation_failed', 'name the person by user_id or by email (one of them)', { fields: ['user_id', 'email'] });
       requireOrgRoleWithin(actor, organizationId, input.role);
       return db.transaction().execute(async (trx) => {
         const user = await personNamed(trx, actor, organizationId, input);
@@ -229,9 +234,10 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
 
     /** Archives or restores a workspace (owners and admins of its organization); restoring counts against the plan again. */
     async setWorkspaceArchived(actor: Actor, workspaceId: string, archived: boolean, requireWorkspace: (actor: Actor, id: string, trx: Executor) => Promise<{ organization_id: string }>) {
+      // Checked before the transaction: on the embedded database it holds the one connection.
+      const ws = await requireWorkspace({ ...actor, routeScope: undefined }, workspaceId, db);
+      await requireOrganizationRole(actor, ws.organization_id, 'admin');
       return db.transaction().execute(async (trx) => {
-        const ws = await requireWorkspace({ ...actor, routeScope: undefined }, workspaceId, trx);
-        await requireOrganizationRole(actor, ws.organization_id, 'admin');
         const org = present(await store.getOrganization(trx, ws.organization_id, true), "the workspace's organization");
         if (!archived && !actor.platformAdmin) await requireWorkspaceRoom(trx, org);
         const after = await orgs.setArchived(trx, workspaceId, archived);

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearer, errors, IdParam, OrgRole, PageOf, PageQuery, Timestamp } from '../../http/schemas.js';
-import { invalid } from '../../lib/errors.js';
 import { pageRequest } from '../../lib/paging.js';
 import { MemberParams, Workspace } from './routes.js';
 import type { TenancyService } from './service.js';
@@ -25,10 +24,7 @@ export const organizationRoutes =
         }, { additionalProperties: false }),
         response: { 201: OrgMember, ...errors(409) },
       },
-    }, async (req, reply) => {
-      if (!req.body.user_id === !req.body.email) throw invalid('name the person by user_id or by email (one of them)', { fields: ['user_id', 'email'] });
-      return reply.status(201).send(await tenancy.addOrganizationMember(req.actor, req.params.id, req.body));
-    });
+    }, async (req, reply) => reply.status(201).send(await tenancy.addOrganizationMember(req.actor, req.params.id, req.body)));
 
     app.get('/organizations/:id/members', {
       schema: { tags, security: bearer, params: IdParam, summary: "The organization's members and their organization roles (any of its members)", querystring: Type.Object(PageQuery), response: { 200: PageOf(OrgMember), ...errors() } },
