@@ -14,6 +14,7 @@ export const queryKeys = {
   sessions: ['auth-sessions'] as const,
   providers: ['providers'] as const,
   instances: ['instances'] as const,
+  mailOutbox: ['mail-outbox'] as const,
   fleet: ['fleet'] as const,
   healthSummary: ['health-summary'] as const,
   coverage: ['coverage'] as const,

@@ -8,6 +8,7 @@ import { client, unwrap } from '../../api';
 import { useMe } from '../../session';
 import { ErrorAlert, SectionHead } from './parts';
 import { ChangePassword, RecoveryCodesShown } from './PasswordForms';
+import { NewRecoveryCodes } from './NewRecoveryCodes';
 import { ReplaceAuthenticator } from './ReplaceAuthenticator';
 import { SessionsList } from './SessionsList';
 import { queryKeys } from '../../lib/query-keys';
@@ -59,10 +60,13 @@ export function AccountSection() {
         replacing && !done ? (
           <Stack maw={640}><ReplaceAuthenticator onEnrolled={setUrl} onCancel={() => setReplacing(false)} /></Stack>
         ) : (
-          <Group>
-            <Text>On.</Text>
-            <Button variant="default" size="xs" onClick={() => { confirm.reset(); setReplacing(true); }}>Replace authenticator</Button>
-          </Group>
+          <Stack gap="xs">
+            <Group>
+              <Text>On.</Text>
+              <Button variant="default" size="xs" onClick={() => { confirm.reset(); setReplacing(true); }}>Replace authenticator</Button>
+            </Group>
+            <NewRecoveryCodes />
+          </Stack>
         )
       ) : (
         <Button onClick={() => enroll.mutate()} loading={enroll.isPending} w="fit-content">Set up two-factor sign-in</Button>

@@ -5,6 +5,7 @@ import type { Me } from '../../api';
 import { useMe } from '../../session';
 import { AccountSection } from './AccountSection';
 import { ImportSection } from './ImportSection';
+import { MailSection } from './MailSection';
 import { InstancesSection } from './InstancesSection';
 import { MembersSection } from './MembersSection';
 import { hasOrganizationSection, OrganizationSection } from './OrganizationSection';
@@ -20,6 +21,7 @@ const SECTIONS: Array<{ slug: string; label: string; Panel: ComponentType; shows
   { slug: 'instances', label: 'Provider instances', Panel: InstancesSection, shows: (me) => me.user.platform_admin },
   { slug: 'organizations', label: 'Organizations', Panel: OrganizationsSection, shows: (me) => me.user.platform_admin },
   { slug: 'users', label: 'Users', Panel: UsersSection, shows: (me) => me.user.platform_admin },
+  { slug: 'mail', label: 'Mail', Panel: MailSection, shows: (me) => me.user.platform_admin },
   { slug: 'members', label: 'Members', Panel: MembersSection, shows: (me) => hasRole(me, ['admin']) },
   { slug: 'import', label: 'Bulk import', Panel: ImportSection, shows: (me) => hasRole(me, ['admin', 'manager']) },
 ];
