@@ -88,5 +88,17 @@ describe('Settings → Account', () => {
     await other.getByLabel('Recovery code').fill(codes[0] ?? '');
     await other.getByRole('button', { name: 'Sign in', exact: true }).click();
     await other.getByRole('navigation', { name: 'Main' }).waitFor();
+
+    // New recovery codes, behind the password and a code (of the next step: the one used above is spent).
+    await page.getByRole('button', { name: 'New recovery codes' }).click();
+    const renew = page.getByRole('form', { name: 'New recovery codes' });
+    await renew.getByLabel('Current password').fill('a changed long password');
+    await renew.getByLabel('Current code').fill(totp.generate({ timestamp: Date.now() + 30_000 }));
+    await renew.getByRole('button', { name: 'Get new codes' }).click();
+    await page.getByRole('status').filter({ hasText: 'New recovery codes' }).waitFor();
+    const fresh = (await page.getByText(/^[0-9a-z]{5}-[0-9a-z]{5}/).textContent())?.trim().split('\n') ?? [];
+    expect(fresh).toHaveLength(10);
+    expect(fresh).not.toContain(codes[1]);
+    expect(await portal.accessibilityProblems(page)).toEqual([]);
   });
 });

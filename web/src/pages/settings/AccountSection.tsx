@@ -65,7 +65,7 @@ export function AccountSection() {
               <Text>On.</Text>
               <Button variant="default" size="xs" onClick={() => { confirm.reset(); setReplacing(true); }}>Replace authenticator</Button>
             </Group>
-            <NewRecoveryCodes />
+            <NewRecoveryCodes onIssued={() => confirm.reset()} />
           </Stack>
         )
       ) : (

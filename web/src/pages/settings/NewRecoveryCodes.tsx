@@ -18,7 +18,7 @@ const Proof = z.object({
  * New recovery codes replace the earlier ones, so, like replacing the authenticator, it asks for the
  * password and a current code. The codes are shown once: closing them drops them from the page.
  */
-export function NewRecoveryCodes() {
+export function NewRecoveryCodes({ onIssued }: { onIssued: () => void }) {
   const [asking, setAsking] = useState(false);
   const form = useForm({ resolver: zodResolver(Proof), defaultValues: { password: '', code: '' } });
   const renew = useMutation({
@@ -27,7 +27,8 @@ export function NewRecoveryCodes() {
       return unwrap(client.POST('/v1/auth/mfa/recovery-codes', { body: { password, code: code.trim() } }));
     },
     onSettled: () => form.reset(),
-    onSuccess: () => setAsking(false),
+    // The codes shown before (when two-factor was turned on) stop working: the page drops them.
+    onSuccess: () => { setAsking(false); onIssued(); },
   });
   if (renew.data) {
     return (
