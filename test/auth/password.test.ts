@@ -1,11 +1,9 @@
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { jobHandlers, JOB } from '../../src/jobs/handlers.js';
-import { createWorker, type Worker } from '../../src/jobs/worker.js';
+import type { Worker } from '../../src/jobs/worker.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { PERSON_PASSWORD, person } from '../helpers/people.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { startMailWorker, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Password change with the current password, and reset through a link emailed over real SMTP.
 // Each sign-in costs a full scrypt derivation (128 MiB): on a busy 2-CPU machine a test of several takes a while.
@@ -20,11 +18,7 @@ beforeAll(async () => {
     GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_PUBLIC_URL: 'https://gatehouse.example.test',
     GATEHOUSE_LOGIN_LOCK_AFTER: '3', GATEHOUSE_LOGIN_IP_LIMIT: '1000', GATEHOUSE_LOGIN_ACCOUNT_LIMIT: '1000',
   });
-  worker = createWorker({
-    database: t.services.database, log: pino({ level: 'silent' }), metrics: t.services.metrics,
-    handlers: { [JOB.mailSend]: jobHandlers(t.services)[JOB.mailSend] }, concurrency: 2, pollMs: 100,
-  });
-  await worker.start();
+  worker = await startMailWorker(t);
 });
 afterAll(async () => {
   await worker?.stop();

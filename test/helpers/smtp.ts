@@ -1,3 +1,7 @@
+import pino from 'pino';
+import { jobHandlers, JOB } from '../../src/jobs/handlers.js';
+import { createWorker, type Worker } from '../../src/jobs/worker.js';
+import type { TestApp } from './app.js';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
@@ -74,4 +78,14 @@ export async function startSmtp(): Promise<TestSmtp> {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A jobs worker for the app's mail kind alone (other schedules would add noise to the jobs table), started. */
+export async function startMailWorker(t: TestApp): Promise<Worker> {
+  const worker = createWorker({
+    database: t.services.database, log: pino({ level: 'silent' }), metrics: t.services.metrics,
+    handlers: { [JOB.mailSend]: jobHandlers(t.services)[JOB.mailSend] }, concurrency: 2, pollMs: 100,
+  });
+  await worker.start();
+  return worker;
 }

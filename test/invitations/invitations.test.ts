@@ -1,10 +1,8 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { jobHandlers, JOB } from '../../src/jobs/handlers.js';
-import { createWorker, type Worker } from '../../src/jobs/worker.js';
+import type { Worker } from '../../src/jobs/worker.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
 import { person, signIn, type SessionCall } from '../helpers/people.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { startMailWorker, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Invitations by email: a single-use link, emailed through the outbox (or shown to the inviter with
 // no SMTP), accepted once with a name and password, the seat taken at acceptance.
@@ -17,11 +15,7 @@ const NEW_PASSWORD = 'a brand new long password';
 beforeAll(async () => {
   smtp = await startSmtp();
   [mailed, plain] = await Promise.all([createTestApp({ GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_PUBLIC_URL: 'https://gatehouse.test' }), createTestApp()]);
-  worker = createWorker({
-    database: mailed.services.database, log: pino({ level: 'silent' }), metrics: mailed.services.metrics,
-    handlers: { [JOB.mailSend]: jobHandlers(mailed.services)[JOB.mailSend] }, concurrency: 2, pollMs: 100,
-  });
-  await worker.start();
+  worker = await startMailWorker(mailed);
 });
 afterAll(async () => {
   await worker?.stop();

@@ -1,11 +1,10 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { jobHandlers, JOB } from '../../src/jobs/handlers.js';
-import { createWorker, type Worker } from '../../src/jobs/worker.js';
+import { JOB } from '../../src/jobs/handlers.js';
+import type { Worker } from '../../src/jobs/worker.js';
 import { mailSealedColumns } from '../../src/modules/mail/sealed.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { person, signIn } from '../helpers/people.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { startMailWorker, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 let t: TestApp;
 let smtp: TestSmtp;
@@ -14,12 +13,7 @@ let worker: Worker;
 beforeAll(async () => {
   smtp = await startSmtp();
   t = await createTestApp({ GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_MAIL_FROM: 'Gatehouse <no-reply@gatehouse.test>' });
-  // Only the mail kind: other schedules would add noise to the jobs table.
-  worker = createWorker({
-    database: t.services.database, log: pino({ level: 'silent' }), metrics: t.services.metrics,
-    handlers: { [JOB.mailSend]: jobHandlers(t.services)[JOB.mailSend] }, concurrency: 2, pollMs: 100,
-  });
-  await worker.start();
+  worker = await startMailWorker(t);
 });
 afterAll(async () => {
   await worker?.stop();

@@ -10,10 +10,15 @@ import { person, signIn, type Role } from '../helpers/people.js';
 // must be no wider than the actor: scopes, roles, expiry, IP allow-list, rate limit and uses.
 // A new route of that kind fails the first test until it has a driver here.
 type Call = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; raw: string }>;
-interface Actor { name: string; call: Call; held: readonly string[]; limited: boolean }
+interface Actor { name: string; call: Call; held: readonly string[]; limited: boolean; orgRole?: 'admin' }
 
 const GRANTING = /\/(api-keys|rotate|members|roles|invitations)(\/\{[a-z_]+\})?$/;
-const DRIVEN = new Set(['POST /v1/workspaces/{id}/api-keys', 'POST /v1/api-keys/{id}/rotate', 'POST /v1/workspaces/{id}/members', 'PATCH /v1/workspaces/{id}/members/{user_id}']);
+const DRIVEN = new Set([
+  'POST /v1/workspaces/{id}/api-keys', 'POST /v1/api-keys/{id}/rotate', 'POST /v1/workspaces/{id}/members', 'PATCH /v1/workspaces/{id}/members/{user_id}',
+  'POST /v1/organizations/{id}/members', 'PATCH /v1/organizations/{id}/members/{user_id}', 'POST /v1/organizations/{id}/invitations',
+]);
+const ORG_RANK = { read_only: 0, member: 1, admin: 2, owner: 3 } as const;
+type OrgRole = keyof typeof ORG_RANK;
 
 let t: TestApp;
 let ws: Awaited<ReturnType<typeof seedWorkspace>>;
@@ -45,6 +50,11 @@ beforeAll(async () => {
     const call = await signIn(t, p.email);
     actors.push({ name: `a ${role}'s session`, call: (m, u, b) => call(m as 'GET', u, b), held: ROLE_SCOPES[role as 'manager'], limited: false });
   }
+  // An organization admin: admin in its workspaces, but never able to make an owner.
+  const orgAdmin = await person(t, ws.workspace.id, 'read_only');
+  await platform('POST', `/v1/organizations/${ws.org.id}/members`, { user_id: orgAdmin.id, role: 'admin' });
+  const orgAdminCall = await signIn(t, orgAdmin.email);
+  actors.push({ name: "an organization admin's session", call: (m, u, b) => orgAdminCall(m as 'GET', u, b), held: ROLE_SCOPES.admin, limited: false, orgRole: 'admin' });
   const doc = (await t.call(null, 'GET', '/openapi.json')).body;
   ops = Object.entries<Record<string, unknown>>(doc.paths).flatMap(([path, byMethod]) =>
     Object.keys(byMethod).filter((m) => ['post', 'put', 'patch'].includes(m)).map((m) => `${m.toUpperCase()} ${path}`)).filter((op) => GRANTING.test(op));
@@ -68,6 +78,8 @@ function keyWider(actor: Actor, key: any): string | null {
 async function attempts(op: string, actor: Actor): Promise<Array<[string, string, unknown, (body: any) => string | null]>> {
   const wsId = ws.workspace.id;
   const asKey = (body: any) => keyWider(actor, body);
+  // An organization admin is admin in the workspace: the workspace routes' narrower actors are the others.
+  if (actor.orgRole && !op.includes('/organizations/')) return [];
   switch (op) {
     case 'POST /v1/workspaces/{id}/api-keys': {
       const url = `/v1/workspaces/${wsId}/api-keys`;
@@ -99,6 +111,25 @@ async function attempts(op: string, actor: Actor): Promise<Array<[string, string
           out.push([`${role} for a read_only member`, `/v1/workspaces/${wsId}/members/${target.id}`, { role }, roleWider]);
           const admin = await person(t, wsId, 'admin');
           out.push([`${role} for an admin`, `/v1/workspaces/${wsId}/members/${admin.id}`, { role }, () => 'changed an admin']);
+        }
+      }
+      return out;
+    }
+    case 'POST /v1/organizations/{id}/members':
+    case 'PATCH /v1/organizations/{id}/members/{user_id}':
+    case 'POST /v1/organizations/{id}/invitations': {
+      // Only an organization role gives one, and never above itself; nobody else gets anything out.
+      const orgWider = (body: any) => (actor.orgRole && ORG_RANK[body.role as OrgRole] <= ORG_RANK[actor.orgRole] ? null : `organization role ${body.role}`);
+      const out: Array<[string, string, unknown, (body: any) => string | null]> = [];
+      for (const role of Object.keys(ORG_RANK) as OrgRole[]) {
+        if (op.startsWith('POST /v1/organizations/{id}/members')) {
+          out.push([`${role} for someone of the organization`, `/v1/organizations/${ws.org.id}/members`, { user_id: insider.id, role }, orgWider]);
+        } else if (op.startsWith('PATCH')) {
+          const target = await person(t, ws.workspace.id, 'read_only');
+          await platform('POST', `/v1/organizations/${ws.org.id}/members`, { user_id: target.id, role: 'read_only' });
+          out.push([`${role} for a read_only member`, `/v1/organizations/${ws.org.id}/members/${target.id}`, { role }, orgWider]);
+        } else {
+          out.push([`${role} by invitation`, `/v1/organizations/${ws.org.id}/invitations`, { email: `ceiling-${Math.random().toString(36).slice(2, 10)}@example.com`, role }, orgWider]);
         }
       }
       return out;
