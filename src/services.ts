@@ -89,7 +89,9 @@ export async function createServices(config: Config, database: Database, log: Lo
   createHealthMetrics(metrics.registry, db);
   const mail = createMailService({ db, ring, log, registry: metrics.registry, smtpUrl: config.smtpUrl, from: config.mailFrom });
   const sessions = createSessionStore(db, tenancy, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
-  const invitations = createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl: config.publicUrl, ttlS: config.invitationTtlS, clock });
+  const invitations = createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl: config.publicUrl, ttlS: config.invitationTtlS, clock,
+    // SSO is made further down; it is reached when an invitation is read, long after start.
+    ssoFor: (organizationId, email) => sso.signInFor(organizationId, email) });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
     db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry, mail, publicUrl: config.publicUrl, log,

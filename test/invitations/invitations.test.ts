@@ -60,7 +60,11 @@ describe('an invitation by email', () => {
     const token = tokenOf(link);
 
     const lookup = await mailed.app.inject({ method: 'GET', url: `/v1/invitations/lookup?token=${token}` });
-    expect(JSON.parse(lookup.body)).toMatchObject({ organization: { id: o.org.id, name: o.org.name }, email, role: 'member', existing_account: false });
+    expect(JSON.parse(lookup.body)).toMatchObject({ organization: { id: o.org.id, name: o.org.name }, email, role: 'member', existing_account: false, sso: { available: false, enforced: false } });
+    // Without single sign-on for this email, a new account needs a password.
+    const noPassword = await accept(mailed, { token, name: 'Colleague' });
+    expect(noPassword.status).toBe(400);
+    expect(noPassword.body.error.details.field).toBe('password');
 
     const accepted = await accept(mailed, { token, name: 'Colleague', password: NEW_PASSWORD });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);

@@ -102,6 +102,23 @@ describe('signing in', () => {
     expect((await auditOf(t, 'auth.sso_started')).some((e) => e.after.organization_id === org.id)).toBe(true);
   });
 
+  test('an invitation to one workspace is accepted without a password and kept by the sign-in: no wider default role', async () => {
+    const ws = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/workspaces`, { name: `only-${Date.now()}` });
+    const sent = await t.call(t.adminKey, 'POST', `/v1/organizations/${org.id}/invitations`, { email: 'ivy@acme.test', role: 'read_only', workspace_ids: [ws.body.id] });
+    expect(sent.status, sent.raw).toBe(201);
+    const token = new URL(sent.body.url).searchParams.get('token')!;
+    const lookup = await t.app.inject({ method: 'GET', url: `/v1/invitations/lookup?token=${token}` });
+    expect(JSON.parse(lookup.body).sso).toEqual({ available: true, enforced: false });
+    const accepted = await t.app.inject({ method: 'POST', url: '/v1/invitations/accept', payload: { token, name: 'Ivy Invited' } });
+    expect(accepted.statusCode, accepted.body).toBe(200);
+    expect(JSON.parse(accepted.body).signed_in).toBe(false);
+    provider.account({ email: 'ivy@acme.test', name: 'Ivy Invited' });
+    const res = await ssoSignIn(t, 'ivy@acme.test');
+    const me = JSON.parse((await t.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { cookie: res.session! } })).body).user;
+    expect(me.organizations).toEqual([]);
+    expect(me.memberships).toEqual([{ workspace_id: ws.body.id, role: 'read_only' }]);
+  });
+
   test('the start asks the provider for the code flow with PKCE (S256), state, nonce and the email as login hint', async () => {
     const { res, location, attemptCookie } = await startSso(t, 'ada@acme.test');
     expect(res.statusCode).toBe(302);

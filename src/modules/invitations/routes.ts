@@ -65,6 +65,10 @@ export const invitationRoutes =
             organization: Type.Object({ id: Type.String(), name: Type.String() }),
             email: Type.String(), role: OrgRole, workspace_ids: Type.Array(Type.String()), expires_at: Timestamp,
             existing_account: Type.Boolean({ description: 'the email already has an account: accepting adds the organization to it' }),
+            sso: Type.Object({
+              available: Type.Boolean({ description: "the email signs in through the organization's OpenID provider: a new account may be made without a password" }),
+              enforced: Type.Boolean({ description: 'and must: a password would not be used' }),
+            }),
           }),
           ...errors(409),
         },
@@ -74,7 +78,7 @@ export const invitationRoutes =
     app.post('/invitations/accept', {
       config: { public: true },
       schema: {
-        tags, summary: 'Accept an invitation once: a new account (name, password) is made and signed in; an existing one joins and signs in as usual',
+        tags, summary: "Accept an invitation once: a new account (name, password) is made and signed in; where the organization's single sign-on takes the email, the password may be left out and the person signs in through the provider; an existing account joins and signs in as usual",
         body: Type.Object({
           token: Token,
           name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

@@ -30,6 +30,8 @@ interface Deps {
   publicUrl: string;
   ttlS: number;
   clock: Clock;
+  /** Whether an invitee's email signs in through the organization's provider (and must). */
+  ssoFor: (organizationId: string, email: string) => Promise<{ available: boolean; enforced: boolean }>;
   /** Acceptance attempts one address may make a minute (tokens are unguessable; this keeps it so). */
   acceptPerMinute?: number;
 }
@@ -58,7 +60,7 @@ const view = (i: Invitation, mailStatus: MailStatus = null, at = new Date()) => 
   created_at: i.created_at.toISOString(),
 });
 
-export function createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl, ttlS, clock, acceptPerMinute = 20 }: Deps) {
+export function createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl, ttlS, clock, ssoFor, acceptPerMinute = 20 }: Deps) {
   const now = () => new Date(clock.now());
   const statusNow = (i: Invitation) => statusOf(i, now());
   const linkOf = (token: string) => `${publicUrl}/accept-invitation?token=${token}`;
@@ -193,6 +195,7 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
       return {
         organization: { id: inv.organization_id, name: (await tenancy.organizationName(inv.organization_id)) ?? '' },
         email: inv.email, role: inv.role, workspace_ids: inv.workspace_ids, expires_at: inv.expires_at.toISOString(), existing_account: person !== undefined,
+        sso: await ssoFor(inv.organization_id, inv.email),
       };
     },
 
@@ -203,7 +206,10 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
     async accept(actor: Actor, input: { token: string; name?: string; password?: string }) {
       await admit(actor);
       const hash = hashOf(input.token);
-      const passwordHash = input.password ? await hashPassword(input.password) : null;
+      const pending = await store.byTokenHash(db, hash);
+      // Without a password a new person signs in only through the organization's provider; where it is enforced a password would never be used.
+      const sso = pending ? await ssoFor(pending.organization_id, pending.email) : { available: false, enforced: false };
+      const passwordHash = input.password && !sso.enforced ? await hashPassword(input.password) : null;
       const result = await db.transaction().execute(async (trx) => {
         const inv = await store.claim(trx, hash, now());
         if (!inv) throw refused(await store.byTokenHash(trx, hash));
@@ -212,6 +218,7 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
         const created = person === undefined;
         if (!person) {
           if (!input.name) throw new AppError('validation_failed', 'a new account needs a name', { field: 'name' });
+          if (!passwordHash && !sso.available) throw new AppError('validation_failed', 'a new account needs a password (12 characters or more)', { field: 'password' });
           person = { ...(await tenancy.createPerson(trx, asInvitee, { email: inv.email, name: input.name, passwordHash, organizationId: inv.organization_id })), platform_admin: false };
         }
         const as: Actor = { ...actor, type: 'user', id: person.id };

@@ -123,6 +123,14 @@ export function createSsoService(deps: Deps) {
      * Whether password sign-in is closed to this person: the organizations that enforce single
      * sign-on among theirs. The platform admin's password always works (break-glass).
      */
+    /** Whether this email signs in to the organization through its provider (an invitation's page offers it), and must. */
+    async signInFor(organizationId: string, email: string): Promise<{ available: boolean; enforced: boolean }> {
+      const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+      const row = await store.configByDomain(db, domain);
+      const available = row?.organization_id === organizationId;
+      return { available, enforced: available && row.enforce };
+    },
+
     async passwordRefusedBy(user: { id: string; platform_admin: boolean }): Promise<string[]> {
       if (user.platform_admin) return [];
       const roles = await tenancy.organizationRolesOf(user.id);

@@ -87,7 +87,9 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
   /** The person the email names, made just in time, and a member of the organization. */
   async function personFor(actor: Actor, row: store.SsoConfigRow, who: { email: string; name: string }) {
     const found = await tenancy.findPersonByEmail(who.email);
-    const memberOf = found ? (await tenancy.organizationRolesOf(found.id)).some((r) => r.organization_id === row.organization_id) : false;
+    // Anyone already of the organization (an organization role, or some of its workspaces by invitation) keeps what they were given:
+    // the default role is for newcomers, and would widen a person invited to one workspace to all of them.
+    const memberOf = found ? await tenancy.isPersonOfOrganization(row.organization_id, found.id) : false;
     if (found && memberOf) return found.id;
     // Just-in-time sign-up acts for the organization's configuration, not for the (not yet existing) person.
     const provisioner: Actor = { ...systemActor(actor.requestId), ip: actor.ip, userAgent: actor.userAgent };

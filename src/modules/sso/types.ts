@@ -10,6 +10,8 @@ export interface SsoTenancy {
   createPerson(trx: Executor, actor: Actor, input: { email: string; name: string; passwordHash: string | null }): Promise<{ id: string }>;
   findPersonByEmail(email: string): Promise<{ id: string } | null | undefined>;
   organizationRolesOf(userId: string): Promise<{ organization_id: string; role: OrgRole }[]>;
+  /** Whether the person is of the organization: an organization role, or a member of one of its workspaces. */
+  isPersonOfOrganization(organizationId: string, userId: string): Promise<boolean>;
 }
 
 /** The secret is sealed to its organization: a ciphertext copied to another organization's row will not open. */

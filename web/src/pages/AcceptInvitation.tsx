@@ -55,6 +55,9 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [tooShort, setTooShort] = useState(false);
+  const [viaSso, setViaSso] = useState(false);
+  const ssoStart = `/v1/auth/sso/start?email=${encodeURIComponent(invitation.email)}`;
+  // Accepted for single sign-on, the page goes on to the organization's provider, which signs the person in.
   const accept = useMutation({
     mutationFn: (body: { token: string; name?: string; password?: string }) => unwrap(client.POST('/v1/invitations/accept', { body })),
     // Signed in as the new account: the mutation stays pending until the portal has read who that is.
@@ -62,7 +65,7 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
   });
   const problem = accept.isError ? linkProblemOf(accept.error) : null;
   if (problem) return <LinkProblem problem={problem} />;
-  if (accept.isSuccess && !accept.data.signed_in) {
+  if (accept.isSuccess && !accept.data.signed_in && !viaSso) {
     return (
       <Stack>
         <Alert variant="outline" color="teal.9" title="Invitation accepted" role="status">
@@ -72,8 +75,14 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
       </Stack>
     );
   }
+  const newViaSso = !invitation.existing_account && invitation.sso.available;
+  const acceptViaSso = () => {
+    setViaSso(true);
+    accept.mutate({ token, name: name.trim() || invitation.email }, { onSuccess: () => window.location.assign(ssoStart) });
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (invitation.sso.enforced && !invitation.existing_account) return acceptViaSso();
     if (!invitation.existing_account && password.length < MIN_PASSWORD) {
       setTooShort(true);
       return;
@@ -93,15 +102,25 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
         ) : (
           <>
             <TextInput label="Name" autoComplete="name" required withAsterisk={false} value={name} onChange={(e) => setName(e.currentTarget.value)} />
-            <PasswordInput label="Password" description={`At least ${MIN_PASSWORD} characters.`} autoComplete="new-password" required withAsterisk={false}
+            {invitation.sso.enforced ? (
+              <Text size="sm">Your organization signs you in through its identity provider: no Gatehouse password is needed.</Text>
+            ) : <PasswordInput label="Password" description={`At least ${MIN_PASSWORD} characters.`} autoComplete="new-password" required withAsterisk={false}
               value={password} onChange={(e) => { setPassword(e.currentTarget.value); setTooShort(false); }}
-              error={tooShort ? `Use at least ${MIN_PASSWORD} characters` : undefined} />
+              error={tooShort ? `Use at least ${MIN_PASSWORD} characters` : undefined} />}
           </>
         )}
         <ErrorNote error={accept.error} title="Not accepted" />
-        <Button type="submit" loading={accept.isPending || (accept.isSuccess && accept.data.signed_in)}>
-          {invitation.existing_account ? 'Accept' : 'Create account and join'}
-        </Button>
+        {!invitation.sso.enforced || invitation.existing_account ? (
+          <Button type="submit" loading={!viaSso && (accept.isPending || (accept.isSuccess && accept.data.signed_in))}>
+            {invitation.existing_account ? 'Accept' : 'Create account and join'}
+          </Button>
+        ) : null}
+        {newViaSso ? (
+          <Button type={invitation.sso.enforced ? 'submit' : 'button'} variant={invitation.sso.enforced ? 'filled' : 'default'} loading={viaSso && (accept.isPending || accept.isSuccess)}
+            onClick={invitation.sso.enforced ? undefined : acceptViaSso}>
+            Accept and sign in with SSO
+          </Button>
+        ) : null}
       </Stack>
     </form>
   );
