@@ -91,7 +91,6 @@ describe('cross-tenant', () => {
     const attempts: [string, unknown][] = [
       ['/v1/organizations', { name: 'rogue-org' }],
       [`/v1/organizations/${a.org.id}/workspaces`, { name: 'rogue-ws' }],
-      [`/v1/organizations/${b.org.id}/workspaces`, { name: 'rogue-ws' }],
       ['/v1/users', { email: 'rogue@example.com', name: 'Rogue', platform_admin: true }],
     ];
     for (const [url, body] of attempts) {
@@ -99,6 +98,9 @@ describe('cross-tenant', () => {
       expect(res.status, `${url}: ${res.raw}`).toBe(403);
       expect(res.body.error.code).toBe('forbidden');
     }
+    // Another tenant's organization does not exist for this key at all.
+    const foreign = await t.call(a.key, 'POST', `/v1/organizations/${b.org.id}/workspaces`, { name: 'rogue-ws' });
+    expect(foreign.status, foreign.raw).toBe(404);
     const db = t.services.database.db;
     expect(await db.selectFrom('organizations').select('id').where('name', '=', 'rogue-org').execute()).toEqual([]);
     expect(await db.selectFrom('workspaces').select('id').where('name', '=', 'rogue-ws').execute()).toEqual([]);

@@ -35,12 +35,16 @@ async function turnOnTwoFactor(page: Page): Promise<TOTP> {
 }
 
 /** Sends the replace-authenticator form and waits for the answer to be on the page. */
+// Settings → Account has other forms asking for the current password (change it, new recovery codes).
+const replaceForm = (page: Page) => page.getByRole('form', { name: 'Replace authenticator' });
+
 async function replaceWith(page: Page, password: string, code: string) {
-  await page.getByLabel('Current password').fill(password);
-  await page.getByLabel('Current code').fill(code);
+  const form = replaceForm(page);
+  await form.getByLabel('Current password').fill(password);
+  await form.getByLabel('Current code').fill(code);
   const [answer] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/v1/auth/mfa/enroll')),
-    page.getByRole('button', { name: 'Continue' }).click(),
+    form.getByRole('button', { name: 'Continue' }).click(),
   ]);
   await page.waitForFunction(() => !document.querySelector('button[data-loading]'));
   return answer.status();
@@ -113,8 +117,8 @@ describe('replacing the authenticator', () => {
     expect(await replaceWith(page, 'not the password at all', old.generate())).toBe(401);
     await page.getByRole('alert').filter({ hasText: 'The password is not right. Nothing was changed.' }).waitFor();
     // A try clears both fields: the code is single-use, and a password does not linger in the page.
-    expect(await page.getByLabel('Current password').inputValue()).toBe('');
-    expect(await page.getByLabel('Current code').inputValue()).toBe('');
+    expect(await replaceForm(page).getByLabel('Current password').inputValue()).toBe('');
+    expect(await replaceForm(page).getByLabel('Current code').inputValue()).toBe('');
 
     expect(await replaceWith(page, ria.password, wrongCode(old))).toBe(401);
     await page.getByRole('alert').filter({ hasText: 'The code is not valid' }).waitFor();
