@@ -1736,6 +1736,12 @@ export interface paths {
                             expires_at: string;
                             /** @description the email already has an account: accepting adds the organization to it */
                             existing_account: boolean;
+                            sso: {
+                                /** @description the email signs in through the organization's OpenID provider: a new account may be made without a password */
+                                available: boolean;
+                                /** @description and must: a password would not be used */
+                                enforced: boolean;
+                            };
                         };
                     };
                 };
@@ -1821,7 +1827,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Accept an invitation once: a new account (name, password) is made and signed in; an existing one joins and signs in as usual */
+        /** Accept an invitation once: a new account (name, password) is made and signed in; where the organization's single sign-on takes the email, the password may be left out and the person signs in through the provider; an existing account joins and signs in as usual */
         post: {
             parameters: {
                 query?: never;
