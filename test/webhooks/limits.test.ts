@@ -44,15 +44,17 @@ const metric = async (name: string) => {
 };
 
 describe('limits', () => {
-  test('32 requests open at once to one endpoint each get their whole timeout: 0.7 s answers under a 1 s timeout all succeed first time', async () => {
-    const ep = await create({ url: `${rx.url}/slow`, max_in_flight: 32, timeout_s: 1 });
+  // A 2 s timeout leaves a loaded machine room, and still fails every answer past the third were
+  // the requests queued one behind another.
+  test('32 requests open at once to one endpoint each get their whole timeout: 0.7 s answers under a 2 s timeout all succeed first time', async () => {
+    const ep = await create({ url: `${rx.url}/slow`, max_in_flight: 32, timeout_s: 2 });
     for (let i = 0; i < 32; i++) await publish({ endpoint: ep.id, payload: { i } });
     const worker: DeliveryWorker = await startDeliveryWorker(t, { concurrency: 32, workspaceMaxInFlight: 32, pollMs: 50, retryScheduleS: [60] });
     try {
       const all = await eventually(async () => {
         const d = (await t.call(t.adminKey, 'GET', `/v1/webhooks/${ep.id}/deliveries?limit=100`)).body.data as Array<{ status: string; attempts: number }>;
         return d.length === 32 && d.every((x) => x.status !== 'delivering' && x.status !== 'pending') ? d : null;
-      }, 15_000);
+      }, 30_000);
       expect(all.filter((d) => d.status === 'succeeded')).toHaveLength(32);
       expect(all.every((d) => d.attempts === 1)).toBe(true);
       expect(most).toBeGreaterThan(16);
@@ -60,7 +62,7 @@ describe('limits', () => {
     } finally {
       await worker.stop();
     }
-  }, 30_000);
+  }, 60_000);
 
   test('one event to more than a thousand endpoints: one delivery each, every id distinct', async () => {
     const n = 1005;
