@@ -53,7 +53,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const usage = createUsageRecorder();
   const audit = createAuditService({ db, anchor: auditAnchor(config, log) });
   // Sessions are made further down (they read people through tenancy): the hook reaches them then.
-  const tenancy = createTenancyService({ db, audit, onPersonRemoved: async (userId) => { await sessions.endAll(userId); } });
+  const tenancy = createTenancyService({ db, audit, onPersonRemoved: async (userId, trx) => { await sessions.endAll(userId, trx); } });
   const apiKeys = createApiKeyService({ db, cache, audit, clock });
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics, clock });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.
@@ -91,7 +91,8 @@ export async function createServices(config: Config, database: Database, log: Lo
   const sessions = createSessionStore(db, tenancy, { idleS: config.sessionIdleS, maxS: config.sessionMaxS });
   const invitations = createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl: config.publicUrl, ttlS: config.invitationTtlS, clock,
     // SSO is made further down; it is reached when an invitation is read, long after start.
-    ssoFor: (organizationId, email) => sso.signInFor(organizationId, email) });
+    ssoFor: (organizationId, email) => sso.signInFor(organizationId, email),
+    proveAccount: (actor, email, password) => auth.proveAccount(actor, email, password) });
   const authFailures = createFailureSummary({ audit, log, registry: metrics.registry });
   const auth = createAuthService({
     db, ring, audit, sessions, limiter, failures: authFailures, registry: metrics.registry, mail, publicUrl: config.publicUrl, log,

@@ -5,6 +5,8 @@ import pretty from 'pino-pretty';
 const SECRET_NAME = /(key|secret|token|password|authorization|cookie|signature)/i;
 // Names that contain "key" but hold ids, never secrets.
 const SAFE_NAME = /^(key_id|keyId|api_key_id|idempotency_key|unique_key)$/;
+/** An OpenID Connect callback's authorization code and state: single-use credentials in a query string. */
+const FLOW_NAME = /^(code|state)$/;
 
 export function redactSecrets(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -31,7 +33,7 @@ export function redactUrl(url: string): string {
   const params = new URLSearchParams(url.slice(q + 1));
   let changed = false;
   for (const name of new Set(params.keys())) {
-    if (SECRET_NAME.test(name) && !SAFE_NAME.test(name)) {
+    if ((SECRET_NAME.test(name) && !SAFE_NAME.test(name)) || FLOW_NAME.test(name)) {
       params.set(name, '[redacted]');
       changed = true;
     }

@@ -69,6 +69,18 @@ describe('changing a password', { timeout: 90_000 }, () => {
     expect(await auditOf('auth.password_changed', p.id)).toHaveLength(1);
     expect(t.logs.join('')).not.toContain(NEW_PASSWORD);
   });
+
+  test('a change spends reset links asked for before it: an old link cannot undo it', async () => {
+    const p = await person(t);
+    expect((await post('/v1/auth/password-reset', { email: p.email })).status).toBe(202);
+    const token = tokenIn((await smtp.waitFor((m) => JSON.stringify(m.to).includes(p.email))).text ?? '');
+    const here = await login(p.email);
+    expect((await as(here.browser, 'POST', '/v1/auth/password', { current: PERSON_PASSWORD, new: NEW_PASSWORD })).status).toBe(200);
+    const late = await post('/v1/auth/password-reset/confirm', { token, password: 'whoever read the old email' });
+    expect(late.status).toBe(400);
+    expect(late.body.error.details.reason).toBe('token_used');
+    expect((await login(p.email, NEW_PASSWORD)).status).toBe(200);
+  });
 });
 
 describe('resetting a password by email', { timeout: 90_000 }, () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Worker } from '../../src/jobs/worker.js';
 import { createTestApp, seedWorkspace, type TestApp } from '../helpers/app.js';
-import { person, signIn, type SessionCall } from '../helpers/people.js';
+import { person, PERSON_PASSWORD, signIn, type SessionCall } from '../helpers/people.js';
 import { startMailWorker, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 // Invitations by email: a single-use link, emailed through the outbox (or shown to the inviter with
@@ -92,20 +92,31 @@ describe('an invitation by email', () => {
     for (const text of [trail.raw, list.raw, mailed.logs.join('\n'), (await mailed.call(mailed.adminKey, 'GET', '/v1/mail/outbox?limit=100')).raw]) expect(text).not.toContain(token);
   });
 
-  test('with no SMTP server the link is handed to the inviter, and an existing account joins without being signed in', async () => {
+  test('with no SMTP server the link is handed to the inviter; an existing account joins only with its own password, without being signed in', async () => {
     const o = await ownedOrganization(plain);
     const existing = await person(plain);
     const sent = await o.as('POST', `/v1/organizations/${o.org.id}/invitations`, { email: existing.email, role: 'read_only' });
     expect(sent.status, sent.raw).toBe(201);
     expect(sent.body).toMatchObject({ mail_status: null, url: expect.stringContaining('/accept-invitation?token=ghi_') });
-    const lookup = await plain.app.inject({ method: 'GET', url: `/v1/invitations/lookup?token=${tokenOf(sent.body.url)}` });
+    const token = tokenOf(sent.body.url);
+    const lookup = await plain.app.inject({ method: 'GET', url: `/v1/invitations/lookup?token=${token}` });
     expect(JSON.parse(lookup.body).existing_account).toBe(true);
-    const accepted = await accept(plain, { token: tokenOf(sent.body.url) });
+    // The inviter holds the link too: without the account's password it does not join someone else's account.
+    const bare = await accept(plain, { token });
+    expect(bare.status).toBe(401);
+    expect(bare.body.error.details).toMatchObject({ reason: 'password_required' });
+    const wrong = await accept(plain, { token, name: 'Taken Over', password: 'the inviter guesses this' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error.details).toMatchObject({ reason: 'wrong_credentials' });
+    const still = await plain.app.inject({ method: 'GET', url: `/v1/invitations/lookup?token=${token}` });
+    expect(still.statusCode).toBe(200);
+    const accepted = await accept(plain, { token, password: PERSON_PASSWORD });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
     expect(accepted.body).toMatchObject({ user: { id: existing.id }, signed_in: false });
     expect(accepted.cookie).toBeUndefined();
     const me = (await (await signIn(plain, existing.email))('GET', '/v1/auth/me')).body.user;
     expect(me.organizations).toEqual([{ organization_id: o.org.id, role: 'read_only' }]);
+    expect(me.name).toBe('A Person');
   });
 
   test('limited to some workspaces, it gives a workspace role there and no organization role', async () => {

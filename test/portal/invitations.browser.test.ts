@@ -163,6 +163,11 @@ describe('without an SMTP server', () => {
     await theirs.goto(link);
     await theirs.getByText('You already have a Gatehouse account').waitFor();
     expect(await theirs.getByLabel('Password', { exact: true }).count()).toBe(0);
+    // Whoever holds the link is not enough: the account's own password is asked.
+    await theirs.getByLabel('Your password').fill('not the password of kim');
+    await theirs.getByRole('button', { name: 'Accept', exact: true }).click();
+    await theirs.getByText('wrong email or password').waitFor();
+    await theirs.getByLabel('Your password').fill(known.password);
     await theirs.getByRole('button', { name: 'Accept', exact: true }).click();
     await theirs.getByRole('status').filter({ hasText: 'Sign in as kim@quay.example' }).waitFor();
     await theirs.getByRole('link', { name: 'Go to sign in' }).click();

@@ -92,6 +92,79 @@ describe('the callback', () => {
   });
 });
 
+describe('whom the provider speaks for', () => {
+  const user = async (email: string, extra: Record<string, unknown> = {}) => {
+    const u = await t.call(t.adminKey, 'POST', '/v1/users', { email, name: email.slice(0, email.indexOf('@')), password: PERSON_PASSWORD, ...extra });
+    expect(u.status, u.raw).toBe(201);
+    return u.body.id as string;
+  };
+  const join = async (organizationId: string, userId: string) =>
+    expect((await t.call(t.adminKey, 'POST', `/v1/organizations/${organizationId}/members`, { user_id: userId, role: 'member' })).status).toBeLessThan(300);
+  const refusedAs = async (email: string, reason: string) => {
+    provider.account({ email });
+    const res = await ssoSignIn(t, email);
+    expect(res.status, res.raw).toBe(403);
+    expect(res.body.error.details).toMatchObject({ reason });
+    expect(res.session).toBeUndefined();
+  };
+
+  test("an organization's provider signs in its own people only: not an account elsewhere, of two organizations, or the platform admin", async () => {
+    const other = await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'victims', plan: 'starter' });
+    // An account of another organization, whose email happens to be of this organization's domain.
+    const victim = await user('victim@secure.test');
+    await join(other.body.id, victim);
+    await refusedAs('victim@secure.test', 'account_elsewhere');
+    // Nor is the account joined to this organization on the way.
+    const me = await t.call(t.adminKey, 'GET', `/v1/organizations/${org.id}/members?limit=200`);
+    expect(me.body.data.map((m: { user_id: string }) => m.user_id)).not.toContain(victim);
+    // An account of no organization at all is someone else's too.
+    await user('loner@secure.test');
+    await refusedAs('loner@secure.test', 'account_elsewhere');
+    // Of this organization and another: a session here would reach the other's workspaces.
+    const both = await user('both@secure.test');
+    await join(org.id, both);
+    await join(other.body.id, both);
+    await refusedAs('both@secure.test', 'several_organizations');
+    // The platform admin, even as a member of the organization.
+    const root = await user('operator@secure.test', { platform_admin: true });
+    await join(org.id, root);
+    await refusedAs('operator@secure.test', 'platform_admin');
+    expect(await failures()).toEqual(expect.arrayContaining(['account_elsewhere', 'several_organizations', 'platform_admin']));
+    // The password of each still works: nothing was taken from them.
+    const login = await t.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'victim@secure.test', password: PERSON_PASSWORD } });
+    expect(login.statusCode).toBe(200);
+  });
+
+  test('an admin neither points the organization at another provider nor makes newcomers owners; an owner changing the client gives its secret', async () => {
+    const own = await ssoOrganization(t, provider, 'owners.test');
+    const as = async (email: string, role: string) => {
+      const id = await user(email);
+      expect((await t.call(t.adminKey, 'POST', `/v1/organizations/${own.id}/members`, { user_id: id, role })).status).toBeLessThan(300);
+      return signIn(t, email);
+    };
+    const admin = await as('admin@owners.test', 'admin');
+    const owner = await as('owner@owners.test', 'owner');
+    const url = `/v1/organizations/${own.id}/sso`;
+    const same = { issuer: provider.issuer, client_id: provider.clientId, allowed_domains: ['owners.test'] };
+    // What an admin may still do: domains, enforcement, a default role within their own.
+    expect((await admin('PUT', url, { ...same, default_role: 'admin' })).status).toBe(200);
+    const otherClient = await admin('PUT', url, { ...same, client_id: 'attacker-client', client_secret: 'attacker-secret' });
+    expect(otherClient.status).toBe(403);
+    expect(otherClient.body.error.details).toMatchObject({ reason: 'organization_role', required_role: 'owner' });
+    expect((await admin('PUT', url, { ...same, client_secret: 'another-secret' })).status).toBe(403);
+    const owners = await admin('PUT', url, { ...same, default_role: 'owner' });
+    expect(owners.status).toBe(403);
+    expect(owners.body.error.details).toMatchObject({ reason: 'role_beyond_granter' });
+    // The stored secret is never sent to a client it was not given for.
+    const noSecret = await owner('PUT', url, { ...same, client_id: 'another-client' });
+    expect(noSecret.status).toBe(400);
+    expect(noSecret.body.error.details).toMatchObject({ field: 'client_secret', reason: 'secret_required' });
+    expect((await owner('PUT', url, { ...same, default_role: 'owner' })).status).toBe(200);
+    const kept = await t.call(t.adminKey, 'GET', url);
+    expect(kept.body).toMatchObject({ client_id: provider.clientId, default_role: 'owner' });
+  });
+});
+
 describe('enforcement', () => {
   test('with enforce on, a member with a password is refused password sign-in (403 sso_required); off again, it works', async () => {
     const user = await t.call(t.adminKey, 'POST', '/v1/users', { email: 'pat@secure.test', name: 'Pat', password: PERSON_PASSWORD });

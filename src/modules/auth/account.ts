@@ -46,6 +46,8 @@ export function createAccountLifecycle({ db, audit, sessions, checks, mail, publ
       const hash = await hashPassword(input.new);
       const ended = await db.transaction().execute(async (trx) => {
         await store.setPassword(trx, user.id, hash);
+        // A reset link asked for before the change would otherwise undo it.
+        await store.spendResetsOf(trx, user.id);
         const n = await sessions.endOthers(user.id, session.token, trx);
         await audit.append(trx, actor, { workspaceId: null, action: 'auth.password_changed', category: 'auth', resource: { type: 'user', id: user.id }, after: { sessions_ended: n } });
         return n;

@@ -85,6 +85,14 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       return { token, body: { user: userView(session), csrf_token: csrfToken, ...(remaining === undefined ? {} : { recovery_codes_remaining: remaining }) } };
     },
 
+    /**
+     * That whoever asks holds this account's password, for acting on it without a session (an
+     * invitation accepted by an existing account): the sign-in's limits, lock and audit apply.
+     */
+    async proveAccount(actor: Actor, email: string, password: string) {
+      return { id: (await checkPassword(actor, email, password)).id };
+    },
+
     async logout(actor: Actor, token: string) {
       await sessions.end(token);
       await audit.record(actor, { workspaceId: null, action: 'auth.logout', category: 'auth', resource: { type: 'user', id: actor.id } });

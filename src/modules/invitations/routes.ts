@@ -78,7 +78,7 @@ export const invitationRoutes =
     app.post('/invitations/accept', {
       config: { public: true },
       schema: {
-        tags, summary: "Accept an invitation once: a new account (name, password) is made and signed in; where the organization's single sign-on takes the email, the password may be left out and the person signs in through the provider; an existing account joins and signs in as usual",
+        tags, summary: "Accept an invitation once: a new account (name, password) is made and signed in; where the organization's single sign-on takes the email, the password may be left out and the person signs in through the provider; an existing account gives its own password (401 `password_required` without it), joins, and signs in as usual",
         body: Type.Object({
           token: Token,
           name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

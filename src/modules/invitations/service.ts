@@ -32,6 +32,8 @@ interface Deps {
   clock: Clock;
   /** Whether an invitee's email signs in through the organization's provider (and must). */
   ssoFor: (organizationId: string, email: string) => Promise<{ available: boolean; enforced: boolean }>;
+  /** Throws unless the password is the account's (the sign-in's limits and lock apply). */
+  proveAccount: (actor: Actor, email: string, password: string) => Promise<{ id: string }>;
   /** Acceptance attempts one address may make a minute (tokens are unguessable; this keeps it so). */
   acceptPerMinute?: number;
 }
@@ -60,7 +62,7 @@ const view = (i: Invitation, mailStatus: MailStatus = null, at = new Date()) => 
   created_at: i.created_at.toISOString(),
 });
 
-export function createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl, ttlS, clock, ssoFor, acceptPerMinute = 20 }: Deps) {
+export function createInvitationService({ db, audit, tenancy, mail, sessions, limiter, publicUrl, ttlS, clock, ssoFor, proveAccount, acceptPerMinute = 20 }: Deps) {
   const now = () => new Date(clock.now());
   const statusNow = (i: Invitation) => statusOf(i, now());
   const linkOf = (token: string) => `${publicUrl}/accept-invitation?token=${token}`;
@@ -201,21 +203,29 @@ export function createInvitationService({ db, audit, tenancy, mail, sessions, li
 
     /**
      * Accepts a link once: a new person (name and password) is made and signed in; an existing one
-     * joins and signs in as usual. The seat is taken now, under the organization's lock.
+     * gives its password (a link passed on by hand, with no SMTP, is in the inviter's hands too) and
+     * signs in as usual. The seat is taken now, under the organization's lock.
      */
     async accept(actor: Actor, input: { token: string; name?: string; password?: string }) {
       await admit(actor);
       const hash = hashOf(input.token);
       const pending = await store.byTokenHash(db, hash);
+      const existing = pending ? await tenancy.findPersonByEmail(pending.email) : undefined;
+      if (pending && existing && statusNow(pending) === 'pending') {
+        if (!input.password) throw new AppError('unauthenticated', "an account with this email exists: give its password to add the organization to it", { reason: 'password_required', field: 'password' });
+        await proveAccount(actor, pending.email, input.password);
+      }
       // Without a password a new person signs in only through the organization's provider; where it is enforced a password would never be used.
       const sso = pending ? await ssoFor(pending.organization_id, pending.email) : { available: false, enforced: false };
-      const passwordHash = input.password && !sso.enforced ? await hashPassword(input.password) : null;
+      const passwordHash = input.password && !existing && !sso.enforced ? await hashPassword(input.password) : null;
       const result = await db.transaction().execute(async (trx) => {
         const inv = await store.claim(trx, hash, now());
         if (!inv) throw refused(await store.byTokenHash(trx, hash));
         const asInvitee: Actor = { ...actor, type: 'user', id: inv.id };
         let person = await tenancy.findPersonByEmail(inv.email, trx);
         const created = person === undefined;
+        // Made between the check above and this claim: its password was never asked.
+        if (person && person.id !== existing?.id) throw conflict('an account with this email was made meanwhile: open the link again', { reason: 'account_changed' });
         if (!person) {
           if (!input.name) throw new AppError('validation_failed', 'a new account needs a name', { field: 'name' });
           if (!passwordHash && !sso.available) throw new AppError('validation_failed', 'a new account needs a password (12 characters or more)', { field: 'password' });

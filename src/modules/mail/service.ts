@@ -74,9 +74,11 @@ export function createMailService({ db, ring, log, registry, smtpUrl, from }: De
     async send(messageId: string, attempt: { final: boolean }) {
       const row = await store.queuedMessage(db, messageId);
       if (!row) return { skipped: true };
-      if (!transport) throw new Error('no SMTP server is configured (GATEHOUSE_SMTP_URL)');
-      const body = JSON.parse(decryptSecret(ring, row, mailBodyBinding(row.id))) as { text: string; html: string | null };
       try {
+        // Inside the try: a missing transport or a body that no longer opens is a failure recorded
+        // like a refusal, so the last attempt still marks the message failed and drops its body.
+        if (!transport) throw new Error('no SMTP server is configured (GATEHOUSE_SMTP_URL)');
+        const body = JSON.parse(decryptSecret(ring, row, mailBodyBinding(row.id))) as { text: string; html: string | null };
         await transport.sendMail({
           from, to: row.to_address, subject: row.subject, text: body.text, ...(body.html ? { html: body.html } : {}),
           // Stable across retries: a receiver that got an attempt whose answer was lost can tell.

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { anonymousActor } from '../../http/auth.js';
 import { bearer, errors, IdParam, ListOf, Nullable, Timestamp } from '../../http/schemas.js';
-import type { AppError } from '../../lib/errors.js';
+import { AppError } from '../../lib/errors.js';
 import { SESSION_COOKIE } from '../auth/sessions.js';
 import type { SsoService } from './service.js';
 
@@ -49,8 +49,9 @@ export const ssoRoutes =
   ({ sso, secureCookies, sessionMaxS }: { sso: SsoService; secureCookies: boolean; sessionMaxS: number }): FastifyPluginAsyncTypebox =>
   async (app) => {
     /** A browser goes back to the sign-in page with the reason in `sso_error`; anything else gets the JSON error. */
-    const refuse = (req: FastifyRequest, reply: FastifyReply, error: AppError) => {
-      if (!isNavigation(req)) throw error;
+    const refuse = (req: FastifyRequest, reply: FastifyReply, error: unknown) => {
+      // Only a refusal is told to a browser by redirect: anything else is a fault, answered as one.
+      if (!(error instanceof AppError) || !isNavigation(req)) throw error;
       const reason = typeof error.details?.reason === 'string' ? error.details.reason : error.code;
       return reply.redirect(`/?sso_error=${encodeURIComponent(reason)}`, 302);
     };
@@ -101,7 +102,7 @@ export const ssoRoutes =
       try {
         started = await sso.start(anonymousActor(req), req.query.email);
       } catch (err) {
-        return refuse(req, reply, err as AppError);
+        return refuse(req, reply, err);
       }
       reply.setCookie(ATTEMPT_COOKIE, started.browserToken, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: ATTEMPT_PATH, maxAge: 600 });
       return reply.redirect(started.url, 302);

@@ -78,6 +78,9 @@ export function createSsoService(deps: Deps) {
     async configure(actor: Actor, organizationId: string, input: SsoInput) {
       await tenancy.requireOrganizationRole(actor, organizationId, 'admin');
       const issuer = input.issuer.replace(/\/+$/, '');
+      const defaultRole = input.default_role ?? 'member';
+      // Newcomers get at most the configuring person's own role.
+      tenancy.requireOrgRoleWithin(actor, organizationId, defaultRole);
       const preset = input.preset ?? null;
       if (preset && !PRESETS[preset].matches.test(issuer)) {
         throw invalid(`the issuer does not look like ${PRESETS[preset].label}'s: ${PRESETS[preset].issuer_pattern}`, { field: 'issuer', reason: 'preset_mismatch' });
@@ -86,11 +89,16 @@ export function createSsoService(deps: Deps) {
       const existing = await store.configOf(db, organizationId);
       const before = existing ? { ...configView(existing, await store.domainsOf(db, organizationId)), client_secret_mask: undefined } : null;
       if (!existing && !input.client_secret) throw invalid('client_secret is required when single sign-on is first configured', { field: 'client_secret' });
+      // Whoever names the provider decides who signs in as the organization's people: the owners' call.
+      const providerChanged = !existing || existing.issuer !== issuer || existing.client_id !== input.client_id;
+      if (providerChanged || input.client_secret) await tenancy.requireOrganizationRole(actor, organizationId, 'owner');
+      // The stored secret belongs to the provider it was given for: never sent to another one.
+      if (providerChanged && !input.client_secret) throw invalid('a new issuer or client_id needs its client_secret', { field: 'client_secret', reason: 'secret_required' });
       const secret = input.client_secret ?? null;
       // Discovery with the secret about to be used; without a new secret the stored one stays.
       await oidc.discover({ issuer, clientId: input.client_id, clientSecret: secret ?? '' });
 
-      const fields: store.ConfigFields = { preset, issuer, client_id: input.client_id, enforce: input.enforce ?? false, default_role: input.default_role ?? 'member' };
+      const fields: store.ConfigFields = { preset, issuer, client_id: input.client_id, enforce: input.enforce ?? false, default_role: defaultRole };
       const sealed = secret ? { ...encryptSecret(ring, secret, ssoBinding(organizationId)), mask: maskSecret(secret) } : null;
       try {
         const view = await db.transaction().execute(async (trx) => {
@@ -119,10 +127,6 @@ export function createSsoService(deps: Deps) {
       }
     },
 
-    /**
-     * Whether password sign-in is closed to this person: the organizations that enforce single
-     * sign-on among theirs. The platform admin's password always works (break-glass).
-     */
     /** Whether this email signs in to the organization through its provider (an invitation's page offers it), and must. */
     async signInFor(organizationId: string, email: string): Promise<{ available: boolean; enforced: boolean }> {
       const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
@@ -131,10 +135,14 @@ export function createSsoService(deps: Deps) {
       return { available, enforced: available && row.enforce };
     },
 
+    /**
+     * Whether password sign-in is closed to this person: the organizations that enforce single
+     * sign-on among theirs. The platform admin's password always works (break-glass).
+     */
     async passwordRefusedBy(user: { id: string; platform_admin: boolean }): Promise<string[]> {
       if (user.platform_admin) return [];
-      const roles = await tenancy.organizationRolesOf(user.id);
-      return store.enforcingAmong(db, roles.map((r) => r.organization_id));
+      // Workspace-only members of an enforcing organization are held to it too.
+      return store.enforcingAmong(db, await tenancy.organizationsOfPerson(user.id));
     },
 
     ...createSsoSignIn({ ...deps, configOf: (id) => store.configOf(db, id) }),

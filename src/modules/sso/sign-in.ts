@@ -84,17 +84,29 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
     return { email, name };
   }
 
-  /** The person the email names, made just in time, and a member of the organization. */
+  /**
+   * The person the email names. A provider an organization configures speaks for that organization's
+   * people only: an existing account is signed in only if it is of this organization and of no other
+   * (else this organization's provider would open sessions reaching another tenant's workspaces) and
+   * is not the platform admin. Anyone else is made just in time, with the default role.
+   */
   async function personFor(actor: Actor, row: store.SsoConfigRow, who: { email: string; name: string }) {
     const found = await tenancy.findPersonByEmail(who.email);
-    // Anyone already of the organization (an organization role, or some of its workspaces by invitation) keeps what they were given:
-    // the default role is for newcomers, and would widen a person invited to one workspace to all of them.
-    const memberOf = found ? await tenancy.isPersonOfOrganization(row.organization_id, found.id) : false;
-    if (found && memberOf) return found.id;
+    if (found) {
+      if (found.platform_admin) throw refusal('platform_admin', "the platform admin signs in with a password, never through an organization's provider", 'forbidden');
+      const orgs = await tenancy.organizationsOfPerson(found.id);
+      if (!orgs.includes(row.organization_id)) {
+        throw refusal('account_elsewhere', 'an account with this email exists outside this organization: ask an administrator to invite it', 'forbidden');
+      }
+      if (orgs.length > 1) throw refusal('several_organizations', 'this account belongs to several organizations: sign in with its password', 'forbidden');
+      // Someone already of the organization keeps what they were given: the default role would widen a
+      // person invited to one workspace to all of them.
+      return found.id;
+    }
     // Just-in-time sign-up acts for the organization's configuration, not for the (not yet existing) person.
     const provisioner: Actor = { ...systemActor(actor.requestId), ip: actor.ip, userAgent: actor.userAgent };
     return db.transaction().execute(async (trx) => {
-      const id = found?.id ?? (await tenancy.createPerson(trx, provisioner, { email: who.email, name: who.name, passwordHash: null })).id;
+      const { id } = await tenancy.createPerson(trx, provisioner, { email: who.email, name: who.name, passwordHash: null });
       await tenancy.joinOrganization(trx, provisioner, row.organization_id, id, row.default_role);
       return id;
     });

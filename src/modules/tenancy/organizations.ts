@@ -25,8 +25,8 @@ interface Deps {
   audit: AuditService;
   /** The organizations whose workspaces this actor sees (undefined: all). */
   visibleOrganizationIds: (actor: Actor) => Promise<string[] | undefined>;
-  /** Called after a person has been taken out of an organization (their sessions end at once). */
-  onPersonRemoved: (userId: string) => Promise<void>;
+  /** Called as a person is taken out of an organization, in that transaction: their sessions end with it. */
+  onPersonRemoved: (userId: string, trx: Executor) => Promise<void>;
 }
 
 const memberView = (m: { organization_id: string; user_id: string; role: OrgRole; email: string; name: string; created_at: Date }) => ({
@@ -173,7 +173,7 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
 
     organizationWorkspaceIds: (organizationId: string) => orgs.workspaceIdsOf(db, organizationId),
 
-    organizationRolesOf: async (userId: string) => (await orgs.organizationRolesOf(db, userId)).map(({ organization_id, role }) => ({ organization_id, role })),
+    organizationsOfPerson: (userId: string) => orgs.organizationIdsOfPerson(db, userId),
 
     async addOrganizationMember(actor: Actor, organizationId: string, input: { user_id?: string; email?: string; role: OrgRole }) {
       await requireOrganizationRole(actor, organizationId, 'admin');
@@ -222,8 +222,9 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
           before: { role: before?.role ?? null, workspaces: left.map((w) => ({ workspace_id: w.workspace_id, role: w.role })) },
           after: null,
         });
+        // In the same transaction: no moment where the person is out but a session of theirs still works.
+        await onPersonRemoved(userId, trx);
       });
-      await onPersonRemoved(userId);
     },
 
     async listOrganizationMembers(actor: Actor, organizationId: string, page: PageRequest) {

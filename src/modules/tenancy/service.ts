@@ -53,7 +53,7 @@ interface Deps {
   db: Kysely<DB>;
   audit: AuditService;
   /** Ends a person's sessions when they are taken out of an organization (wired to auth by the app). */
-  onPersonRemoved?: (userId: string) => Promise<void>;
+  onPersonRemoved?: (userId: string, trx: Executor) => Promise<void>;
 }
 
 export function createTenancyService({ db, audit, onPersonRemoved = async () => {} }: Deps) {

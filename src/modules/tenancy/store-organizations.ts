@@ -61,6 +61,17 @@ export async function organizationRolesOf(db: Executor, userId: string) {
     .execute();
 }
 
+/** Every organization a person is of: by an organization role or by a member's seat in one of its workspaces. */
+export async function organizationIdsOfPerson(db: Executor, userId: string) {
+  const rows = await db
+    .selectFrom('organization_members')
+    .select('organization_id')
+    .where('user_id', '=', userId)
+    .union(db.selectFrom('members as m').innerJoin('workspaces as w', 'w.id', 'm.workspace_id').select('w.organization_id').where('m.user_id', '=', userId))
+    .execute();
+  return rows.map((r) => r.organization_id);
+}
+
 /** The workspaces a person reaches through an organization role, with that role. */
 export async function inheritedMemberships(db: Executor, userId: string) {
   return db

@@ -12,8 +12,8 @@ const MIN_PASSWORD = 12;
 
 /**
  * The page an invitation's link opens (`/accept-invitation?token=…`), signed in or not: what the
- * invitation is for, then a name and password for a new account, or one click for an existing one
- * (who then signs in as usual). A used, expired, revoked or unknown link says which.
+ * invitation is for, then a name and password for a new account, or an existing account's own
+ * password (whoever passed the link on holds it too; the person then signs in as usual). A used, expired, revoked or unknown link says which.
  */
 export function AcceptInvitation({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const token = tokenFromSearch(useLocation().search);
@@ -87,7 +87,7 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
       setTooShort(true);
       return;
     }
-    accept.mutate(invitation.existing_account ? { token } : { token, name: name.trim(), password });
+    accept.mutate(invitation.existing_account ? { token, password } : { token, name: name.trim(), password });
   };
   return (
     <form onSubmit={submit}>
@@ -98,7 +98,10 @@ function AcceptForm({ token, invitation, onSignedIn }: { token: string; invitati
         <Text size="sm">Email: <strong>{invitation.email}</strong></Text>
         <Text size="sm" c="gray.8">This invitation expires {formatWhen(invitation.expires_at)}.</Text>
         {invitation.existing_account ? (
-          <Text size="sm">You already have a Gatehouse account with this email: accept, then sign in with it.</Text>
+          <>
+            <Text size="sm">You already have a Gatehouse account with this email: enter its password to accept, then sign in with it.</Text>
+            <PasswordInput label="Your password" autoComplete="current-password" required withAsterisk={false} value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
+          </>
         ) : (
           <>
             <TextInput label="Name" autoComplete="name" required withAsterisk={false} value={name} onChange={(e) => setName(e.currentTarget.value)} />
