@@ -28,3 +28,15 @@ export function createMetrics() {
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Runs a gauge's database read on scrape; when the database cannot be read the gauge keeps its
+ * last value, so /metrics still answers through an outage (the claim-failure counters show it).
+ */
+export async function readOnScrape(read: () => Promise<void>): Promise<void> {
+  try {
+    await read();
+  } catch {
+    // Left as it was: one failed read must not fail the whole scrape.
+  }
+}

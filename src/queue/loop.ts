@@ -33,6 +33,8 @@ interface LoopOptions<T> {
   pollMs: number;
   log: Logger;
   what: string;
+  /** Told of every failed claim (the warning is logged once per outage; the count is for metrics). */
+  onClaimFailed?: () => void;
 }
 
 /**
@@ -40,7 +42,7 @@ interface LoopOptions<T> {
  * was claimed concurrently, sleep until nudged (NOTIFY, or an item finishing) or the poll interval
  * passes, so a lost notification or an expired lease only delays work, never loses it.
  */
-export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batchGapMs = 0, pollMs, log, what }: LoopOptions<T>) {
+export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batchGapMs = 0, pollMs, log, what, onClaimFailed }: LoopOptions<T>) {
   const inFlight = new Set<Promise<void>>();
   let running = false;
   let wake: (() => void) | undefined;
@@ -121,6 +123,7 @@ export function createClaimLoop<T>({ claim, run, concurrency, minBatch = 1, batc
             failingSince = undefined;
           }
         } catch (err) {
+          onClaimFailed?.();
           // One warning when claims start failing (a database outage), not one per poll.
           if (failingSince === undefined) {
             failingSince = Date.now();

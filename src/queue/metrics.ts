@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { readOnScrape } from '../lib/metrics.js';
 
 export type QueueName = 'jobs' | 'deliveries' | 'inbound';
 type DepthReader = () => Promise<{ depth: number; oldestS: number }>;
@@ -25,9 +26,10 @@ export function createQueueMetrics(registry: Registry) {
       help,
       labelNames: ['queue'] as const,
       registers: [registry],
-      async collect() {
-        this.reset();
-        for (const [queue, reader] of readers) this.set({ queue }, pick(await read(queue, reader)));
+      collect() {
+        return readOnScrape(async () => {
+          for (const [queue, reader] of readers) this.set({ queue }, pick(await read(queue, reader)));
+        });
       },
     });
   gauge('gatehouse_queue_depth', 'Work due now that no worker holds, by queue (jobs, deliveries, inbound)', (d) => d.depth);
@@ -35,6 +37,7 @@ export function createQueueMetrics(registry: Registry) {
   return {
     claims: new Counter({ name: 'gatehouse_queue_claims_total', help: 'Claims made (statements that took work), by queue', labelNames: ['queue'] as const, registers: [registry] }),
     claimed: new Counter({ name: 'gatehouse_queue_claimed_total', help: 'Items taken by claims, by queue', labelNames: ['queue'] as const, registers: [registry] }),
+    claimFailures: new Counter({ name: 'gatehouse_queue_claim_failures_total', help: 'Claims that failed (the database could not be reached or refused), by queue', labelNames: ['queue'] as const, registers: [registry] }),
     leaseExpiries: new Counter({ name: 'gatehouse_queue_lease_expiries_total', help: 'Leases that ran out (the worker holding the work stopped) and were reclaimed, by queue', labelNames: ['queue'] as const, registers: [registry] }),
     /** Reports this queue's depth on scrape. */
     watch(queue: QueueName, reader: DepthReader) {

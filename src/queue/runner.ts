@@ -69,6 +69,7 @@ export function createQueueRunner<T>(o: QueueRunnerOptions<T>) {
     pollMs: o.pollMs ?? idlePollMs(o.database.kind),
     log: o.log,
     what: o.name === 'deliveries' ? 'webhook deliveries' : o.name === 'inbound' ? 'inbound events' : 'jobs',
+    onClaimFailed: () => o.metrics?.claimFailures.inc(label),
   });
 
   return {

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createRateLimiter, type RateLimiter } from '../../src/modules/apikeys/ratelimit.js';
+import { eventually } from '../helpers/webhooks.js';
 
 const REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const log = pino({ level: 'silent' });
@@ -19,7 +20,8 @@ beforeAll(async () => {
   probe.disconnect();
   processA = createRateLimiter({ redisUrl: REDIS_URL, log });
   processB = createRateLimiter({ redisUrl: REDIS_URL, log });
-  await new Promise((r) => setTimeout(r, 200)); // let both clients connect (no offline queue)
+  // Both clients connected (there is no offline queue): until then each counts in its own memory.
+  await eventually(async () => processA.shared() && processB.shared());
 });
 afterAll(async () => {
   await processA?.close();

@@ -102,7 +102,11 @@ describe.runIf(TEST_DB === 'postgres')('degradation, not failure', () => {
     // The worker loops warn once per outage, not once per retry.
     const claimWarnings = () => gh.output().match(/could not claim webhook deliveries/g)?.length ?? 0;
     await eventually(async () => claimWarnings() === 1, 15_000, 100);
-    await new Promise((r) => setTimeout(r, 2500)); // two more polls, both failing
+    // /metrics answers through the outage, counting each failed claim: two more polls, both failing.
+    const failedClaims = () => metric('gatehouse_queue_claim_failures_total{queue="deliveries"}');
+    const failedAtWarning = (await failedClaims()) ?? 0;
+    expect(failedAtWarning).toBeGreaterThan(0);
+    await eventually(async () => ((await failedClaims()) ?? 0) >= failedAtWarning + 2, 15_000, 100);
     expect(claimWarnings()).toBe(1);
     const left = await direct.query(`select (select count(*) from events where idempotency_key = 'outage-1')::int as events,
       (select count(*) from workspaces where name = 'during-outage')::int as workspaces`);

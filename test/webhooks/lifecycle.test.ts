@@ -7,6 +7,7 @@ import { eventually, startDeliveryWorker, startReceiver, type Receiver } from '.
 // led elsewhere by a redirect. One worker with a 1 s disable period and slow-ish retries.
 let t: TestApp;
 let worker: DeliveryWorker;
+const WORKER = { retryScheduleS: [0.4, 0.4, 0.4, 0.4, 0.4], disableAfterS: 1, pollMs: 100 };
 let rx: Receiver;
 let ws: { id: string };
 let key: string;
@@ -19,7 +20,7 @@ beforeAll(async () => {
     if (req.url.startsWith('/broken')) return { status: 500 };
     return undefined;
   });
-  worker = await startDeliveryWorker(t, { retryScheduleS: [0.4, 0.4, 0.4, 0.4, 0.4], disableAfterS: 1, pollMs: 100 });
+  worker = await startDeliveryWorker(t, WORKER);
 });
 afterAll(async () => {
   await worker?.stop();
@@ -156,7 +157,9 @@ describe('deletion mid-delivery', () => {
     await eventually(async () => rx.received.some((r) => r.url === '/doomed'));
     expect((await t.call(key, 'DELETE', `/v1/webhooks/${doomed.body.id}`)).status).toBe(204);
     await eventually(async () => (await t.call(key, 'GET', `/v1/webhooks/${survivor.body.id}/deliveries`)).body.data[0]?.status === 'succeeded');
-    await new Promise((r) => setTimeout(r, 600)); // the doomed attempt ends and is dropped
+    // A worker's stop waits for every attempt under way to end and be recorded: the doomed one too.
+    await worker.stop();
+    worker = await startDeliveryWorker(t, WORKER);
     const again = await t.call(key, 'POST', `/v1/workspaces/${ws.id}/events`, { type: 'campaign.completed', payload: { n: 2 } });
     expect(again.body.deliveries).toBe(1);
     await eventually(async () => (await t.call(key, 'GET', `/v1/webhooks/${survivor.body.id}/deliveries`)).body.data.every((d: { status: string }) => d.status === 'succeeded'));

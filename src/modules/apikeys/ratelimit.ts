@@ -89,6 +89,8 @@ export function createRateLimiter({ redisUrl, log, registry }: { redisUrl?: stri
         throw res;
       }
     },
+    /** Whether decisions count in Redis now (shared by every process) rather than in this process. */
+    shared: () => redis?.status === 'ready',
     async close() {
       closing = true;
       redis?.disconnect();

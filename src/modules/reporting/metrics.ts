@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
+import { readOnScrape } from '../../lib/metrics.js';
 import { FAILING_AFTER } from '../health/status.js';
 import { credentialHealthCounts } from './store.js';
 
@@ -14,9 +15,11 @@ export function createHealthMetrics(registry: Registry, db: Kysely<DB>) {
     help: `Credentials of active workspaces by health: failing after ${FAILING_AFTER} consecutive failed calls, degraded after one`,
     labelNames: ['status'] as const,
     registers: [registry],
-    async collect() {
-      const row = await credentialHealthCounts(db, FAILING_AFTER);
-      for (const status of ['healthy', 'degraded', 'failing'] as const) this.set({ status }, row[status]);
+    collect() {
+      return readOnScrape(async () => {
+        const row = await credentialHealthCounts(db, FAILING_AFTER);
+        for (const status of ['healthy', 'degraded', 'failing'] as const) this.set({ status }, row[status]);
+      });
     },
   });
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DB } from '../../db/types.js';
+import { readOnScrape } from '../../lib/metrics.js';
 import { deadLetterCount, queueDepth } from './store-recovery.js';
 
 /** Delivery metrics on the app's registry; the queue gauges are read from the database on scrape. */
@@ -12,24 +13,24 @@ export function createWebhookMetrics(registry: Registry, db: Kysely<DB>) {
     name: 'gatehouse_webhook_queue_depth',
     help: 'Webhook deliveries due now and not yet claimed',
     registers: [registry],
-    async collect() {
-      this.set((await read()).depth);
+    collect() {
+      return readOnScrape(async () => this.set((await read()).depth));
     },
   });
   new Gauge({
     name: 'gatehouse_webhook_oldest_due_seconds',
     help: 'How long the oldest due webhook delivery has waited',
     registers: [registry],
-    async collect() {
-      this.set((await read()).oldestS);
+    collect() {
+      return readOnScrape(async () => this.set((await read()).oldestS));
     },
   });
   new Gauge({
     name: 'gatehouse_webhook_dead_letters',
     help: 'Webhook deliveries in the dead-letter list (every try failed; replayable until pruned)',
     registers: [registry],
-    async collect() {
-      this.set(await deadLetterCount(db));
+    collect() {
+      return readOnScrape(async () => this.set(await deadLetterCount(db)));
     },
   });
   return {
