@@ -53,7 +53,11 @@ export async function createServices(config: Config, database: Database, log: Lo
   const usage = createUsageRecorder();
   const audit = createAuditService({ db, anchor: auditAnchor(config, log) });
   // Sessions are made further down (they read people through tenancy): the hook reaches them then.
-  const tenancy = createTenancyService({ db, audit, onPersonRemoved: async (userId, trx) => { await sessions.endAll(userId, trx); } });
+  const tenancy = createTenancyService({
+    db, audit, onPersonRemoved: async (userId, trx) => { await sessions.endAll(userId, trx); },
+    // Auth is made further down; a person is made long after start.
+    setPassword: (trx, userId, passwordHash) => auth.setPassword(trx, userId, passwordHash),
+  });
   const apiKeys = createApiKeyService({ db, cache, audit, clock });
   const verifier = createKeyVerifier({ db, cache, limiter, usage, metrics, clock });
   // A revoke or rotation on any process reaches this one's cache through NOTIFY.

@@ -405,6 +405,18 @@ export interface UpstreamCalls {
   workspace_id: string;
 }
 
+export interface UserLogins {
+  email: ColumnType<string, never, never>;
+  failed_logins: ColumnType<number, never, number>;
+  locked_until: ColumnType<Date | null, never, Date | string | null>;
+  mfa_enabled: ColumnType<boolean, never, boolean>;
+  name: ColumnType<string, never, never>;
+  password_hash: ColumnType<string | null, never, string | null>;
+  platform_admin: ColumnType<boolean, never, never>;
+  totp_last_step: ColumnType<string | null, never, never>;
+  user_id: ColumnType<string, never, never>;
+}
+
 export interface Users {
   created_at: Generated<Timestamp>;
   email: string;
@@ -561,6 +573,7 @@ export interface DB {
   sso_domains: SsoDomains;
   sync_runs: SyncRuns;
   upstream_calls: UpstreamCalls;
+  user_logins: UserLogins;
   user_secrets: UserSecrets;
   users: Users;
   webhook_attempts: WebhookAttempts;

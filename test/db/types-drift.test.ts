@@ -42,6 +42,17 @@ const columns: Record<string, string> = {
   'sessions.public_id': 'ColumnType<string, string | undefined, never>',
   // Advanced only by a compare-and-set statement written in SQL (auth/store.ts).
   'users.totp_last_step': 'ColumnType<string | null, never, never>',
+  // auth's view of people's rows (migration 018): a view's columns are nullable to the catalog, and
+  // nothing is inserted through it; identity is read there, changed only by tenancy in users.
+  'user_logins.user_id': 'ColumnType<string, never, never>',
+  'user_logins.email': 'ColumnType<string, never, never>',
+  'user_logins.name': 'ColumnType<string, never, never>',
+  'user_logins.platform_admin': 'ColumnType<boolean, never, never>',
+  'user_logins.password_hash': 'ColumnType<string | null, never, string | null>',
+  'user_logins.failed_logins': 'ColumnType<number, never, number>',
+  'user_logins.locked_until': 'ColumnType<Date | null, never, Date | string | null>',
+  'user_logins.mfa_enabled': 'ColumnType<boolean, never, boolean>',
+  'user_logins.totp_last_step': 'ColumnType<string | null, never, never>',
 };
 
 interface CheckedColumn {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DB } from '../../db/types.js';
+import type { DB, Executor } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { encryptSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { AppError, invalid, notFound, present } from '../../lib/errors.js';
@@ -15,6 +15,7 @@ import type { FailureSummary } from './failures.js';
 import { createRecoveryCodes } from './recovery.js';
 import type { OpenSession, SessionStore } from './sessions.js';
 import * as store from './store.js';
+import { setPassword } from './store-account.js';
 
 export type { LoginPolicy } from './store.js';
 export { userBinding, type AttemptLimits };
@@ -84,6 +85,9 @@ export function createAuthService({ db, ring, audit, sessions, policy, limits, l
       const session = present(await sessions.read(token), 'the session just opened');
       return { token, body: { user: userView(session), csrf_token: csrfToken, ...(remaining === undefined ? {} : { recovery_codes_remaining: remaining }) } };
     },
+
+    /** A new person's password, set in the transaction that makes them (tenancy calls it). */
+    setPassword: (trx: Executor, userId: string, passwordHash: string) => setPassword(trx, userId, passwordHash),
 
     /**
      * That whoever asks holds this account's password, for acting on it without a session (an

@@ -20,7 +20,7 @@ export async function spendResetsOf(trx: Executor, userId: string) {
 
 /** A new password; the sign-in failures and any lock go with the old one. */
 export async function setPassword(trx: Executor, userId: string, passwordHash: string) {
-  await trx.updateTable('users').set({ password_hash: passwordHash, failed_logins: 0, locked_until: null }).where('id', '=', userId).execute();
+  await trx.updateTable('user_logins').set({ password_hash: passwordHash, failed_logins: 0, locked_until: null }).where('user_id', '=', userId).execute();
 }
 
 /** The person's recovery codes are these from now on; earlier ones, used or not, stop working. */

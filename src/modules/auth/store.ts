@@ -14,8 +14,11 @@ export interface LoginPolicy {
 /** The first lock lasts lockS; each failure after a lock has run out doubles it, a day at most. */
 export const loginLockBackoff = (policy: LoginPolicy) => exponential({ firstMs: policy.lockS * 1000, capMs: 86_400_000 });
 
-export const userByEmail = (db: Executor, email: string) =>
-  db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+/** A person's sign-in state, by email (the view is auth's; the person's identity is tenancy's). */
+export const userByEmail = async (db: Executor, email: string) => {
+  const row = await db.selectFrom('user_logins').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+  return row && { ...row, id: row.user_id };
+};
 
 /**
  * Counts a failure and decides the lock in one statement, so parallel guesses each count. A
@@ -27,18 +30,18 @@ export async function recordFailure(db: Executor, userId: string, policy: LoginP
   // SQL, from the numbers of the one backoff policy (lib/backoff.ts: lock n lasts first·2^(n−1)).
   const lock = loginLockBackoff(policy);
   const { rows } = await sql<{ failed_logins: number; locked_until: Date | null }>`
-    update users set
+    update user_logins set
       failed_logins = failed_logins + 1,
       locked_until = case when failed_logins + 1 >= ${policy.lockAfter}
         then now() + make_interval(secs => least(${lock.firstMs / 1000}::float8 * power(${lock.factor}, failed_logins + 1 - ${policy.lockAfter}), ${lock.capMs / 1000}))
         else null end
-    where id = ${userId} and (locked_until is null or locked_until <= now())
+    where user_id = ${userId} and (locked_until is null or locked_until <= now())
     returning failed_logins, locked_until`.execute(db);
   return rows[0];
 }
 
 export async function clearFailures(db: Executor, userId: string) {
-  await db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', userId).where('failed_logins', '>', 0).execute();
+  await db.updateTable('user_logins').set({ failed_logins: 0, locked_until: null }).where('user_id', '=', userId).where('failed_logins', '>', 0).execute();
 }
 
 /**
@@ -47,20 +50,20 @@ export async function clearFailures(db: Executor, userId: string) {
  */
 export async function consumeTotpStep(db: Executor, userId: string, step: number): Promise<boolean> {
   const { rows } = await sql`
-    update users set totp_last_step = ${step}
-    where id = ${userId} and (totp_last_step is null or totp_last_step < ${step})
-    returning id`.execute(db);
+    update user_logins set totp_last_step = ${step}
+    where user_id = ${userId} and (totp_last_step is null or totp_last_step < ${step})
+    returning user_id`.execute(db);
   return rows.length === 1;
 }
 
 /** Records a step as seen without refusing anything (a new authenticator's confirming code). */
 export async function markTotpStep(db: Executor, userId: string, step: number) {
-  await sql`update users set totp_last_step = greatest(coalesce(totp_last_step, ${step}), ${step}) where id = ${userId}`.execute(db);
+  await sql`update user_logins set totp_last_step = greatest(coalesce(totp_last_step, ${step}), ${step}) where user_id = ${userId}`.execute(db);
 }
 
 /** A stronger hash of the same password; left alone if the password changed meanwhile. */
 export async function replaceHash(db: Executor, userId: string, previous: string, next: string) {
-  await db.updateTable('users').set({ password_hash: next }).where('id', '=', userId).where('password_hash', '=', previous).execute();
+  await db.updateTable('user_logins').set({ password_hash: next }).where('user_id', '=', userId).where('password_hash', '=', previous).execute();
 }
 
 export type TotpPurpose = 'totp' | 'totp_pending';
@@ -79,7 +82,7 @@ export async function putPendingTotp(db: Executor, userId: string, sealed: Seale
 export async function confirmPendingTotp(trx: Executor, userId: string) {
   await trx.deleteFrom('user_secrets').where('user_id', '=', userId).where('purpose', '=', 'totp').execute();
   await trx.updateTable('user_secrets').set({ purpose: 'totp' }).where('user_id', '=', userId).where('purpose', '=', 'totp_pending').execute();
-  await trx.updateTable('users').set({ mfa_enabled: true }).where('id', '=', userId).execute();
+  await trx.updateTable('user_logins').set({ mfa_enabled: true }).where('user_id', '=', userId).execute();
 }
 
 /** People's authenticator secrets, confirmed and pending. */

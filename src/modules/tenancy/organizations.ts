@@ -27,6 +27,7 @@ interface Deps {
   visibleOrganizationIds: (actor: Actor) => Promise<string[] | undefined>;
   /** Called as a person is taken out of an organization, in that transaction: their sessions end with it. */
   onPersonRemoved: (userId: string, trx: Executor) => Promise<void>;
+  setPassword: (trx: Executor, userId: string, passwordHash: string) => Promise<void>;
 }
 
 const memberView = (m: { organization_id: string; user_id: string; role: OrgRole; email: string; name: string; created_at: Date }) => ({
@@ -38,7 +39,7 @@ const memberView = (m: { organization_id: string; user_id: string; role: OrgRole
   created_at: m.created_at.toISOString(),
 });
 
-export function organizationPeople({ db, audit, visibleOrganizationIds, onPersonRemoved }: Deps) {
+export function organizationPeople({ db, audit, visibleOrganizationIds, onPersonRemoved, setPassword }: Deps) {
   /**
    * An organization-level action: the platform admin, or a person whose role in the organization is
    * at least `minimum`. Someone who cannot see the organization at all gets 404, as for workspaces.
@@ -154,7 +155,8 @@ export function organizationPeople({ db, audit, visibleOrganizationIds, onPerson
     /** A new person, made by an invitation's acceptance or a first single sign-on (no platform admin involved). */
     async createPerson(trx: Executor, actor: Actor, input: { email: string; name: string; passwordHash: string | null; organizationId?: string }) {
       try {
-        const user = await store.insertUser(trx, { id: newId('usr'), email: input.email, name: input.name, password_hash: input.passwordHash, platform_admin: false });
+        const user = await store.insertUser(trx, { id: newId('usr'), email: input.email, name: input.name, platform_admin: false });
+        if (input.passwordHash) await setPassword(trx, user.id, input.passwordHash);
         await audit.append(trx, actor, {
           workspaceId: null, organizationId: input.organizationId, action: 'user.created', category: 'tenancy', resource: { type: 'user', id: user.id }, after: { email: user.email, name: user.name },
         });

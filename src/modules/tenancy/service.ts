@@ -54,9 +54,11 @@ interface Deps {
   audit: AuditService;
   /** Ends a person's sessions when they are taken out of an organization (wired to auth by the app). */
   onPersonRemoved?: (userId: string, trx: Executor) => Promise<void>;
+  /** Sets a new person's password, in the transaction that makes them: sign-in state is auth's (wired by the app). */
+  setPassword: (trx: Executor, userId: string, passwordHash: string) => Promise<void>;
 }
 
-export function createTenancyService({ db, audit, onPersonRemoved = async () => {} }: Deps) {
+export function createTenancyService({ db, audit, onPersonRemoved = async () => {}, setPassword }: Deps) {
   /** The workspace, if this actor may see it; otherwise it does not exist (404). */
   async function requireWorkspace(actor: Actor, workspaceId: string, trx: Executor = db) {
     if (!canSeeWorkspace(actor, workspaceId)) throw notFound('workspace');
@@ -73,7 +75,7 @@ export function createTenancyService({ db, audit, onPersonRemoved = async () => 
     return [...new Set([...ofWorkspaces, ...Object.keys(actor.organizations ?? {})])];
   }
 
-  const people = organizationPeople({ db, audit, visibleOrganizationIds, onPersonRemoved });
+  const people = organizationPeople({ db, audit, visibleOrganizationIds, onPersonRemoved, setPassword });
 
   /**
    * Nobody grants more than they hold: a role is given, taken or changed only by an actor whose own
@@ -227,9 +229,9 @@ export function createTenancyService({ db, audit, onPersonRemoved = async () => 
             id: newId('usr'),
             email: input.email,
             name: input.name,
-            password_hash: passwordHash,
             platform_admin: input.platform_admin ?? false,
           });
+          if (passwordHash) await setPassword(trx, user.id, passwordHash);
           await audit.append(trx, actor, {
             workspaceId: null,
             action: 'user.created',
