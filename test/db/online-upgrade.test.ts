@@ -204,7 +204,11 @@ describe('online upgrade from the previous release', () => {
           }
         }
       })();
-      return { attempts: () => attempts, stop: async () => ((stopped = true), await loop) };
+      const stop = async () => ((stopped = true), await loop);
+      // Stopped before its release (cleanups run newest first) when the test fails midway: against a
+      // closed app every round fails at once, a loop that would starve the event loop.
+      cleanups.push(stop);
+      return { attempts: () => attempts, stop };
     }
     // Waits for a count or a state, never for a time: a slow machine takes longer, it does not fail.
     const until = async (ready: () => boolean | Promise<boolean>) => {
