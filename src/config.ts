@@ -55,6 +55,11 @@ const envSchema = z.object({
     .max(320)
     .optional()
     .describe('From address of the email Gatehouse sends, e.g. "Gatehouse <no-reply@example.com>" (default: gatehouse@ the host of GATEHOUSE_PUBLIC_URL)'),
+  GATEHOUSE_DNS_SERVERS: z
+    .string()
+    .regex(/^[\w.:\[\]-]+(,[\w.:\[\]-]+)*$/, 'must be a comma-separated list of address[:port]')
+    .optional()
+    .describe("DNS servers for single sign-on domain proofs (TXT records), e.g. 1.1.1.1,8.8.8.8 (default: the system's)"),
   GATEHOUSE_ALLOW_PRIVATE_TARGETS: bool
     .default(false)
     .describe('allow outbound calls to loopback, private and metadata addresses'),
@@ -173,6 +178,7 @@ const configSchema = envSchema.transform((e) => ({
   redisUrl: e.REDIS_URL,
   publicUrl: (e.GATEHOUSE_PUBLIC_URL ?? `http://localhost:${e.GATEHOUSE_PORT}`).replace(/\/$/, ''),
   allowPrivateTargets: e.GATEHOUSE_ALLOW_PRIVATE_TARGETS,
+  dnsServers: e.GATEHOUSE_DNS_SERVERS?.split(','),
   /** Holds credentials when the server needs them: never logged. */
   invitationTtlS: e.GATEHOUSE_INVITATION_TTL_S,
   smtpUrl: e.GATEHOUSE_SMTP_URL,

@@ -39,6 +39,7 @@ import { createReceiver } from './modules/inbound/receive.js';
 import { createSourceService } from './modules/inbound/sources.js';
 import { createOidc } from './modules/sso/oidc.js';
 import { createSsoService } from './modules/sso/service.js';
+import { createDomainProof } from './modules/sso/domain-proof.js';
 import { loadMasterKeys } from './modules/vault/master-keys.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createMailService } from './modules/mail/service.js';
@@ -108,6 +109,7 @@ export async function createServices(config: Config, database: Database, log: Lo
   const oidc = createOidc({ allowPrivateTargets: config.allowPrivateTargets });
   const sso = createSsoService({
     db, ring, audit, oidc, tenancy, sessions, failures: authFailures, limiter, perIpLimit: config.loginIpLimit, publicUrl: config.publicUrl,
+    holdsChallenge: createDomainProof(config.dnsServers),
   });
   const sources = createSourceService({
     db, ring, audit, tenancy, publicUrl: config.publicUrl, secretOverlapS: config.webhookSecretOverlapS, silentAfterS: config.inboundSilentAfterS, onChanged: (id) => receiver.evict(id),

@@ -4137,7 +4137,19 @@ export interface paths {
                             client_id: string;
                             /** @description the secret is never returned, only this mask */
                             client_secret_mask: string;
+                            /** @description every domain claimed, proven or not */
                             allowed_domains: string[];
+                            /** @description the claims with their proof: only a proven domain sends sign-ins to this provider */
+                            domains: {
+                                domain: string;
+                                verified: boolean;
+                                verified_at: string | null;
+                                verified_by: string | null;
+                                txt_record: {
+                                    name: string;
+                                    value: string;
+                                } | null;
+                            }[];
                             /** @description members sign in through the provider only: POST /v1/auth/login answers 403 sso_required (the platform admin excepted) */
                             enforce: boolean;
                             default_role: "owner" | "admin" | "member" | "read_only";
@@ -4241,7 +4253,19 @@ export interface paths {
                             client_id: string;
                             /** @description the secret is never returned, only this mask */
                             client_secret_mask: string;
+                            /** @description every domain claimed, proven or not */
                             allowed_domains: string[];
+                            /** @description the claims with their proof: only a proven domain sends sign-ins to this provider */
+                            domains: {
+                                domain: string;
+                                verified: boolean;
+                                verified_at: string | null;
+                                verified_by: string | null;
+                                txt_record: {
+                                    name: string;
+                                    value: string;
+                                } | null;
+                            }[];
                             /** @description members sign in through the provider only: POST /v1/auth/login answers 403 sso_required (the platform admin excepted) */
                             enforce: boolean;
                             default_role: "owner" | "admin" | "member" | "read_only";
@@ -4318,6 +4342,126 @@ export interface paths {
             };
         };
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organizations/{id}/sso/domains/{domain}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Prove a claimed domain (owners and admins): its DNS must hold the challenge as a TXT record (409 domain_not_proven names the record); the platform admin's word proves it without DNS */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    domain: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            domain: string;
+                            verified: boolean;
+                            verified_at: string | null;
+                            verified_by: string | null;
+                            txt_record: {
+                                name: string;
+                                value: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Every non-2xx response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Every non-2xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -4548,6 +4692,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            /** @description whether the email's domain is proven: until it is, a real sign-in with it is refused */
+                            domain_verified: boolean;
                         };
                     };
                 };

@@ -367,8 +367,11 @@ export interface SsoConfigs {
 }
 
 export interface SsoDomains {
+  challenge: string | null;
   domain: string;
   organization_id: string;
+  verified_at: Timestamp | null;
+  verified_by: string | null;
 }
 
 export interface SyncRuns {

@@ -66,6 +66,13 @@ describe('Settings → Organization → Single sign-on', () => {
     await sso.getByRole('button', { name: 'Save single sign-on' }).click();
     await sso.getByText('Single sign-on saved.').waitFor();
     expect((await portal.call('GET', `/v1/organizations/${orgId}/sso`)).allowed_domains).toEqual(['browser.test', 'second.test']);
+    // The domain the owner added waits for its DNS proof, with the record to publish; the platform admin's is proven.
+    const claims = page.getByRole('table', { name: 'Single sign-on domains' });
+    const second = claims.getByRole('row').filter({ hasText: 'second.test' });
+    await second.getByText('Not proven').waitFor();
+    await second.getByText('_gatehouse-challenge.second.test').waitFor();
+    await claims.getByRole('row').filter({ hasText: 'browser.test' }).getByText('Proven (platform admin)').waitFor();
+    expect(await second.getByRole('button', { name: 'Verify second.test' }).count()).toBe(1);
     expect(await portal.accessibilityProblems(page)).toEqual([]);
     await portal.shot(page, 'settings-sso');
 
@@ -78,6 +85,8 @@ describe('Settings → Organization → Single sign-on', () => {
       await trial.goto(href!);
       await trial.getByText('"ok":true').waitFor();
       expect(await trial.textContent('body')).toContain('trial@second.test');
+      // A trial may run before the proof, and says there is none yet.
+      expect(await trial.textContent('body')).toContain('"domain_verified":false');
       const me = await trial.evaluate(async () => (await fetch('/v1/auth/me')).status);
       expect(me).toBe(401);
     } finally {

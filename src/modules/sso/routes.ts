@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { anonymousActor } from '../../http/auth.js';
-import { bearer, errors, IdParam, ListOf, Nullable, Timestamp } from '../../http/schemas.js';
+import { bearer, errors, IdParam, ListOf, Nullable, NullableTimestamp, Timestamp } from '../../http/schemas.js';
 import { AppError } from '../../lib/errors.js';
 import { SESSION_COOKIE } from '../auth/sessions.js';
 import type { SsoService } from './service.js';
@@ -15,13 +15,21 @@ const ATTEMPT_PATH = '/v1/auth/sso';
 
 const OrgRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member'), Type.Literal('read_only')]);
 const PresetName = Type.Union([Type.Literal('google'), Type.Literal('microsoft'), Type.Literal('okta')]);
+const Domain = Type.Object({
+  domain: Type.String(),
+  verified: Type.Boolean(),
+  verified_at: NullableTimestamp,
+  verified_by: Nullable(Type.String({ description: 'dns, platform_admin, or before_proof (claimed before proofs were asked)' })),
+  txt_record: Nullable(Type.Object({ name: Type.String(), value: Type.String() }, { description: 'publish this TXT record, then POST …/verify' })),
+});
 const Config = Type.Object({
   organization_id: Type.String(),
   preset: Nullable(PresetName),
   issuer: Type.String(),
   client_id: Type.String(),
   client_secret_mask: Type.String({ description: 'the secret is never returned, only this mask' }),
-  allowed_domains: Type.Array(Type.String()),
+  allowed_domains: Type.Array(Type.String(), { description: 'every domain claimed, proven or not' }),
+  domains: Type.Array(Domain, { description: 'the claims with their proof: only a proven domain sends sign-ins to this provider' }),
   enforce: Type.Boolean({ description: 'members sign in through the provider only: POST /v1/auth/login answers 403 sso_required (the platform admin excepted)' }),
   default_role: OrgRole,
   created_at: Timestamp,
@@ -39,6 +47,7 @@ const TestReport = Type.Object({
   ok: Type.Literal(true),
   organization_id: Type.String(),
   claims: Type.Record(Type.String(), Type.Unknown(), { description: 'iss, sub, aud, email, email_verified, name as received' }),
+  domain_verified: Type.Boolean({ description: "whether the email's domain is proven: until it is, a real sign-in with it is refused" }),
 });
 const Redirect = Type.Null({ description: 'a redirect (Location)' });
 
@@ -81,6 +90,14 @@ export const ssoRoutes =
         response: { 200: Config, ...errors(409) },
       },
     }, async (req) => sso.configure(req.actor, req.params.id, req.body));
+
+    app.post('/organizations/:id/sso/domains/:domain/verify', {
+      schema: {
+        tags, security: bearer, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), domain: Type.String({ minLength: 1, maxLength: 253 }) }),
+        summary: "Prove a claimed domain (owners and admins): its DNS must hold the challenge as a TXT record (409 domain_not_proven names the record); the platform admin's word proves it without DNS",
+        response: { 200: Domain, ...errors(409, 502) },
+      },
+    }, async (req) => sso.verifyDomain(req.actor, req.params.id, req.params.domain));
 
     app.post('/organizations/:id/sso/test', {
       schema: {

@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isViolation } from '../../db/errors.js';
 import type { DB } from '../../db/types.js';
 import type { Actor } from '../../http/actor.js';
 import { encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
-import { conflict, invalid, notFound } from '../../lib/errors.js';
+import { conflict, invalid, notFound, present } from '../../lib/errors.js';
 import type { AuditService } from '../audit/service.js';
+import { txtRecordOf, type DomainProof } from './domain-proof.js';
 import type { Oidc } from './oidc.js';
 import { PRESETS, presetList, type PresetName } from './presets.js';
 import { createSsoSignIn, type SignInDeps } from './sign-in.js';
@@ -25,7 +27,19 @@ export interface SsoInput {
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
-function configView(row: store.SsoConfigRow, domains: string[]) {
+function domainView(r: store.DomainRow) {
+  return {
+    domain: r.domain,
+    verified: r.verified_at !== null,
+    verified_at: r.verified_at?.toISOString() ?? null,
+    verified_by: r.verified_by,
+    // What to publish until it is proven; a claim older than the proofs has no challenge and needs none.
+    txt_record: r.verified_at === null && r.challenge ? txtRecordOf(r.domain, r.challenge) : null,
+  };
+}
+
+function configView(row: store.SsoConfigRow, rows: store.DomainRow[]) {
+  const domains = rows.map((r) => r.domain);
   return {
     organization_id: row.organization_id,
     preset: row.preset,
@@ -33,6 +47,7 @@ function configView(row: store.SsoConfigRow, domains: string[]) {
     client_id: row.client_id,
     client_secret_mask: row.mask,
     allowed_domains: domains,
+    domains: rows.map(domainView),
     enforce: row.enforce,
     default_role: row.default_role,
     created_at: row.created_at.toISOString(),
@@ -41,6 +56,8 @@ function configView(row: store.SsoConfigRow, domains: string[]) {
 }
 
 interface Deps extends Omit<SignInDeps, 'configOf'> {
+  /** Whether a domain's DNS holds its challenge (a TXT record). */
+  holdsChallenge: DomainProof;
   db: Kysely<DB>;
   ring: MasterKeyRing;
   audit: AuditService;
@@ -49,7 +66,7 @@ interface Deps extends Omit<SignInDeps, 'configOf'> {
 }
 
 export function createSsoService(deps: Deps) {
-  const { db, ring, audit, oidc, tenancy } = deps;
+  const { db, ring, audit, oidc, tenancy, holdsChallenge } = deps;
 
   function normalizeDomains(domains: string[]) {
     const out = [...new Set(domains.map((d) => d.trim().toLowerCase()))].sort();
@@ -66,7 +83,37 @@ export function createSsoService(deps: Deps) {
       await tenancy.requireOrganizationRole(actor, organizationId, 'admin');
       const row = await store.configOf(db, organizationId);
       if (!row) throw notFound('single sign-on configuration');
-      return configView(row, await store.domainsOf(db, organizationId));
+      return configView(row, await store.domainRowsOf(db, organizationId));
+    },
+
+    /**
+     * Proves a claimed domain: its DNS must hold the challenge as a TXT record. The platform admin's
+     * word proves it without DNS (the operator knows its tenants). Until proven, nobody of the
+     * domain is routed to this organization's provider.
+     */
+    async verifyDomain(actor: Actor, organizationId: string, domain: string) {
+      await tenancy.requireOrganizationRole(actor, organizationId, 'admin');
+      const claim = (await store.domainRowsOf(db, organizationId)).find((r) => r.domain === domain.toLowerCase());
+      if (!claim) throw notFound('single sign-on domain');
+      if (claim.verified_at) return domainView(claim);
+      if (!actor.platformAdmin) {
+        if (!claim.challenge) throw conflict('this claim has no challenge yet: save the configuration again', { reason: 'no_challenge' });
+        const { proven, records } = await holdsChallenge(claim.domain, claim.challenge);
+        if (!proven) {
+          const record = txtRecordOf(claim.domain, claim.challenge);
+          throw conflict(`no TXT record at ${record.name} holds this domain's challenge yet (${records} found): publish it, then verify again`, {
+            reason: 'domain_not_proven', txt_record: record, records_found: records,
+          });
+        }
+      }
+      return db.transaction().execute(async (trx) => {
+        const proven = present(await store.markVerified(trx, organizationId, claim.domain, actor.platformAdmin ? 'platform_admin' : 'dns'), 'the claim just read');
+        await audit.append(trx, actor, {
+          workspaceId: null, organizationId, action: 'sso.domain_verified', category: 'auth', resource: { type: 'organization', id: organizationId },
+          after: { organization_id: organizationId, domain: proven.domain, verified_by: proven.verified_by },
+        });
+        return domainView(proven);
+      });
     },
 
     /**
@@ -87,7 +134,7 @@ export function createSsoService(deps: Deps) {
       }
       const domains = normalizeDomains(input.allowed_domains);
       const existing = await store.configOf(db, organizationId);
-      const before = existing ? { ...configView(existing, await store.domainsOf(db, organizationId)), client_secret_mask: undefined } : null;
+      const before = existing ? { ...configView(existing, await store.domainRowsOf(db, organizationId)), client_secret_mask: undefined } : null;
       if (!existing && !input.client_secret) throw invalid('client_secret is required when single sign-on is first configured', { field: 'client_secret' });
       // Whoever names the provider decides who signs in as the organization's people: the owners' call.
       const providerChanged = !existing || existing.issuer !== issuer || existing.client_id !== input.client_id;
@@ -106,15 +153,18 @@ export function createSsoService(deps: Deps) {
           if (claimed.length) throw domainConflict(claimed.map((c) => c.domain));
           const row = await store.putConfig(trx, organizationId, fields, sealed);
           if (!row) throw notFound('single sign-on configuration');
-          await store.replaceDomains(trx, organizationId, domains);
-          const after = configView(row, domains);
+          // The platform admin's domains are taken as proven; anyone else's wait for their DNS proof.
+          await store.replaceDomains(trx, organizationId, domains, () => ({
+            challenge: randomBytes(18).toString('base64url'), proven: actor.platformAdmin ? 'platform_admin' : null,
+          }));
+          const after = configView(row, await store.domainRowsOf(trx, organizationId));
           await audit.append(trx, actor, {
             workspaceId: null, organizationId, action: 'sso.configured', category: 'auth',
             severity: existing?.enforce && !fields.enforce ? 'warning' : 'info',
             resource: { type: 'organization', id: organizationId },
             before,
             // The mask is left out too: an audit entry holds nothing of a secret, only that it changed.
-            after: { ...after, client_secret_mask: undefined, organization_id: organizationId, credentials_replaced: secret !== null },
+            after: { ...after, client_secret_mask: undefined, domains: undefined, organization_id: organizationId, credentials_replaced: secret !== null },
           });
           return after;
         });

@@ -39,7 +39,7 @@ export interface SignInDeps {
 
 export type CallbackOutcome =
   | { kind: 'login'; token: string; organizationId: string }
-  | { kind: 'test'; report: { ok: true; organization_id: string; claims: Record<string, unknown> } }
+  | { kind: 'test'; report: { ok: true; organization_id: string; claims: Record<string, unknown>; domain_verified: boolean } }
   | { kind: 'refused'; purpose: 'login' | 'test' | null; error: AppError };
 
 const refusal = (reason: string, message: string, status: 'unauthenticated' | 'forbidden' = 'unauthenticated', extra: Record<string, unknown> = {}) =>
@@ -72,16 +72,19 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
   }
 
   /** The checks Gatehouse adds to the library's: a verified email of one of the organization's domains. */
-  async function personClaims(claims: Record<string, unknown>, organizationId: string) {
+  async function personClaims(claims: Record<string, unknown>, organizationId: string, purpose: 'login' | 'test') {
     const email = typeof claims.email === 'string' ? claims.email.trim() : '';
     if (!email.includes('@')) throw refusal('email_missing', 'the identity provider sent no email address (ask for the email scope / claim)', 'forbidden');
     if (email.length > 320 || !/^[^\s@\x00-\x1f]+@[A-Za-z0-9.-]+$/.test(email)) throw refusal('email_missing', 'the identity provider sent an email address Gatehouse cannot use', 'forbidden');
     if (claims.email_verified === false) throw refusal('email_unverified', 'the identity provider says this email address is not verified', 'forbidden', { email });
     const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
-    const domains = await store.domainsOf(db, organizationId);
-    if (!domains.includes(domain)) throw refusal('domain_not_allowed', `${domain} is not one of the organization's single sign-on domains`, 'forbidden', { email });
+    // A sign-in only for a proven domain: an unproven claim must not let a provider speak for another's
+    // people. A trial opens no session, so it may run before the proof (and says whether there is one).
+    const rows = await store.domainRowsOf(db, organizationId);
+    const claim = rows.find((r) => r.domain === domain && (purpose === 'test' || r.verified_at !== null));
+    if (!claim) throw refusal('domain_not_allowed', `${domain} is not one of the organization's proven single sign-on domains`, 'forbidden', { email });
     const name = typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 200) : email.slice(0, email.indexOf('@'));
-    return { email, name };
+    return { email, name, domainVerified: claim.verified_at !== null };
   }
 
   /**
@@ -180,13 +183,13 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
       }
       const row = await configOf(organizationId);
       if (!row) return refused(refusal('sso_not_configured', 'single sign-on is no longer configured for this organization'));
-      let who: { email: string; name: string };
+      let who: { email: string; name: string; domainVerified: boolean };
       let claims: Record<string, unknown>;
       try {
         const url = new URL(redirectUri);
         url.search = new URLSearchParams(params).toString();
         claims = await oidc.exchange(await configurationOf(row), url, { state: params.state, nonce: attempt.nonce, codeVerifier: attempt.code_verifier });
-        who = await personClaims(claims, organizationId);
+        who = await personClaims(claims, organizationId, attempt.purpose);
       } catch (err) {
         if (err instanceof AppError) return refused(err, typeof (err.details?.email) === 'string' ? err.details.email : undefined);
         throw err;
@@ -197,7 +200,7 @@ export function createSsoSignIn({ db, ring, audit, oidc, tenancy, sessions, fail
           workspaceId: null, organizationId, action: 'sso.test', category: 'auth', resource: { type: 'organization', id: organizationId },
           after: { organization_id: organizationId, email: who.email, tested_by: attempt.created_by },
         });
-        return { kind: 'test', report: { ok: true, organization_id: organizationId, claims: seen } };
+        return { kind: 'test', report: { ok: true, organization_id: organizationId, claims: seen, domain_verified: who.domainVerified } };
       }
       let userId: string;
       try {

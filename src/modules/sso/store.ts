@@ -12,14 +12,28 @@ export type ConfigFields = Pick<SsoConfigRow, 'preset' | 'issuer' | 'client_id' 
 export const configOf = (db: Executor, organizationId: string) =>
   db.selectFrom('sso_configs').selectAll().where('organization_id', '=', organizationId).executeTakeFirst();
 
-/** The configuration of the organization that claims an email domain. */
+/** The configuration of the organization that has proven an email domain (an unproven claim routes nobody). */
 export const configByDomain = (db: Executor, domain: string) =>
   db.selectFrom('sso_domains as d').innerJoin('sso_configs as c', 'c.organization_id', 'd.organization_id')
-    .selectAll('c').where('d.domain', '=', domain).executeTakeFirst();
+    .selectAll('c').where('d.domain', '=', domain).where('d.verified_at', 'is not', null).executeTakeFirst();
+
+export type DomainRow = Selectable<DB['sso_domains']>;
+
+export const domainRowsOf = (db: Executor, organizationId: string) =>
+  db.selectFrom('sso_domains').selectAll().where('organization_id', '=', organizationId).orderBy('domain').execute();
 
 export async function domainsOf(db: Executor, organizationId: string): Promise<string[]> {
-  const rows = await db.selectFrom('sso_domains').select('domain').where('organization_id', '=', organizationId).orderBy('domain').execute();
-  return rows.map((r) => r.domain);
+  return (await domainRowsOf(db, organizationId)).map((r) => r.domain);
+}
+
+/** The domains whose people the organization's provider may sign in: the proven ones. */
+export async function verifiedDomainsOf(db: Executor, organizationId: string): Promise<string[]> {
+  return (await domainRowsOf(db, organizationId)).filter((r) => r.verified_at !== null).map((r) => r.domain);
+}
+
+export async function markVerified(db: Executor, organizationId: string, domain: string, by: string) {
+  return db.updateTable('sso_domains').set({ verified_at: new Date(), verified_by: by })
+    .where('organization_id', '=', organizationId).where('domain', '=', domain).returningAll().executeTakeFirst();
 }
 
 /** Which of these domains another organization already claims. */
@@ -43,10 +57,20 @@ export async function putConfig(db: Executor, organizationId: string, fields: Co
   return db.updateTable('sso_configs').set({ ...fields, updated_at: now }).where('organization_id', '=', organizationId).returningAll().executeTakeFirst();
 }
 
-/** The organization's domains become exactly `domains` (a domain claimed elsewhere fails the unique key). */
-export async function replaceDomains(db: Executor, organizationId: string, domains: string[]) {
-  await db.deleteFrom('sso_domains').where('organization_id', '=', organizationId).execute();
-  if (domains.length) await db.insertInto('sso_domains').values(domains.map((domain) => ({ domain, organization_id: organizationId }))).execute();
+/**
+ * The organization's domains become exactly `domains` (a domain claimed elsewhere fails the unique
+ * key). A domain kept keeps its proof; a new one gets a challenge, or is proven at once by `proven`.
+ */
+export async function replaceDomains(db: Executor, organizationId: string, domains: string[], fresh: (domain: string) => { challenge: string; proven: string | null }) {
+  const kept = new Set((await domainRowsOf(db, organizationId)).map((r) => r.domain));
+  const gone = [...kept].filter((d) => !domains.includes(d));
+  if (gone.length) await db.deleteFrom('sso_domains').where('organization_id', '=', organizationId).where('domain', 'in', gone).execute();
+  const added = domains.filter((d) => !kept.has(d));
+  if (added.length === 0) return;
+  await db.insertInto('sso_domains').values(added.map((domain) => {
+    const { challenge, proven } = fresh(domain);
+    return { domain, organization_id: organizationId, challenge, verified_at: proven ? new Date() : null, verified_by: proven };
+  })).execute();
 }
 
 /** Whether any of these organizations requires single sign-on. */

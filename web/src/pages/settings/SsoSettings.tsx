@@ -5,6 +5,7 @@ import { ApiError, client, unwrap } from '../../api';
 import { queryKeys } from '../../lib/query-keys';
 import { Part } from './org-parts';
 import { ErrorAlert } from './parts';
+import { SsoDomains } from './SsoDomains';
 
 const ROLES = ['owner', 'admin', 'member', 'read_only'] as const;
 type Role = (typeof ROLES)[number];
@@ -98,6 +99,7 @@ export function SsoSettings({ organizationId }: { organizationId: string }) {
           )}
         </Stack>
       </form>
+      {config.data && <SsoDomains organizationId={organizationId} domains={config.data.domains} />}
     </Part>
   );
 }
