@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -248,6 +250,36 @@ describe('the issuer is an outbound target', () => {
       expect(provider.authorizations).toBe(before);
     } finally {
       await strict.close();
+    }
+  });
+});
+
+describe('what an issuer sends back', () => {
+  test('a discovery document past 512 KB is refused without being read whole', async () => {
+    let sent = 0;
+    const huge = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // An endless document: only a cap on the reader ends it.
+      const write = () => {
+        while (sent < 64 * 1024 * 1024 && res.write(`{"padding":"${'x'.repeat(65_000)}"},`)) sent += 65_000;
+        if (sent < 64 * 1024 * 1024) res.once('drain', write);
+        else res.end();
+      };
+      write();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    try {
+      const o = await t.call(t.adminKey, 'POST', '/v1/organizations', { name: 'huge', plan: 'starter' });
+      const issuer = `http://127.0.0.1:${(huge.address() as AddressInfo).port}`;
+      const put = await t.call(t.adminKey, 'PUT', `/v1/organizations/${o.body.id}/sso`, { issuer, client_id: 'x', client_secret: 'y', allowed_domains: ['huge.test'] });
+      expect(put.status, put.raw).toBe(400);
+      expect(put.body.error.details).toMatchObject({ field: 'issuer' });
+      expect(put.body.error.message, put.raw).toMatch(/more than 512 KB/);
+      // The server was cut off long before it finished.
+      expect(sent).toBeLessThan(32 * 1024 * 1024);
+    } finally {
+      huge.closeAllConnections();
+      await new Promise((resolve) => huge.close(resolve));
     }
   });
 });

@@ -12,6 +12,10 @@ import { assertPublicTarget, assertPublicUrl, guardedLookup } from '../../lib/ss
  */
 
 const TIMEOUT_S = 10;
+// Discovery documents, key sets and token answers are a few KB: an issuer a tenant names sends no more than this.
+const MAX_BODY_BYTES = 512 * 1024;
+// Statuses whose Response may not carry a body.
+const NULL_BODY = new Set([101, 204, 205, 304]);
 // Discovered metadata and keys are kept a while: a sign-in is then one token call, not three.
 const CACHE_MS = 10 * 60_000;
 
@@ -48,8 +52,27 @@ export function createOidc({ allowPrivateTargets }: { allowPrivateTargets: boole
     // An IP literal is connected to without a lookup, so the connect-time guard cannot see it.
     assertPublicUrl(url, allowPrivateTargets, 'issuer');
     const res = await undiciFetch(url, { ...options, redirect: 'manual', dispatcher: agent } as Parameters<typeof undiciFetch>[1]);
-    return res as unknown as Response;
+    // Read here, within a cap, so an issuer cannot make this process buffer whatever it sends.
+    const body = await readCapped(res.body as unknown as Body | null, url);
+    return new Response(NULL_BODY.has(res.status) ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers as unknown as Headers });
   };
+
+  type Body = AsyncIterable<Uint8Array>;
+  async function readCapped(stream: Body | null, url: URL): Promise<string> {
+    // Every answer on this path is JSON (or a form error): text is all openid-client reads.
+    if (!stream) return '';
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      size += chunk.length;
+      // Throwing inside the loop ends the iteration, which cancels the stream: nothing more is read.
+      if (size > MAX_BODY_BYTES) {
+        throw new AppError('validation_failed', `${url.origin}${url.pathname} answered with more than ${MAX_BODY_BYTES / 1024} KB`, { field: 'issuer', reason: 'response_too_large' });
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
 
   /** Checks an issuer as typed, before anything is fetched from it. */
   async function checkIssuer(issuer: string): Promise<URL> {
@@ -152,6 +175,8 @@ export type Oidc = ReturnType<typeof createOidc>;
 /** The library's message, without anything of a response body beyond its error code. */
 function messageOf(err: unknown): string {
   if (err instanceof AppError) return err.message;
+  // A refusal of our own fetch (an answer too large), wrapped by the library: its words, not the wrapper's.
+  if (err instanceof Error && err.cause instanceof AppError) return err.cause.message;
   const e = err as { message?: string; code?: string; error?: string; cause?: { code?: string; message?: string } };
   if (e.error) return `${e.error}${e.code ? ` (${e.code})` : ''}`;
   // A failed ID-token check: the library's own cause names the claim (nonce, iss, aud…), which tells an admin what went wrong.
