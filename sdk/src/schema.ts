@@ -7103,6 +7103,8 @@ export interface paths {
                     provider?: string;
                     from?: string;
                     to?: string;
+                    /** @description calls whose error contains this text (case-insensitive) */
+                    error?: string;
                     cursor?: string;
                     limit?: number;
                     format?: "json" | "csv";
@@ -7134,6 +7136,9 @@ export interface paths {
                                 key_suffix: string | null;
                                 caller: string | null;
                                 trigger: string;
+                                /** @description the provider instance the credential belongs to (Email Bison) */
+                                instance_id: string | null;
+                                /** @description why it failed: no answer, or the provider's own message (1 KB, secrets scrubbed) */
                                 error: string | null;
                                 created_at: string;
                             }[];

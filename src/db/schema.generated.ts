@@ -399,6 +399,7 @@ export interface UpstreamCalls {
   endpoint: string;
   error: string | null;
   id: Generated<Int8>;
+  instance_id: string | null;
   key_suffix: string | null;
   method: string;
   ok: boolean;

@@ -210,7 +210,7 @@ describe('one workspace calling upstream', () => {
       expect(String(res.headers['content-type'])).toMatch(/^text\/csv/);
       expect(String(res.headers['content-disposition'])).toMatch(/^attachment; filename="gatehouse-api-logs-.*\.csv"$/);
       const rows = parse(res.raw, { columns: true }) as Array<Record<string, string>>;
-      expect(res.raw.split('\n')[0]).toBe('id,created_at,provider,method,endpoint,status_code,ok,duration_ms,attempts,key_suffix,caller,trigger,error');
+      expect(res.raw.split('\n')[0]).toBe('id,created_at,provider,method,endpoint,status_code,ok,duration_ms,attempts,key_suffix,caller,trigger,instance_id,error');
       expect(rows).toHaveLength(8);
       expect(rows.every((r) => r.key_suffix === L.token.slice(-4))).toBe(true);
       expect(rows.filter((r) => r.caller === L.keyId)).toHaveLength(6);

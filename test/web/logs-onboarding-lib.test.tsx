@@ -14,8 +14,11 @@ describe('the API Logs filters', () => {
 
   test('the list and the export share one query; empty filters are left out', () => {
     expect(logQuery(NO_FILTERS).toString()).toBe('');
-    const q = logQuery({ status: '401', provider: 'emailbison', from: '2026-03-01T10:30', to: '' }, { format: 'csv', cursor: undefined });
+    const q = logQuery({ status: '401', provider: 'emailbison', from: '2026-03-01T10:30', to: '', error: '' }, { format: 'csv', cursor: undefined });
     expect(Object.fromEntries(q)).toEqual({ status: '401', provider: 'emailbison', from: new Date(2026, 2, 1, 10, 30).toISOString(), format: 'csv' });
+    // The error text goes as typed, trimmed; blank is no filter.
+    expect(logQuery({ ...NO_FILTERS, error: '  unauthorized ' }).toString()).toBe('error=unauthorized');
+    expect(logQuery({ ...NO_FILTERS, error: '   ' }).toString()).toBe('');
   });
 
   test('a range that ends before it starts is named, not sent', () => {

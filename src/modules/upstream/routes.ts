@@ -23,6 +23,7 @@ const callView = (r: CallRow) => ({
   key_suffix: r.key_suffix,
   caller: r.caller,
   trigger: r.trigger,
+  instance_id: r.instance_id,
   error: r.error,
   created_at: r.created_at.toISOString(),
 });
@@ -30,9 +31,10 @@ const CallEntry = Type.Object({
   id: Type.Integer(), provider: Type.String(), method: Type.String(), endpoint: Type.String(),
   status_code: Type.Union([Type.Integer(), Type.Null()]), ok: Type.Boolean(), duration_ms: Type.Integer(), attempts: Type.Integer(),
   key_suffix: Type.Union([Type.String(), Type.Null()]), caller: Type.Union([Type.String(), Type.Null()]), trigger: Type.String(),
-  error: Type.Union([Type.String(), Type.Null()]), created_at: Type.String(),
+  instance_id: Type.Union([Type.String(), Type.Null()], { description: 'the provider instance the credential belongs to (Email Bison)' }),
+  error: Type.Union([Type.String(), Type.Null()], { description: "why it failed: no answer, or the provider's own message (1 KB, secrets scrubbed)" }), created_at: Type.String(),
 });
-const CSV_COLUMNS = ['id', 'created_at', 'provider', 'method', 'endpoint', 'status_code', 'ok', 'duration_ms', 'attempts', 'key_suffix', 'caller', 'trigger', 'error'] as const;
+const CSV_COLUMNS = ['id', 'created_at', 'provider', 'method', 'endpoint', 'status_code', 'ok', 'duration_ms', 'attempts', 'key_suffix', 'caller', 'trigger', 'instance_id', 'error'] as const;
 
 const date = (v: string | undefined, field: string) => {
   if (v === undefined) return undefined;
@@ -83,6 +85,7 @@ export const upstreamRoutes =
           provider: Type.Optional(Type.String({ maxLength: 32 })),
           from: Type.Optional(Type.String({ format: 'date-time' })),
           to: Type.Optional(Type.String({ format: 'date-time' })),
+          error: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "calls whose error contains this text (case-insensitive)" })),
           cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
@@ -98,6 +101,7 @@ export const upstreamRoutes =
         provider: q.provider,
         from: date(q.from, 'from'),
         to: date(q.to, 'to'),
+        error: q.error,
       };
       if (q.format) {
         reply.headers(attachment('gatehouse-api-logs', q.format));

@@ -9,7 +9,7 @@ import type { TenancyService } from '../tenancy/service.js';
 import type { VaultService, WorkspaceCredential } from '../vault/service.js';
 import * as calllog from './store.js';
 import { createBreakers } from './breaker.js';
-import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest } from './client.js';
+import { createUpstreamClient, type CallRecord, type Trigger, type UpstreamRequest, type UpstreamResult } from './client.js';
 
 // A credential is broken when the provider refuses it or cannot serve it; a 404 on a wrong path is not
 // its fault, and a 429 or 408 says nothing either way.
@@ -42,10 +42,36 @@ interface Deps {
   log: Logger;
 }
 
+/** What the call log keeps of a failure: why there was no answer, or the provider's own words. */
+const MESSAGE_BYTES = 1024;
+
+/**
+ * A failed call's explanation: the transport error, or the provider's message (its error field, else
+ * the start of its answer), cut to 1 KB with every secret of the credential replaced, since a
+ * provider may echo what it was sent.
+ */
+function failureOf(credential: WorkspaceCredential, result: UpstreamResult): string | null {
+  let text: string | null = result.error ?? null;
+  if (!text && result.status !== null && result.status >= 400) {
+    const said = credential.provider.errorMessage(result.status, result.body);
+    const raw = said ?? (typeof result.body === 'string' ? result.body : result.body == null ? '' : JSON.stringify(result.body));
+    text = raw.trim() || `HTTP ${result.status}`;
+  }
+  if (!text) return null;
+  return Buffer.from(scrubbed(credential, text)).subarray(0, MESSAGE_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/** The text with every secret of the credential replaced: what a caller or a provider echoed is not kept. */
+function scrubbed(credential: WorkspaceCredential, text: string): string {
+  let out = text;
+  for (const secret of Object.values(credential.secrets)) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
 export function createUpstreamService({ db, vault, tenancy, health, timeoutMs, allowPrivateTargets, breakerResetMs, log }: Deps) {
   function writeRecord(record: CallRecord) {
     const { credential, result } = record;
-    const providerMessage = result.status !== null && result.status >= 400 ? credential.provider.errorMessage(result.status, result.body) : undefined;
+    const message = failureOf(credential, result);
     // The call log row and the health counters together: one statement on the usual path.
     return health.record(
       {
@@ -54,9 +80,10 @@ export function createUpstreamService({ db, vault, tenancy, health, timeoutMs, a
         verdict: verdictOf(result.status),
         error: result.status === null || result.status >= 400,
         statusCode: result.status,
-        message: result.error ?? (result.status !== null && result.status >= 400 ? (providerMessage ?? `HTTP ${result.status}`) : null),
+        message,
       },
-      (qc) => calllog.insertCall(qc, record),
+      // The caller's path only (a signed URL can carry secrets as query parameters: Vonage), scrubbed too.
+      (qc) => calllog.insertCall(qc, record, { error: message, endpoint: scrubbed(credential, record.request.path.split('?')[0]).slice(0, 500) }),
     );
   }
 
@@ -103,10 +130,11 @@ export function createUpstreamService({ db, vault, tenancy, health, timeoutMs, a
   return {
     client,
 
-    async call(actor: Actor, workspaceId: string, providerId: string, req: UpstreamRequest, trigger: Trigger = 'api') {
+    async call(actor: Actor, workspaceId: string, providerId: string, req: UpstreamRequest, trigger?: Trigger) {
       const provider = providerById(providerId);
       const credential = await vault.resolveWorkspaceCredential(workspaceId, provider.id);
-      const result = await client.call(credential, req, { caller: actor.id, trigger });
+      // A signed-in person calls from the portal; a key, from a program.
+      const result = await client.call(credential, req, { caller: actor.id, trigger: trigger ?? (actor.type === 'user' ? 'portal' : 'api') });
       return { status: result.status, headers: pickHeaders(result.headers), body: result.body, duration_ms: result.durationMs, attempts: result.attempts };
     },
 

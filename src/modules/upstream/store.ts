@@ -7,12 +7,14 @@ export interface CallLogFilter {
   provider?: string;
   from?: Date;
   to?: Date;
+  /** Calls whose error (the provider's message, or why there was no answer) contains this text. */
+  error?: string;
   /** Continue below this id (the previous page's next_cursor). */
   cursor?: string;
 }
 
 /** The call log row for one call, as a query (it runs inside the health statement's CTE). */
-export function insertCall(qc: QueryCreator<DB>, r: CallRecord) {
+export function insertCall(qc: QueryCreator<DB>, r: CallRecord, text: { error: string | null; endpoint: string }) {
   const { credential, request, result } = r;
   return qc
     .insertInto('upstream_calls')
@@ -21,8 +23,7 @@ export function insertCall(qc: QueryCreator<DB>, r: CallRecord) {
       provider: credential.provider.id,
       credential_id: credential.credentialId,
       method: request.method,
-      // The caller's path only: the signed URL can carry secrets as query parameters (Vonage).
-      endpoint: request.path.split('?')[0].slice(0, 500),
+      endpoint: text.endpoint,
       status_code: result.status,
       ok: result.status !== null && result.status < 400,
       duration_ms: result.durationMs,
@@ -30,7 +31,8 @@ export function insertCall(qc: QueryCreator<DB>, r: CallRecord) {
       key_suffix: credential.keySuffix || null,
       caller: r.caller,
       trigger: r.trigger,
-      error: result.error?.slice(0, 500) ?? null,
+      instance_id: credential.instanceId,
+      error: text.error,
     });
 }
 
@@ -42,6 +44,8 @@ export async function listCalls(db: Executor, workspaceId: string, f: CallLogFil
   if (f.provider) q = q.where('provider', '=', f.provider);
   if (f.from) q = q.where('created_at', '>=', f.from);
   if (f.to) q = q.where('created_at', '<', f.to);
+  // A substring, taken literally: %, _ and \ in the text are not patterns.
+  if (f.error) q = q.where('error', 'ilike', `%${f.error.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   if (f.cursor) q = q.where('id', '<', f.cursor);
   return q.orderBy('id', 'desc').limit(limit).execute();
 }

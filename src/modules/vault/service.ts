@@ -22,6 +22,8 @@ export interface WorkspaceCredential extends CredentialMaterial {
   readonly credentialId: string;
   readonly provider: ProviderDef;
   readonly keySuffix: string;
+  /** The provider instance the credential belongs to (Email Bison), if any. */
+  readonly instanceId: string | null;
 }
 
 /**
@@ -256,6 +258,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
         fields: row.fields,
         secrets,
         instanceBaseUrl: instance?.base_url,
+        instanceId: instance?.id ?? null,
         keySuffix: key.slice(-4),
       } as WorkspaceCredential;
       if (cacheMs > 0) cache.set(cacheKey, { value, until: Date.now() + cacheMs });

@@ -1,8 +1,8 @@
 /** The API Logs tab's filters as the API's query string, and how a call's outcome is coloured. */
 import { WARNING_COLOR } from './colors';
 
-export interface LogFilters { status: string; provider: string; from: string; to: string }
-export const NO_FILTERS: LogFilters = { status: '', provider: '', from: '', to: '' };
+export interface LogFilters { status: string; provider: string; from: string; to: string; error: string }
+export const NO_FILTERS: LogFilters = { status: '', provider: '', from: '', to: '', error: '' };
 
 /**
  * A `datetime-local` value (the browser's local time, no zone) as ISO-8601 UTC, which the API
@@ -22,6 +22,7 @@ export function logQuery(f: LogFilters, extra: Record<string, string | undefined
   set('provider', f.provider);
   set('from', localToIso(f.from));
   set('to', localToIso(f.to));
+  set('error', f.error.trim());
   for (const [k, v] of Object.entries(extra)) set(k, v);
   return q;
 }

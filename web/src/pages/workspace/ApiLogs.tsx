@@ -36,6 +36,7 @@ export function ApiLogsTab({ workspaceId }: { workspaceId: string }) {
         <Select label="Provider" data={[{ value: '', label: 'Any provider' }, ...(catalog.data?.data ?? []).map((p) => ({ value: p.id, label: p.name }))]} value={filters.provider} onChange={(v) => change({ provider: v ?? '' })} allowDeselect={false} w={180} />
         <TextInput label="From" type="datetime-local" value={filters.from} onChange={(e) => change({ from: e.currentTarget.value })} />
         <TextInput label="To" type="datetime-local" value={filters.to} onChange={(e) => change({ to: e.currentTarget.value })} />
+        <TextInput label="Error contains" placeholder="e.g. unauthorized" value={filters.error} maxLength={200} onChange={(e) => change({ error: e.currentTarget.value })} />
         {Object.values(filters).some(Boolean) && <Button variant="subtle" onClick={() => change(NO_FILTERS)}>Clear filters</Button>}
         <Button component="a" variant="default" href={csv} download aria-disabled={problem !== null || undefined}>Export CSV</Button>
       </Group>
