@@ -179,7 +179,7 @@ describe('online upgrade from the previous release', () => {
       created.keys.push(key);
       const verified = await expectStatus(r, 'verify key', 200, call(r, adminKey, 'POST', '/v1/keys/verify', { key }));
       if (!verified.valid) throw new Error(`${r.name}: a key just created does not verify: ${JSON.stringify(verified)}`);
-      await expectStatus(r, 'store credential', 200, call(r, key, 'PUT', `/v1/workspaces/${ws.id}/credentials/twilio`, { account_sid: `AC${n}`, auth_token: `token-${tag}` }));
+      await expectStatus(r, 'store credential', 200, call(r, key, 'PUT', `/v1/workspaces/${ws.id}/credentials/twilio`, { account_sid: `AC${tag}`, auth_token: `token-${tag}` }));
       await expectStatus(r, 'list credentials', 200, call(r, key, 'GET', `/v1/workspaces/${ws.id}/credentials`));
       const event = await expectStatus(r, 'accept event', 202, call(r, seedKey, 'POST', `/v1/workspaces/${seedWs.id}/events`, { type: 'order.created', payload: { tag } }));
       created.events.push(event.event_id);

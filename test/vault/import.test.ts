@@ -73,7 +73,9 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const ebRow = (ws: string, extra: CsvRow = {}): CsvRow => ({ workspace_id: ws, provider: 'emailbison', instance: instance.name, api_key: `12|${rand('ebtok')}`, provider_workspace_id: '7', ...extra });
+// Each row its own team: one team belongs to one workspace.
+let team = 7;
+const ebRow = (ws: string, extra: CsvRow = {}): CsvRow => ({ workspace_id: ws, provider: 'emailbison', instance: instance.name, api_key: `12|${rand('ebtok')}`, provider_workspace_id: String(team++), ...extra });
 
 async function importCsv(key: string, csv: string, dryRun?: boolean) {
   return t.call(key, 'POST', '/v1/credentials/import', dryRun === undefined ? { csv } : { csv, dry_run: dryRun });

@@ -542,10 +542,11 @@ async function storeFixture(s: Services): Promise<Fixture> {
     { ws: ws[2], provider: 'vonage', secrets: { api_secret: rand('v2_'), signature_secret: rand('s2_') } },
     { ws: ws[1], provider: 'emailbison', secrets: { api_key: `3|${rand('eb')}` } },
   ];
-  const plain: Partial<Record<ProviderId, Record<string, string>>> = {
-    twilio: { account_sid: 'AC123' }, vonage: { api_key: 'vk' }, emailbison: { instance: instance.name, provider_workspace_id: '3' },
-  };
-  for (const c of creds) await s.vault.putCredential(actor, c.ws, c.provider, { ...plain[c.provider], ...c.secrets });
+  // Each workspace its own provider account: one account belongs to one workspace.
+  const plain = (ws: string): Partial<Record<ProviderId, Record<string, string>>> => ({
+    twilio: { account_sid: `AC${ws}` }, vonage: { api_key: `vk${ws}` }, emailbison: { instance: instance.name, provider_workspace_id: ws },
+  });
+  for (const c of creds) await s.vault.putCredential(actor, c.ws, c.provider, { ...plain(c.ws)[c.provider], ...c.secrets });
   const apiKey = `1|${rand('admin')}`;
   await s.vault.putInstanceAdminCredential(actor, instance.id, apiKey);
   return { creds, admin: { instanceId: instance.id, apiKey }, rows: 7 + 1 };

@@ -48,6 +48,11 @@ export interface ProviderDef {
   usesInstance?: boolean;
   /** The secret whose last 4 characters identify the key in the call log. */
   keyField: string;
+  /**
+   * The field that names the account at the provider (a team, an account SID): one workspace only
+   * may hold a given value (per instance), or two workspaces would read and write one account.
+   */
+  identityField?: string;
   baseUrl(c: CredentialMaterial): string;
   /** Adds authentication to a request (headers, or query parameters for providers that want them). */
   sign(req: OutgoingRequest, c: CredentialMaterial): void;

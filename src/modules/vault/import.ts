@@ -67,7 +67,7 @@ export async function importCredentials(
       if (seen.has(pair)) throw invalid('the same workspace and provider appear on an earlier row');
       seen.add(pair);
       await deps.tenancy.requireWorkspace(actor, workspace_id);
-      prepared.push({ p: await deps.vault.prepare(workspace_id, provider, input), name: name || undefined, report: entry });
+      prepared.push({ p: await deps.vault.prepare(workspace_id, provider, input, actor), name: name || undefined, report: entry });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       entry.status = 'invalid';

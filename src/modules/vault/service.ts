@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { RESYNC, type Database } from '../../db/connect.js';
 import type { DB, Executor } from '../../db/types.js';
 import { requirePlatformAdmin, type Actor } from '../../http/actor.js';
-import { AppError, invalid, notFound } from '../../lib/errors.js';
+import { AppError, conflict, invalid, notFound } from '../../lib/errors.js';
 import { decryptSecret, encryptSecret, maskSecret, type MasterKeyRing } from '../../lib/envelope.js';
 import { newId } from '../../lib/ids.js';
 import type { AuditService } from '../audit/service.js';
@@ -92,8 +92,26 @@ export function createVaultService({ db, database, ring, audit, instances, cache
   // Every process drops its decrypted copy when the credential changes anywhere.
   const notifyChanged = (trx: Executor, workspaceId: string, provider: string) => store.notifyCredentialChanged(trx, CREDENTIALS_CHANNEL, `${workspaceId}|${provider}`);
 
+  /**
+   * One workspace per provider account: another workspace holding the same identity (a team, an
+   * account SID) on the same instance is refused on every write path. Only the platform admin is
+   * told which workspace holds it: to anyone else it is another tenant's.
+   */
+  async function requireOwnIdentity(exec: Executor, actor: Actor | undefined, p: Prepared) {
+    const field = p.provider.identityField;
+    const value = field ? p.fields[field] : undefined;
+    if (!field || !value) return;
+    const holder = await store.otherHolderOfField(exec, p.workspaceId, p.provider.id, p.instanceId, field, value);
+    if (!holder) return;
+    const named = actor?.platformAdmin === true;
+    throw conflict(
+      named ? `workspace ${holder.workspace_id} already holds this ${p.provider.name} ${field}` : `another workspace already holds this ${p.provider.name} ${field}`,
+      { reason: 'identity_taken', field, ...(named ? { workspace_id: holder.workspace_id } : {}) },
+    );
+  }
+
   /** Checks an input against the provider's fields and the stored credential; writes nothing. */
-  async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput): Promise<Prepared> {
+  async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput, actor?: Actor): Promise<Prepared> {
     const provider = providerById(providerId);
     const known = new Set(provider.fields.map((f) => f.name));
     const unknown = Object.keys(input).filter((k) => !known.has(k));
@@ -137,11 +155,19 @@ export function createVaultService({ db, database, ring, audit, instances, cache
         throw invalid(`${provider.name} would be called somewhere new: give ${kept.join(', ')} again`, { reason: 'destination_changed', missing_fields: kept });
       }
     }
-    return { workspaceId, provider, existing, fields, secrets, instanceId };
+    const prepared = { workspaceId, provider, existing, fields, secrets, instanceId };
+    await requireOwnIdentity(exec, actor, prepared);
+    return prepared;
   }
 
   /** Writes a prepared credential, its sealed secrets, the NOTIFY and the audit entry in the caller's transaction. */
   async function write(trx: Executor, actor: Actor, p: Prepared, name?: string) {
+    const field = p.provider.identityField;
+    if (field && p.fields[field]) {
+      // Checked again under a lock: two writes racing for one account, or two rows of one import.
+      await store.lockIdentity(trx, `${p.provider.id}|${p.instanceId ?? ''}|${p.fields[field]}`);
+      await requireOwnIdentity(trx, actor, p);
+    }
     const row = await store.upsertCredential(trx, p.workspaceId, {
       id: p.existing?.id ?? newId('cred'),
       provider: p.provider.id,
@@ -174,7 +200,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
     },
 
     /** Checks an input against the provider's fields and the stored credential; writes nothing. */
-    prepare: (workspaceId: string, providerId: string, input: CredentialInput) => prepare(db, workspaceId, providerId, input),
+    prepare: (workspaceId: string, providerId: string, input: CredentialInput, actor?: Actor) => prepare(db, workspaceId, providerId, input, actor),
 
     /** Writes prepared credentials in one transaction, all or none (a bulk import), then drops cached copies. */
     async writeAll(actor: Actor, items: ReadonlyArray<{ p: Prepared; name?: string }>, onWritten?: (index: number) => void) {
@@ -192,7 +218,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
      * the stored value; every field is checked against the provider's catalog entry.
      */
     async putCredential(actor: Actor, workspaceId: string, providerId: string, input: CredentialInput, name?: string) {
-      const row = await db.transaction().execute(async (trx) => write(trx, actor, await prepare(trx, workspaceId, providerId, input), name));
+      const row = await db.transaction().execute(async (trx) => write(trx, actor, await prepare(trx, workspaceId, providerId, input, actor), name));
       forget(workspaceId, row.provider);
       return maskedView(workspaceId, row.id);
     },
@@ -272,7 +298,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
     credentialHolders: (provider?: ProviderId) => store.credentialHolders(db, provider),
 
     /** The other workspace whose credential for `provider` on `instanceId` already has `field` = `value`, if any. */
-    async otherHolderOfField(workspaceId: string, provider: ProviderId, instanceId: string, field: string, value: string) {
+    async otherHolderOfField(workspaceId: string, provider: ProviderId, instanceId: string | null, field: string, value: string) {
       return (await store.otherHolderOfField(db, workspaceId, provider, instanceId, field, value))?.workspace_id;
     },
 

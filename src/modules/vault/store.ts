@@ -83,16 +83,21 @@ export async function credentialHolders(db: Executor, provider?: string) {
   return q.orderBy('workspace_id').orderBy('provider').execute();
 }
 
-/** Another workspace than `workspaceId` whose `provider` credential on `instanceId` has `field` = `value`. */
-export async function otherHolderOfField(db: Executor, workspaceId: string, provider: string, instanceId: string, field: string, value: string) {
+/** Another workspace than `workspaceId` whose `provider` credential on `instanceId` (or none) has `field` = `value`. */
+export async function otherHolderOfField(db: Executor, workspaceId: string, provider: string, instanceId: string | null, field: string, value: string) {
   return db
     .selectFrom('credentials')
     .select('workspace_id')
     .where('provider', '=', provider)
-    .where('instance_id', '=', instanceId)
+    .where('instance_id', instanceId === null ? 'is' : '=', instanceId)
     .where('workspace_id', '!=', workspaceId)
     .where(sql<string>`fields->>${field}`, '=', value)
     .executeTakeFirst();
+}
+
+/** Serialises writers of one provider identity until the transaction ends (two workspaces racing for one account). */
+export async function lockIdentity(trx: Executor, key: string) {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
 }
 
 /** The credentials' secrets, with what their binding is built from. */

@@ -12,6 +12,7 @@ export const awsSns: ProviderDef = {
     { name: 'base_url', label: 'Endpoint', secret: false, url: true, required: false, description: 'defaults to https://sns.<region>.amazonaws.com' },
   ],
   keyField: 'secret_access_key',
+  identityField: 'access_key_id',
   baseUrl: (c) => c.fields.base_url || `https://sns.${c.fields.region}.amazonaws.com`,
   sign: (req, c) => {
     const signed = aws4.sign(

@@ -11,6 +11,7 @@ export const emailbison: ProviderDef = {
     { name: 'provider_workspace_id', label: 'Email Bison workspace id', secret: false, required: false, description: 'the team id on the instance' },
   ],
   keyField: 'api_key',
+  identityField: 'provider_workspace_id',
   // The instance is a required field, resolved to its base URL whenever the credential is opened.
   baseUrl: (c) => c.instanceBaseUrl!,
   sign: (req, c) => {

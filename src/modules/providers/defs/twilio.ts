@@ -10,6 +10,7 @@ export const twilio: ProviderDef = {
     { name: 'base_url', label: 'API base URL', secret: false, url: true, required: false, default: 'https://api.twilio.com' },
   ],
   keyField: 'auth_token',
+  identityField: 'account_sid',
   baseUrl: (c) => c.fields.base_url || 'https://api.twilio.com',
   sign: (req, c) => {
     req.headers.authorization = `Basic ${Buffer.from(`${c.fields.account_sid}:${c.secrets.auth_token}`).toString('base64')}`;

@@ -11,6 +11,7 @@ export const vonage: ProviderDef = {
     { name: 'base_url', label: 'API base URL', secret: false, url: true, required: false, default: 'https://rest.nexmo.com' },
   ],
   keyField: 'api_secret',
+  identityField: 'api_key',
   baseUrl: (c) => c.fields.base_url || 'https://rest.nexmo.com',
   sign: (req, c) => {
     req.url.searchParams.set('api_key', c.fields.api_key);

@@ -13,6 +13,7 @@ export const whatsapp: ProviderDef = {
     { name: 'base_url', label: 'Graph API base URL', secret: false, url: true, required: false, default: 'https://graph.facebook.com/v21.0' },
   ],
   keyField: 'access_token',
+  identityField: 'phone_number_id',
   baseUrl: (c) => c.fields.base_url || 'https://graph.facebook.com/v21.0',
   sign: (req, c) => {
     req.headers.authorization = `Bearer ${c.secrets.access_token}`;
