@@ -134,7 +134,8 @@ export function createSsoService(deps: Deps) {
       }
       const domains = normalizeDomains(input.allowed_domains);
       const existing = await store.configOf(db, organizationId);
-      const before = existing ? { ...configView(existing, await store.domainRowsOf(db, organizationId)), client_secret_mask: undefined } : null;
+      // The audit entry keeps the domain names (allowed_domains), not their proofs: those have their own entries.
+      const before = existing ? { ...configView(existing, await store.domainRowsOf(db, organizationId)), client_secret_mask: undefined, domains: undefined } : null;
       if (!existing && !input.client_secret) throw invalid('client_secret is required when single sign-on is first configured', { field: 'client_secret' });
       // Whoever names the provider decides who signs in as the organization's people: the owners' call.
       const providerChanged = !existing || existing.issuer !== issuer || existing.client_id !== input.client_id;

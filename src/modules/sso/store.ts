@@ -22,15 +22,6 @@ export type DomainRow = Selectable<DB['sso_domains']>;
 export const domainRowsOf = (db: Executor, organizationId: string) =>
   db.selectFrom('sso_domains').selectAll().where('organization_id', '=', organizationId).orderBy('domain').execute();
 
-export async function domainsOf(db: Executor, organizationId: string): Promise<string[]> {
-  return (await domainRowsOf(db, organizationId)).map((r) => r.domain);
-}
-
-/** The domains whose people the organization's provider may sign in: the proven ones. */
-export async function verifiedDomainsOf(db: Executor, organizationId: string): Promise<string[]> {
-  return (await domainRowsOf(db, organizationId)).filter((r) => r.verified_at !== null).map((r) => r.domain);
-}
-
 export async function markVerified(db: Executor, organizationId: string, domain: string, by: string) {
   return db.updateTable('sso_domains').set({ verified_at: new Date(), verified_by: by })
     .where('organization_id', '=', organizationId).where('domain', '=', domain).returningAll().executeTakeFirst();

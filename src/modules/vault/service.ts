@@ -111,7 +111,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
   }
 
   /** Checks an input against the provider's fields and the stored credential; writes nothing. */
-  async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput, actor?: Actor): Promise<Prepared> {
+  async function prepare(exec: Executor, workspaceId: string, providerId: string, input: CredentialInput): Promise<Prepared> {
     const provider = providerById(providerId);
     const known = new Set(provider.fields.map((f) => f.name));
     const unknown = Object.keys(input).filter((k) => !known.has(k));
@@ -155,9 +155,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
         throw invalid(`${provider.name} would be called somewhere new: give ${kept.join(', ')} again`, { reason: 'destination_changed', missing_fields: kept });
       }
     }
-    const prepared = { workspaceId, provider, existing, fields, secrets, instanceId };
-    await requireOwnIdentity(exec, actor, prepared);
-    return prepared;
+    return { workspaceId, provider, existing, fields, secrets, instanceId };
   }
 
   /** Writes a prepared credential, its sealed secrets, the NOTIFY and the audit entry in the caller's transaction. */
@@ -200,7 +198,12 @@ export function createVaultService({ db, database, ring, audit, instances, cache
     },
 
     /** Checks an input against the provider's fields and the stored credential; writes nothing. */
-    prepare: (workspaceId: string, providerId: string, input: CredentialInput, actor?: Actor) => prepare(db, workspaceId, providerId, input, actor),
+    /** Also refuses an account another workspace holds, so an import reports it on its row (write checks again, locked). */
+    async prepare(workspaceId: string, providerId: string, input: CredentialInput, actor?: Actor) {
+      const p = await prepare(db, workspaceId, providerId, input);
+      await requireOwnIdentity(db, actor, p);
+      return p;
+    },
 
     /** Writes prepared credentials in one transaction, all or none (a bulk import), then drops cached copies. */
     async writeAll(actor: Actor, items: ReadonlyArray<{ p: Prepared; name?: string }>, onWritten?: (index: number) => void) {
@@ -218,7 +221,7 @@ export function createVaultService({ db, database, ring, audit, instances, cache
      * the stored value; every field is checked against the provider's catalog entry.
      */
     async putCredential(actor: Actor, workspaceId: string, providerId: string, input: CredentialInput, name?: string) {
-      const row = await db.transaction().execute(async (trx) => write(trx, actor, await prepare(trx, workspaceId, providerId, input, actor), name));
+      const row = await db.transaction().execute(async (trx) => write(trx, actor, await prepare(trx, workspaceId, providerId, input), name));
       forget(workspaceId, row.provider);
       return maskedView(workspaceId, row.id);
     },
